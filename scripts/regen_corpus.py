@@ -104,7 +104,11 @@ def render(preamble, cases, results):
             if s == "expected":
                 continue
             out.append(MARKER + s + "\n")
-            out.extend(c.sections[s])
+            lines = list(c.sections[s])
+            if s != "template":  # blank lines there mean nothing: keep one only between cases
+                while lines and not lines[-1].strip():
+                    lines.pop()
+            out.extend(lines)
         out.append(MARKER + "expected\n")
         out.extend(line + "\n" for line in results[c.name])
         if i + 1 < len(cases):
