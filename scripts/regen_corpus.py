@@ -124,8 +124,9 @@ def run_batch(jobs):
             f.write(json.dumps({"template": template, "settings": settings, "inputs": inputs}) + "\n")
         jobs_file = f.name
     try:
-        proc = subprocess.run(["java", "-cp", cp, "FtlBatch", jobs_file],
-                              check=True, capture_output=True)
+        proc = subprocess.run(["java", "-Xss4m", "-cp", cp, "FtlBatch", jobs_file], capture_output=True)
+        if proc.returncode != 0:
+            raise RuntimeError("FtlBatch failed:\n" + proc.stderr.decode("utf-8", "replace")[-3000:])
     finally:
         os.unlink(jobs_file)
     results = [json.loads(ln) for ln in proc.stdout.decode("utf-8").splitlines() if ln.strip()]

@@ -64,6 +64,10 @@ public class FtlBatch {
         res.put("output", w.toString());
       } catch (Exception e) {
         res.put("error", firstLine(e.getMessage()));
+      } catch (StackOverflowError e) {
+        // FtlOracle would die here with no output; record it as an error so runaway recursion can be a
+        // (sandbox) case at all.
+        res.put("error", "StackOverflowError");
       }
       lines.add(om.writeValueAsString(res));
     }
