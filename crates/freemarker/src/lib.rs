@@ -1,1 +1,4 @@
 //! Placeholder.
+
+pub(crate) mod format;
+pub(crate) mod number;
