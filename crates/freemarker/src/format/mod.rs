@@ -24,10 +24,18 @@
 //! format::parse_number(&str) -> Option<Number>        ?number
 //! format::Locale::parse(&str) -> Result<Locale, FormatError>; Locale::en_us()
 //! format::FormatError                                 Display = message naming the pattern/value
+//! format::escape::{html, xhtml, xml, rtf, js_string, json_string, j_string}(s: &str, out: &mut String)
+//! format::escape::{url, url_path}(s: &str, charset: &str, out: &mut String) -> Result<(), FormatError>
+//!   (FreeMarker has no default charset: with neither url_escaping_charset nor output_encoding set,
+//!   ?url fails: "To do URL encoding, the framework that encloses FreeMarker must specify the
+//!   \"output_encoding\" setting or the \"url_escaping_charset\" setting, so ask the programmers to set them. ...")
+//! format::escape::{cap_first, uncap_first, capitalize, upper_case, lower_case}(s: &str) -> String
+//! format::escape::is_java_whitespace(char) -> bool      (Java's Character.isWhitespace; note ?trim uses String.trim: chars <= U+0020)
 //! ```
 #![allow(dead_code)]
 
 pub(crate) mod decimal;
+pub mod escape;
 pub mod locale;
 pub mod number;
 

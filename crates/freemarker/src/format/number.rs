@@ -121,10 +121,16 @@ pub fn format_c(n: &Number) -> String {
     }
 }
 
-/// `?number`: a string to a number the way FreeMarker's BigDecimal engine reads it
-/// (`new BigDecimal(s)`, so "1.5", "-3", "1e3", "+2" are accepted, " 2" and "0x1" are not).
+/// `?number`: a string to a number the way FreeMarker's BigDecimal engine reads it:
+/// `INF`, `Infinity`, `-INF`, `-Infinity`, `NaN` as doubles, else `new BigDecimal(s)` (so "1.5",
+/// "-3", "1e3", "+2", ".5", "5." are accepted; " 2", "1,000", "0x1", "+INF" and "" are not).
 pub fn parse_number(s: &str) -> Option<Number> {
-    Decimal::parse(s).map(Number::Decimal)
+    match s {
+        "INF" | "Infinity" => Some(Number::Double(f64::INFINITY)),
+        "-INF" | "-Infinity" => Some(Number::Double(f64::NEG_INFINITY)),
+        "NaN" => Some(Number::Double(f64::NAN)),
+        _ => Decimal::parse(s).map(Number::Decimal),
+    }
 }
 
 /// The digits to print: value = 0.DIGITS × 10^point, DIGITS without leading/trailing zeros
@@ -737,6 +743,33 @@ mod tests {
         );
         assert_eq!(fmt("0.00E0", "en_US", &lit("1234.5")), "1.23E3");
         assert_eq!(fmt("0.00E0", "de_DE", &lit("1234.5")), "1,23E3");
+    }
+
+    #[test]
+    fn number_parsing() {
+        // oracle: ${"1.5"?number} ${"-3"?number} ${"1e3"?number} ${"+2"?number} ${".5"?number} ${"5."?number}
+        // ${"1E-3"?number?c} -> "1.5 -3 1,000 2 0.5 5 0.001"
+        let f = |s: &str| fmt("number", "en_US", &parse_number(s).unwrap());
+        assert_eq!(
+            ["1.5", "-3", "1e3", "+2", ".5", "5."].map(f),
+            ["1.5", "-3", "1,000", "2", "0.5", "5"]
+        );
+        assert_eq!(format_c(&parse_number("1E-3").unwrap()), "0.001");
+        // oracle: INF -> INF, -INF -> -INF, Infinity -> INF, NaN -> NaN (with ?c)
+        assert_eq!(format_c(&parse_number("INF").unwrap()), "INF");
+        assert_eq!(format_c(&parse_number("-INF").unwrap()), "-INF");
+        assert_eq!(format_c(&parse_number("Infinity").unwrap()), "INF");
+        assert_eq!(format_c(&parse_number("NaN").unwrap()), "NaN");
+        // oracle: Can't convert this string to number: " 2" / "2 " / "0x1" / "+INF" / "1,000" / ""
+        for bad in [" 2", "2 ", "0x1", "+INF", "1,000", ""] {
+            assert!(parse_number(bad).is_none(), "{bad:?}");
+        }
+        // oracle: ${("1.0000000000000"?number/3)?c} -> 0.3333333333333 (the string's scale is kept)
+        let n = parse_number("1.0000000000000").unwrap();
+        assert_eq!(
+            format_c(&n.div(&Number::Int(3)).unwrap()),
+            "0.3333333333333"
+        );
     }
 
     #[test]
