@@ -17,8 +17,10 @@
 mod ast;
 mod builtins;
 mod error;
+pub(crate) mod format;
 mod format_bridge;
 mod lexer;
+pub(crate) mod number;
 mod parser;
 mod render;
 mod settings;
