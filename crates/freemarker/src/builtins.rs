@@ -2,7 +2,7 @@
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Error;
-use crate::format_bridge::{self as fb, Number, NumberFormat};
+use crate::format_bridge::{self as fb, compile_number_format, escape, Number};
 use crate::render::{missing_err, Env};
 use crate::value::Value;
 use std::rc::Rc;
@@ -283,11 +283,11 @@ impl<'a> Env<'a> {
         }
         let v: Value<'a> = match id {
             // ----- strings -----
-            B::UpperCase => Value::string(s!().to_uppercase()),
-            B::LowerCase => Value::string(s!().to_lowercase()),
-            B::CapFirst => Value::string(fb::cap_first(&s!())),
-            B::UncapFirst => Value::string(fb::uncap_first(&s!())),
-            B::Capitalize => Value::string(fb::capitalize(&s!())),
+            B::UpperCase => Value::string(escape::upper_case(&s!())),
+            B::LowerCase => Value::string(escape::lower_case(&s!())),
+            B::CapFirst => Value::string(escape::cap_first(&s!())),
+            B::UncapFirst => Value::string(escape::uncap_first(&s!())),
+            B::Capitalize => Value::string(escape::capitalize(&s!())),
             B::Trim => Value::string(java_trim(&s!())),
             B::Length => Value::Num(Number::from_i64(utf16_len(&s!()) as i64)),
             B::Contains => {
@@ -499,13 +499,31 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let mut out = String::with_capacity(h.len() + 8);
                 match id {
-                    B::JsonString => fb::json_string(&h, &mut out),
-                    B::JsString => fb::js_string(&h, &mut out),
-                    B::JString => fb::j_string(&h, &mut out),
-                    B::Html | B::Xhtml => fb::html(&h, &mut out),
-                    B::Xml => fb::xml(&h, &mut out),
-                    B::Url => fb::url(&h, false, &mut out),
-                    _ => fb::url(&h, true, &mut out),
+                    B::JsonString => escape::json_string(&h, &mut out),
+                    B::JsString => escape::js_string(&h, &mut out),
+                    B::JString => escape::j_string(&h, &mut out),
+                    B::Html => escape::html(&h, &mut out),
+                    B::Xhtml => escape::xhtml(&h, &mut out),
+                    B::Xml => escape::xml(&h, &mut out),
+                    _ => {
+                        let charset = match a.first() {
+                            Some(_) => Some(self.arg_str(a, 0)?.to_string()),
+                            None => self
+                                .settings
+                                .url_escaping_charset
+                                .clone()
+                                .or_else(|| self.settings.output_encoding.clone()),
+                        };
+                        let Some(charset) = charset else {
+                            return Err(self.err(span, "To do URL encoding, the framework that encloses FreeMarker must specify the \"output_encoding\" setting or the \"url_escaping_charset\" setting, so ask the programmers to set them. Or, as a last chance, you can set the url_encoding_charset setting in the template, e.g. <#setting url_escaping_charset='ISO-8859-1'>, or give the charset explicitly to the built-in, e.g. foo?url('ISO-8859-1')."));
+                        };
+                        let r = if id == B::Url {
+                            escape::url(&h, &charset, &mut out)
+                        } else {
+                            escape::url_path(&h, &charset, &mut out)
+                        };
+                        r.map_err(|e| self.err(span, e.to_string()))?;
+                    }
                 }
                 Value::string(out)
             }
@@ -606,7 +624,7 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(1, 1);
                         let f = self.arg_str(a, 0)?;
-                        let nf = NumberFormat::new(&f, &self.settings.locale)
+                        let nf = compile_number_format(&f, &self.settings.locale)
                             .map_err(|m| self.err(span, m))?;
                         Value::string(nf.format(n))
                     }
@@ -635,11 +653,13 @@ impl<'a> Env<'a> {
             | B::Float => {
                 let n = self.num_target(&t, tspan, name)?;
                 Value::Num(match id {
-                    B::Round => n.round(),
-                    B::Floor => n.floor(),
-                    B::Ceiling => n.ceiling(),
-                    B::Int | B::Long | B::Short | B::Byte => n.int(),
+                    B::Round => n.round().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Floor => n.floor().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Ceiling => n.ceiling().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Int | B::Short | B::Byte => n.int(),
+                    B::Long => n.long(),
                     B::Abs => n.abs(),
+                    B::Double | B::Float => Number::from_f64(n.to_f64()),
                     _ => n,
                 })
             }

@@ -5,7 +5,7 @@
 
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::{self as fb, Number, NumberFormat};
+use crate::format_bridge::{self as fb, compile_number_format, Number, NumberFormat};
 use crate::settings::Settings;
 use crate::template::Template;
 use crate::value::Value;
@@ -253,7 +253,7 @@ impl<'a> Env<'a> {
                 if settings.number_format != self.settings.number_format
                     || settings.locale != self.settings.locale
                 {
-                    let nf = NumberFormat::new(&settings.number_format, &settings.locale)
+                    let nf = compile_number_format(&settings.number_format, &settings.locale)
                         .map_err(|m| self.err(*span, m))?;
                     self.number_format = Cow::Owned(nf);
                 }
@@ -522,11 +522,12 @@ impl<'a> Env<'a> {
                             ));
                         };
                         let one = Number::from_i64(1);
-                        Some(Value::Num(if op == AssignOp::Inc {
+                        let r = if op == AssignOp::Inc {
                             n.add(&one)
                         } else {
                             n.sub(&one)
-                        }))
+                        };
+                        Some(Value::Num(r.map_err(|e| self.err(a.span, e.to_string()))?))
                     }
                     _ => {
                         let rhs_e = a
@@ -1359,13 +1360,16 @@ impl<'a> Env<'a> {
         rspan: Span,
     ) -> R<Value<'a>> {
         if let (Value::Num(a), Value::Num(b)) = (&l, &r) {
-            return Ok(Value::Num(match op {
-                BinOp::Add => a.add(b),
-                BinOp::Sub => a.sub(b),
-                BinOp::Mul => a.mul(b),
-                BinOp::Div => a.div(b).map_err(|e| self.err(span, e.0))?,
-                BinOp::Rem => a.rem(b).map_err(|e| self.err(span, e.0))?,
-            }));
+            return Ok(Value::Num(
+                match op {
+                    BinOp::Add => a.add(b),
+                    BinOp::Sub => a.sub(b),
+                    BinOp::Mul => a.mul(b),
+                    BinOp::Div => a.div(b),
+                    BinOp::Rem => a.rem(b),
+                }
+                .map_err(|e| self.err(span, e.to_string()))?,
+            ));
         }
         if op == BinOp::Add {
             if l.is_hash() && r.is_hash() && !l.is_string() {

@@ -2,7 +2,7 @@
 
 use crate::ast::{MacroDef, Node};
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::NumberFormat;
+use crate::format_bridge::{compile_number_format, NumberFormat};
 use crate::render::{Env, Flow};
 use crate::settings::Settings;
 use std::sync::Arc;
@@ -25,8 +25,8 @@ impl Template {
         let nodes = crate::parser::parse(name, source, settings.whitespace_stripping)?;
         let mut macros = Vec::new();
         collect_macros(&nodes, &mut macros);
-        let number_format =
-            NumberFormat::new(&settings.number_format, &settings.locale).map_err(|m| {
+        let number_format = compile_number_format(&settings.number_format, &settings.locale)
+            .map_err(|m| {
                 Error::new(
                     ErrorKind::Setting,
                     format!("Invalid number_format {:?}: {m}", settings.number_format),
