@@ -28,7 +28,8 @@ builtins! {
     Replace = "replace", Split = "split", KeepAfter = "keep_after", KeepAfterLast = "keep_after_last",
     KeepBefore = "keep_before", KeepBeforeLast = "keep_before_last", RemoveBeginning = "remove_beginning",
     RemoveEnding = "remove_ending", EnsureStartsWith = "ensure_starts_with", EnsureEndsWith = "ensure_ends_with",
-    Truncate = "truncate", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
+    Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
+    TruncateWM = "truncate_w_m", TruncateCM = "truncate_c_m", Groups = "groups", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
     JsonString = "json_string", JsString = "js_string", JString = "j_string", Html = "html", Xhtml = "xhtml",
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
     Date = "date", Time = "time", Datetime = "datetime", HasContent = "has_content", EvalJson = "eval_json",
@@ -420,6 +421,28 @@ impl<'a> Env<'a> {
                 let n = self.arg_str(a, 0)?;
                 Value::string(h.strip_suffix(&*n).unwrap_or(&h))
             }
+            B::EnsureStartsWith if a.len() > 1 => {
+                need_args!(2, 3);
+                let h = s!();
+                let pattern = self.arg_str(a, 0)?;
+                let prefix = self.arg_str(a, 1)?;
+                let flags = if a.len() > 2 {
+                    self.arg_str(a, 2)?.to_string()
+                } else {
+                    "r".to_string()
+                };
+                let pat = if flags.contains('r') {
+                    format!("^(?:{pattern})")
+                } else {
+                    format!("^{}", regex::escape(&pattern))
+                };
+                let re = self.regex(&pat, &flags, span)?;
+                if re.is_match(&h) {
+                    Value::String(h)
+                } else {
+                    Value::string(format!("{prefix}{h}"))
+                }
+            }
             B::EnsureStartsWith => {
                 need_args!(1, 1);
                 let h = s!();
@@ -583,7 +606,12 @@ impl<'a> Env<'a> {
                 })?;
                 json_to_owned(&parsed)
             }
-            B::Truncate => {
+            B::Truncate
+            | B::TruncateW
+            | B::TruncateC
+            | B::TruncateM
+            | B::TruncateWM
+            | B::TruncateCM => {
                 need_args!(1, 2);
                 let h = s!();
                 let n = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
@@ -592,7 +620,12 @@ impl<'a> Env<'a> {
                 } else {
                     None
                 };
-                Value::string(truncate(&h, n, term.as_deref()))
+                let mode = match id {
+                    B::TruncateW | B::TruncateWM => TruncMode::Word,
+                    B::TruncateC | B::TruncateCM => TruncMode::Char,
+                    _ => TruncMode::Auto,
+                };
+                Value::string(truncate_fm(&h, n, term.as_deref(), mode))
             }
             B::Date
             | B::Time
@@ -631,7 +664,11 @@ impl<'a> Env<'a> {
                 }
                 Value::Bool(b) => {
                     if a.is_empty() {
-                        Value::string(self.format_bool(*b, span)?)
+                        if self.settings.boolean_format == "true,false" {
+                            Value::Str(if *b { "true" } else { "false" })
+                        } else {
+                            Value::string(self.format_bool(*b, span)?)
+                        }
                     } else {
                         need_args!(2, 2);
                         let which = if *b { 0 } else { 1 };
@@ -967,13 +1004,12 @@ impl<'a> Env<'a> {
             | B::IsMarkupOutput
             | B::IsTransform => Value::Bool(false),
             B::IsMethod => Value::Bool(matches!(t, Value::Macro(m) if m.is_function)),
-            B::IsMacro => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),
+            B::IsMacro => Value::Bool(matches!(t, Value::Macro(_))),
             B::IsDirective => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),
             B::IsHash | B::IsHashEx => Value::Bool(t.is_hash()),
             B::IsSequence | B::IsIndexable => Value::Bool(t.is_seq()),
-            B::IsCollection | B::IsCollectionEx | B::IsEnumerable => {
-                Value::Bool(t.is_seq() && !matches!(t, Value::Range { .. }))
-            }
+            B::IsEnumerable => Value::Bool(t.is_seq()),
+            B::IsCollection | B::IsCollectionEx => Value::Bool(false),
             _ => return Err(self.err(span, format!("?{name} is not supported here"))),
         };
         Ok(Some(v))
@@ -1156,31 +1192,101 @@ fn collate(a: &str, b: &str) -> std::cmp::Ordering {
     la.cmp(&lb).then_with(|| b.cmp(a))
 }
 
-/// `?truncate(n)`: cut to at most `n` characters including the terminator, preferring a word boundary.
-fn truncate(s: &str, n: usize, term: Option<&str>) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= n {
+/// How `?truncate*` picks the cut point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TruncMode {
+    Auto,
+    Word,
+    Char,
+}
+
+/// FreeMarker's default truncation (`DefaultTruncateBuiltinAlgorithm.ASCII_INSTANCE`): terminator `[...]`,
+/// a space at word boundaries, word-boundary cuts only when they keep at least 75% of the length.
+fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> String {
+    let c: Vec<char> = s.chars().collect();
+    if c.len() <= max_len {
         return s.to_string();
     }
     let term = term.unwrap_or("[...]");
-    let tlen = term.chars().count();
-    let keep = n.saturating_sub(tlen + 1);
-    let mut cut = keep;
-    // back off to a word boundary if one is near
-    let mut i = keep;
-    while i > 0 && !chars[i - 1].is_whitespace() {
-        i -= 1;
-    }
-    if i > 0 && i * 4 >= keep * 3 {
-        cut = i;
-        while cut > 0 && chars[cut - 1].is_whitespace() {
-            cut -= 1;
+    let term_len = term.chars().count() as i64;
+    let removes_dots = term.starts_with('.') || term.starts_with('\u{2026}');
+    let ws = |i: i64| crate::format::escape::is_java_whitespace(c[i as usize]);
+    let is_dot = |i: i64| c[i as usize] == '.' || c[i as usize] == '\u{2026}';
+    let len = c.len() as i64;
+    let word_end = |i: i64| i + 1 >= len || ws(i + 1);
+    let max = max_len as i64;
+    let cb_initial = max - term_len - 1;
+    let skip_ws = |mut i: i64| {
+        while i >= 0 && ws(i) {
+            i -= 1;
         }
+        i
+    };
+    let mut cb = skip_ws(cb_initial);
+    let cut: Option<String> = 'done: {
+        if cb < 0 {
+            break 'done None;
+        }
+        if mode != TruncMode::Char {
+            let wtl = term_len + 1;
+            let min_idx = if mode == TruncMode::Auto {
+                (((max as f64) * 0.75).ceil() as i64 - wtl - 1).max(0)
+            } else {
+                0
+            };
+            let mut wb = (max - wtl - 1).min(cb);
+            let mut following_ws = if len > wb + 1 { ws(wb + 1) } else { true };
+            let mut found = None;
+            while wb >= min_idx {
+                let cur_ws = ws(wb);
+                if !cur_ws && following_ws {
+                    let mut out: String = c[..(wb + 1) as usize].iter().collect();
+                    out.push(' ');
+                    found = Some(out);
+                    break;
+                }
+                following_ws = cur_ws;
+                wb -= 1;
+            }
+            if found.is_some() || mode == TruncMode::Word {
+                break 'done found;
+            }
+        }
+        if cb == cb_initial && word_end(cb) {
+            cb -= 1;
+            if cb < 0 {
+                break 'done None;
+            }
+        }
+        loop {
+            cb = skip_ws(cb);
+            if cb < 0 {
+                break 'done None;
+            }
+            if is_dot(cb) && !word_end(cb) && removes_dots {
+                while cb >= 0 && is_dot(cb) {
+                    cb -= 1;
+                }
+                if cb < 0 {
+                    break 'done None;
+                }
+                continue;
+            }
+            break;
+        }
+        let mut out: String = c[..(cb + 1) as usize].iter().collect();
+        if word_end(cb) {
+            out.push(' ');
+        }
+        Some(out)
+    };
+    match cut {
+        Some(mut t) if !t.is_empty() => {
+            t.push_str(term);
+            t
+        }
+        _ => term.to_string(),
     }
-    let mut out: String = chars[..cut].iter().collect();
-    out.push(' ');
-    out.push_str(term);
-    out
 }
 
 /// Converts parsed JSON (from `?eval_json`) to owned template values.

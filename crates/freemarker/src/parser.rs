@@ -484,6 +484,12 @@ impl<'s> Parser<'s> {
                 self.stack.push(n);
             }
             "items" => {
+                if !self.inside(|k| matches!(k, AKind::List { vars: None, .. })) {
+                    return Err(err_at(
+                        start,
+                        "#items must be inside a #list block (one without \"as\").",
+                    ));
+                }
                 let vars = self
                     .parse_loop_vars(true)?
                     .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
@@ -492,6 +498,12 @@ impl<'s> Parser<'s> {
                 self.stack.push(n);
             }
             "sep" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(
+                        start,
+                        "#sep must be inside a #list (or #items) block.",
+                    ));
+                }
                 let (end, empty) = self.finish_tag()?;
                 let n = self.add(AKind::Sep, start, end);
                 if !empty {
@@ -499,10 +511,21 @@ impl<'s> Parser<'s> {
                 }
             }
             "break" => {
+                if !self.inside(|k| {
+                    matches!(
+                        k,
+                        AKind::List { .. } | AKind::Items(_) | AKind::Case(_) | AKind::Switch(_)
+                    )
+                }) {
+                    return Err(err_at(start, "#break must be nested inside a directive that supports it: #list with \"as\", #items, #switch"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Break, start, end);
             }
             "continue" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(start, "#continue must be nested inside a directive that supports it: #list with \"as\", #items"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Continue, start, end);
             }
@@ -584,6 +607,9 @@ impl<'s> Parser<'s> {
             }
             "macro" | "function" => self.parse_macro(start, name == "function")?,
             "nested" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(start, "#nested can only be used inside a #macro."));
+                }
                 let mut args = Vec::new();
                 loop {
                     let t = self.peek()?;
@@ -597,6 +623,12 @@ impl<'s> Parser<'s> {
                 self.add(AKind::Nested(args), start, end);
             }
             "return" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(
+                        start,
+                        "#return can only be used inside a #macro or #function.",
+                    ));
+                }
                 let t = self.peek()?;
                 let v = if matches!(t.tok, Tok::TagEnd | Tok::EmptyTagEnd) {
                     None
@@ -669,6 +701,20 @@ impl<'s> Parser<'s> {
             _ => return Err(err_at(start + 1, format!("Unknown directive: #{raw_name}"))),
         }
         Ok(())
+    }
+
+    /// Whether an open element (innermost first, not looking outside the current macro) satisfies `pred`.
+    fn inside(&self, pred: impl Fn(&AKind) -> bool) -> bool {
+        for &i in self.stack.iter().rev() {
+            let k = self.kind_of(i);
+            if pred(k) {
+                return true;
+            }
+            if matches!(k, AKind::Macro(_)) {
+                return false;
+            }
+        }
+        false
     }
 
     /// Implicitly closes an open `<#sep>` (it ends where its enclosing block continues).
@@ -1345,6 +1391,12 @@ impl<'s> Parser<'s> {
                     let n = self.peek()?;
                     if n.tok == Tok::Comma {
                         self.bump()?;
+                        if self.peek()?.tok == Tok::RBracket {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"]\", but was expecting an expression",
+                            ));
+                        }
                     } else if n.tok != Tok::RBracket {
                         return Err(err_at(
                             n.start,
@@ -1375,6 +1427,12 @@ impl<'s> Parser<'s> {
                     let n = self.peek()?;
                     if n.tok == Tok::Comma {
                         self.bump()?;
+                        if self.peek()?.tok == Tok::RBrace {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"}\", but was expecting an expression",
+                            ));
+                        }
                     } else if n.tok != Tok::RBrace {
                         return Err(err_at(
                             n.start,
@@ -1480,6 +1538,23 @@ impl<'s> Parser<'s> {
                     if after.tok == Tok::LParen && after.start == self.pos {
                         self.bump()?;
                         args = Some(self.parse_args()?);
+                    } else if after.tok == Tok::Dot
+                        && id == BuiltinId::String
+                        && after.start == self.pos
+                    {
+                        self.bump()?;
+                        let fmt = self.peek()?;
+                        let Tok::Ident(fname) = fmt.tok else {
+                            return Err(err_at(
+                                fmt.start,
+                                "Expecting a format name after ?string.",
+                            ));
+                        };
+                        self.bump()?;
+                        args = Some(vec![Expr {
+                            kind: ExprKind::Str(fname.into()),
+                            span: Span::new(fmt.start, fmt.end),
+                        }]);
                     } else if after.tok == Tok::LBracket && id == BuiltinId::String {
                         self.bump()?;
                         let saved = self.paren;
@@ -1542,6 +1617,34 @@ impl<'s> Parser<'s> {
             if t.tok == Tok::RParen {
                 self.bump()?;
                 return Ok(args);
+            }
+            // lambda: `(x) -> expr`
+            if t.tok == Tok::LParen {
+                let save = (self.pos, self.paren);
+                self.bump()?;
+                let p = self.peek()?;
+                if let Tok::Ident(name) = &p.tok {
+                    self.pos = p.end;
+                    let close = self.peek()?;
+                    if close.tok == Tok::RParen {
+                        self.bump()?;
+                        if self.peek()?.tok == Tok::Arrow {
+                            self.bump()?;
+                            let body = self.parse_expr()?;
+                            let span = Span::new(t.start, body.span.end as usize);
+                            args.push(Expr {
+                                kind: ExprKind::Lambda(name.as_str().into(), Box::new(body)),
+                                span,
+                            });
+                            let n = self.peek()?;
+                            if n.tok == Tok::Comma {
+                                self.bump()?;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                (self.pos, self.paren) = save;
             }
             // lambda: `x -> expr`
             if let Tok::Ident(name) = &t.tok {

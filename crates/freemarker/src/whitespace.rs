@@ -89,6 +89,10 @@ impl Stripper<'_> {
             let c = self.arena.nodes[idx].children[i];
             self.cleanup(c);
         }
+        // FreeMarker's root is the only element itself when there is just one; nothing removes it.
+        if self.arena.nodes[idx].parent.is_none() && self.arena.nodes[idx].children.len() == 1 {
+            return;
+        }
         let mut i = 0;
         while i < self.arena.nodes[idx].children.len() {
             let c = self.arena.nodes[idx].children[i];
