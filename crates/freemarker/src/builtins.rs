@@ -268,7 +268,24 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
-        let t = self.eval_required(target)?;
+        let t = match self.eval_required(target)? {
+            // a regex match result is a boolean to everything but sequence built-ins and ?groups
+            Value::Matches(m)
+                if !matches!(
+                    id,
+                    B::Groups
+                        | B::Size
+                        | B::First
+                        | B::Last
+                        | B::Join
+                        | B::SeqContains
+                        | B::SeqIndexOf
+                ) =>
+            {
+                Value::Bool(m.whole)
+            }
+            other => other,
+        };
         let no_args: &'a [Expr] = &[];
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
@@ -508,8 +525,21 @@ impl<'a> Env<'a> {
                 } else {
                     String::new()
                 };
-                let re = self.regex(&format!("^(?:{p})$"), &flags, span)?;
-                Value::Bool(re.is_match(&h))
+                let whole_re = self.regex(&format!("^(?:{p})$"), &flags, span)?;
+                let re = self.regex(&p, &flags, span)?;
+                let groups = match whole_re.captures(&h) {
+                    Some(c) => c
+                        .iter()
+                        .map(|g| Rc::from(g.map_or("", |m| m.as_str())))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let found = re.find_iter(&h).map(|m| Rc::from(m.as_str())).collect();
+                Value::Matches(Rc::new(crate::value::Matches {
+                    whole: !groups.is_empty(),
+                    groups,
+                    found,
+                }))
             }
             B::JsonString
             | B::JsString
@@ -978,6 +1008,14 @@ impl<'a> Env<'a> {
                 }
                 Value::Seq(Rc::new(out))
             }
+            B::Groups => match &t {
+                Value::Matches(m) => Value::Seq(Rc::new(
+                    m.groups.iter().map(|g| Value::String(g.clone())).collect(),
+                )),
+                _ => {
+                    return Err(self.type_err(&t, tspan, name, "regular expression matcher result"))
+                }
+            },
             B::Keys => {
                 if !t.is_hash() {
                     return Err(self.type_err(&t, tspan, name, "extended hash"));
@@ -1185,11 +1223,52 @@ fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-/// String order for `?sort` (Java Collator for en_US is approximated by case-insensitive, then case order).
+/// String order for `?sort`, approximating Java's `Collator` for en_US: letters compare without accents
+/// and case first, then unaccented before accented, then lower case before upper case.
 fn collate(a: &str, b: &str) -> std::cmp::Ordering {
-    let la = a.to_lowercase();
-    let lb = b.to_lowercase();
-    la.cmp(&lb).then_with(|| b.cmp(a))
+    let primary = |s: &str| -> String {
+        s.chars()
+            .flat_map(fold_accent)
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let secondary = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };
+    let tertiary = |s: &str| -> Vec<bool> { s.chars().map(char::is_uppercase).collect() };
+    primary(a)
+        .cmp(&primary(b))
+        .then_with(|| secondary(a).cmp(&secondary(b)))
+        .then_with(|| tertiary(a).cmp(&tertiary(b)))
+}
+
+/// The base letter(s) of a Latin-1 accented letter.
+fn fold_accent(c: char) -> Vec<char> {
+    let base = match c {
+        'À'..='Å' => "A",
+        'Æ' => "AE",
+        'Ç' => "C",
+        'È'..='Ë' => "E",
+        'Ì'..='Ï' => "I",
+        'Ð' => "D",
+        'Ñ' => "N",
+        'Ò'..='Ö' | 'Ø' => "O",
+        'Ù'..='Ü' => "U",
+        'Ý' => "Y",
+        'Þ' => "TH",
+        'ß' => "ss",
+        'à'..='å' => "a",
+        'æ' => "ae",
+        'ç' => "c",
+        'è'..='ë' => "e",
+        'ì'..='ï' => "i",
+        'ð' => "d",
+        'ñ' => "n",
+        'ò'..='ö' | 'ø' => "o",
+        'ù'..='ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'þ' => "th",
+        _ => return vec![c],
+    };
+    base.chars().collect()
 }
 
 /// How `?truncate*` picks the cut point.

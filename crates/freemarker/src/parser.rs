@@ -17,6 +17,7 @@ pub(crate) enum AKind {
     Root,
     Text(String),
     Interp(Expr),
+    LegacyInterp(Expr, Option<(usize, usize)>),
     Trim {
         left: bool,
         right: bool,
@@ -367,8 +368,69 @@ impl<'s> Parser<'s> {
         self.pos += 2;
         self.in_tag = false;
         self.paren = 0;
+        let legacy = self.src[start..].starts_with("#{");
         let e = self.parse_expr()?;
-        let t = self.peek()?;
+        let mut t = self.peek()?;
+        let mut frac = None;
+        if legacy && t.tok == Tok::Semicolon {
+            // `#{x; m2M3}`: minimum / maximum fraction digits
+            let rest = &self.src[t.end..];
+            let close = rest
+                .find('}')
+                .ok_or_else(|| err_at(t.start, "Unclosed #{...}"))?;
+            let spec = rest[..close].trim();
+            let (mut min, mut max) = (None, None);
+            let mut chars = spec.chars().peekable();
+            while let Some(c) = chars.next() {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().map_err(|_| {
+                    err_at(
+                        t.end,
+                        format!("Invalid format specifier {spec:?} in #{{...}}"),
+                    )
+                })?;
+                match c {
+                    'm' => min = Some(n),
+                    'M' => max = Some(n),
+                    _ => {
+                        return Err(err_at(
+                            t.end,
+                            format!("Invalid format specifier {spec:?} in #{{...}}"),
+                        ))
+                    }
+                }
+            }
+            let min_v = min.unwrap_or(0);
+            let max_v = max.unwrap_or(min_v.max(min.map_or(0, |m| m))).max(min_v);
+            frac = Some((
+                min_v,
+                if max.is_none() && min.is_some() {
+                    min_v
+                } else {
+                    max_v
+                },
+            ));
+            self.pos = t.end + close;
+            t = self.peek()?;
+        }
+        if legacy {
+            if t.tok != Tok::RBrace {
+                return Err(err_at(
+                    t.start,
+                    format!(
+                        "Encountered {}, but was expecting \"}}\"",
+                        describe_tok(&t.tok)
+                    ),
+                ));
+            }
+            self.pos = t.end;
+            self.add(AKind::LegacyInterp(e, frac), start, t.end - 1);
+            return Ok(());
+        }
         if t.tok != Tok::RBrace {
             return Err(err_at(
                 t.start,
@@ -1860,6 +1922,7 @@ fn convert_children(arena: &mut Arena, idx: usize) -> Vec<Node> {
                 Node::Text(t.into())
             }
             AKind::Interp(e) => Node::Interp(e),
+            AKind::LegacyInterp(expr, frac) => Node::LegacyInterp { expr, frac },
             AKind::Trim { .. } | AKind::Comment | AKind::Flush | AKind::Taken | AKind::Root => {
                 continue
             }

@@ -176,6 +176,27 @@ impl<'a> Env<'a> {
                 self.write_value(v, e, "${...}")?;
                 self.check_output()?;
             }
+            Node::LegacyInterp { expr, frac } => {
+                let v = self.eval_required(expr)?;
+                let Value::Num(n) = v else {
+                    return Err(self.err(
+                        expr.span,
+                        format!("For \"#{{...}}\" content: Expected a number, but this has evaluated to {}:", v.describe()),
+                    ));
+                };
+                let (min, max) = frac.unwrap_or((0, 50));
+                let pattern = format!(
+                    "0{}{}{}",
+                    if max > 0 { "." } else { "" },
+                    "0".repeat(min),
+                    "#".repeat(max.saturating_sub(min))
+                );
+                let nf = compile_number_format(&pattern, &self.settings.locale)
+                    .map_err(|m| self.err(expr.span, m))?;
+                let s = nf.format(&n);
+                self.out.push_str(&s);
+                self.check_output()?;
+            }
             Node::If(branches) => {
                 for b in branches {
                     let take = match &b.cond {
@@ -1110,6 +1131,7 @@ impl<'a> Env<'a> {
         let v = self.eval(e)?;
         match v {
             Some(Value::Bool(b)) => Ok(b),
+            Some(Value::Matches(m)) => Ok(m.whole),
             None if self.settings.classic_compatible => Ok(false),
             None => Err(missing_err(self.src(), e.span)),
             Some(other) if self.settings.classic_compatible => Ok(match &other {

@@ -203,7 +203,7 @@ impl Stripper<'_> {
 
     fn heeds_opening(&self, idx: usize) -> bool {
         match &self.arena.nodes[idx].kind {
-            AKind::Interp(_) => true,
+            AKind::Interp(_) | AKind::LegacyInterp(..) => true,
             AKind::Text(_) => {
                 if self.is_ignorable(idx) {
                     return false;
@@ -224,7 +224,7 @@ impl Stripper<'_> {
 
     fn heeds_trailing(&self, idx: usize) -> bool {
         match &self.arena.nodes[idx].kind {
-            AKind::Interp(_) => true,
+            AKind::Interp(_) | AKind::LegacyInterp(..) => true,
             AKind::Text(_) => {
                 if self.is_ignorable(idx) {
                     return false;
