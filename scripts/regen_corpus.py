@@ -141,8 +141,9 @@ def run_oracle(template, settings, inputs):
         tpl, inp = Path(d) / "t.ftl", Path(d) / "in.ndjson"
         tpl.write_bytes(template.encode("utf-8"))
         inp.write_bytes("".join(i + "\n" for i in inputs).encode("utf-8"))
-        proc = subprocess.run([str(ORACLE), str(tpl), str(inp), *settings],
-                              check=True, capture_output=True)
+        proc = subprocess.run([str(ORACLE), str(tpl), str(inp), *settings], capture_output=True)
+    if proc.returncode != 0:  # e.g. a StackOverflowError, which FtlOracle does not catch
+        return ["ftl-oracle failed: " + proc.stderr.decode("utf-8", "replace").strip()[:200]]
     return [ln for ln in proc.stdout.decode("utf-8").split("\n") if ln.strip()]
 
 
