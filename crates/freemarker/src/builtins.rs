@@ -2,7 +2,9 @@
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Error;
-use crate::format_bridge::{self as fb, compile_number_format, escape, Number};
+use crate::format_bridge::{
+    self as fb, compile_number_format, escape, DateKind, DateValue, Number, TimeZone,
+};
 use crate::render::{missing_err, Env};
 use crate::value::Value;
 use std::rc::Rc;
@@ -43,7 +45,8 @@ builtins! {
     SeqIndexOf = "seq_index_of", SeqLastIndexOf = "seq_last_index_of", Reverse = "reverse", Sort = "sort",
     SortBy = "sort_by", Chunk = "chunk", Min = "min", Max = "max", Filter = "filter", Map = "map",
     TakeWhile = "take_while", DropWhile = "drop_while", Keys = "keys", Values = "values",
-    IsoUtc = "iso_utc", Iso = "iso", IsoLocal = "iso_local",
+    IsoUtc = "iso_utc", Iso = "iso", IsoLocal = "iso_local", DateIfUnknown = "date_if_unknown",
+    TimeIfUnknown = "time_if_unknown", DatetimeIfUnknown = "datetime_if_unknown",
     IsString = "is_string", IsNumber = "is_number", IsBoolean = "is_boolean", IsDate = "is_date",
     IsDateLike = "is_date_like", IsDateOnly = "is_date_only", IsTime = "is_time", IsDatetime = "is_datetime",
     IsUnknownDateLike = "is_unknown_date_like", IsMethod = "is_method", IsTransform = "is_transform",
@@ -69,6 +72,9 @@ impl BuiltinId {
             return Err(format!(
                 "The ?{name} built-in is not allowed in this sandboxed FreeMarker engine."
             ));
+        }
+        if snake.starts_with("iso") && fb::iso_builtin_options(&snake).is_some() {
+            return Ok(BuiltinId::Iso);
         }
         BuiltinId::lookup(&snake).ok_or_else(|| {
             format!("Unknown built-in: {name:?}. Help (latest version): https://freemarker.apache.org/docs/ref_builtins.html")
@@ -660,16 +666,86 @@ impl<'a> Env<'a> {
             B::Date
             | B::Time
             | B::Datetime
-            | B::NumberToDatetime
-            | B::NumberToDate
-            | B::NumberToTime
-            | B::IsoUtc
-            | B::Iso
-            | B::IsoLocal => {
-                return Err(self.err(
-                    span,
-                    format!("?{name} is not supported yet (date/time values)"),
-                ));
+            | B::DateIfUnknown
+            | B::TimeIfUnknown
+            | B::DatetimeIfUnknown => {
+                let kind = match id {
+                    B::Date | B::DateIfUnknown => DateKind::Date,
+                    B::Time | B::TimeIfUnknown => DateKind::Time,
+                    _ => DateKind::DateTime,
+                };
+                let if_unknown = matches!(
+                    id,
+                    B::DateIfUnknown | B::TimeIfUnknown | B::DatetimeIfUnknown
+                );
+                match &t {
+                    Value::Date(d) => {
+                        if if_unknown && d.kind != DateKind::Unknown {
+                            Value::Date(*d)
+                        } else if !matches!(d.kind, DateKind::Unknown | DateKind::DateTime)
+                            && d.kind != kind
+                        {
+                            let n = |k: DateKind| match k {
+                                DateKind::Date => "DATE",
+                                DateKind::Time => "TIME",
+                                DateKind::DateTime => "DATETIME",
+                                DateKind::Unknown => "UNKNOWN",
+                            };
+                            return Err(self.err(
+                                span,
+                                format!("Cannot convert {} to {}", n(d.kind), n(kind)),
+                            ));
+                        } else {
+                            Value::Date(DateValue {
+                                epoch_ms: d.epoch_ms,
+                                kind,
+                            })
+                        }
+                    }
+                    Value::Str(_) | Value::String(_) if !if_unknown => {
+                        need_args!(0, 1);
+                        let h = s!();
+                        let spec = if a.is_empty() {
+                            None
+                        } else {
+                            Some(self.arg_str(a, 0)?)
+                        };
+                        Value::Date(self.parse_date(&h, kind, spec.as_deref(), span)?)
+                    }
+                    _ => return Err(self.type_err(&t, tspan, name, "string or date")),
+                }
+            }
+            B::NumberToDatetime | B::NumberToDate | B::NumberToTime => {
+                let n = self.num_target(&t, tspan, name)?;
+                let kind = match id {
+                    B::NumberToDate => DateKind::Date,
+                    B::NumberToTime => DateKind::Time,
+                    _ => DateKind::DateTime,
+                };
+                Value::Date(DateValue {
+                    epoch_ms: n.long_value(),
+                    kind,
+                })
+            }
+            B::Iso | B::IsoUtc | B::IsoLocal => {
+                let Value::Date(d) = &t else {
+                    return Err(self.type_err(&t, tspan, name, "date"));
+                };
+                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(name)) else {
+                    return Err(self.err(span, format!("Unknown built-in: {name:?}")));
+                };
+                if d.kind == DateKind::Unknown {
+                    return Err(self.err(span, "Can't convert the date to string, because it is not known which parts of the date variable are in use. Use ?date, ?time, or ?datetime built-in, or ?string.<format> or ?string(<format>) built-in with this date."));
+                }
+                let tz = if fixed_zone {
+                    None
+                } else {
+                    need_args!(1, 1);
+                    let z = self.arg_str(a, 0)?;
+                    Some(TimeZone::parse(&z).map_err(|e| self.err(a[0].span, e.to_string()))?)
+                };
+                let tz_ref = tz.as_ref().unwrap_or(&self.time_zone);
+                Value::string(fb::format_iso(d.epoch_ms, d.kind, tz_ref, &opts))
             }
             // ----- numbers and booleans -----
             B::C | B::CLowerCase => match &t {
@@ -706,7 +782,20 @@ impl<'a> Env<'a> {
                     }
                 }
                 Value::Str(_) | Value::String(_) => t.clone(),
+                Value::Date(d) => {
+                    need_args!(0, 1);
+                    let spec = if a.is_empty() {
+                        None
+                    } else {
+                        Some(self.arg_str(a, 0)?)
+                    };
+                    Value::string(self.format_date(*d, spec.as_deref(), span)?)
+                }
                 _ => return Err(self.type_err(&t, tspan, name, "string, number, boolean or date")),
+            },
+            B::Long if matches!(t, Value::Date(_)) => match &t {
+                Value::Date(d) => Value::Num(Number::from_i64(d.epoch_ms)),
+                _ => t.clone(),
             },
             B::Round
             | B::Floor
@@ -1032,15 +1121,16 @@ impl<'a> Env<'a> {
             B::IsString => Value::Bool(t.is_string()),
             B::IsNumber => Value::Bool(matches!(t, Value::Num(_))),
             B::IsBoolean => Value::Bool(matches!(t, Value::Bool(_))),
-            B::IsDate
-            | B::IsDateLike
-            | B::IsDateOnly
-            | B::IsTime
-            | B::IsDatetime
-            | B::IsUnknownDateLike
-            | B::IsNode
-            | B::IsMarkupOutput
-            | B::IsTransform => Value::Bool(false),
+            B::IsDate | B::IsDateLike => Value::Bool(matches!(t, Value::Date(_))),
+            B::IsDateOnly => Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Date)),
+            B::IsTime => Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Time)),
+            B::IsDatetime => {
+                Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::DateTime))
+            }
+            B::IsUnknownDateLike => {
+                Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Unknown))
+            }
+            B::IsNode | B::IsMarkupOutput | B::IsTransform => Value::Bool(false),
             B::IsMethod => Value::Bool(matches!(t, Value::Macro(m) if m.is_function)),
             B::IsMacro => Value::Bool(matches!(t, Value::Macro(_))),
             B::IsDirective => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),

@@ -1601,7 +1601,13 @@ impl<'s> Parser<'s> {
                         self.bump()?;
                         args = Some(self.parse_args()?);
                     } else if after.tok == Tok::Dot
-                        && id == BuiltinId::String
+                        && matches!(
+                            id,
+                            BuiltinId::String
+                                | BuiltinId::Date
+                                | BuiltinId::Time
+                                | BuiltinId::Datetime
+                        )
                         && after.start == self.pos
                     {
                         self.bump()?;

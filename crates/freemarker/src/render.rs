@@ -5,7 +5,10 @@
 
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::{self as fb, compile_number_format, Number, NumberFormat};
+use crate::format_bridge::{
+    self as fb, compile_number_format, DateFormat, DateKind, DateValue, Locale, Number,
+    NumberFormat, TimeZone,
+};
 use crate::settings::Settings;
 use crate::template::Template;
 use crate::value::Value;
@@ -50,6 +53,8 @@ pub(crate) struct Env<'a> {
     pub input: &'a Json,
     pub settings: Cow<'a, Settings>,
     pub number_format: Cow<'a, NumberFormat>,
+    pub locale: Cow<'a, Locale>,
+    pub time_zone: Cow<'a, TimeZone>,
     pub out: String,
     pub namespace: Vec<(Rc<str>, Value<'a>)>,
     pub globals: Vec<(Rc<str>, Value<'a>)>,
@@ -83,6 +88,8 @@ impl<'a> Env<'a> {
             input,
             settings: Cow::Borrowed(&tpl.settings),
             number_format: Cow::Borrowed(&tpl.number_format),
+            locale: Cow::Borrowed(&tpl.locale),
+            time_zone: Cow::Borrowed(&tpl.time_zone),
             out,
             namespace: Vec::new(),
             globals: Vec::new(),
@@ -277,6 +284,16 @@ impl<'a> Env<'a> {
                     let nf = compile_number_format(&settings.number_format, &settings.locale)
                         .map_err(|m| self.err(*span, m))?;
                     self.number_format = Cow::Owned(nf);
+                }
+                if settings.locale != self.settings.locale {
+                    let loc = Locale::parse(&settings.locale)
+                        .map_err(|e| self.err(*span, e.to_string()))?;
+                    self.locale = Cow::Owned(loc);
+                }
+                if settings.time_zone != self.settings.time_zone {
+                    let tz = TimeZone::parse(&settings.time_zone)
+                        .map_err(|e| self.err(*span, e.to_string()))?;
+                    self.time_zone = Cow::Owned(tz);
                 }
                 self.settings = Cow::Owned(settings);
             }
@@ -867,6 +884,10 @@ impl<'a> Env<'a> {
                 let s = self.format_bool(b, e.span)?;
                 self.out.push_str(&s);
             }
+            Value::Date(d) => {
+                let s = self.format_date(d, None, e.span)?;
+                self.out.push_str(&s);
+            }
             other => {
                 if self.settings.classic_compatible && other.is_seq() {
                     // classic mode prints nothing useful for containers either
@@ -881,6 +902,47 @@ impl<'a> Env<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Formats a date by `spec` or, without one, by the `date_format`/`time_format`/`datetime_format` setting.
+    pub fn format_date(&self, d: DateValue, spec: Option<&str>, span: Span) -> R<String> {
+        let setting = match d.kind {
+            DateKind::Date => &self.settings.date_format,
+            DateKind::Time => &self.settings.time_format,
+            DateKind::DateTime => &self.settings.datetime_format,
+            DateKind::Unknown => {
+                if spec.is_none() || matches!(spec, Some("short" | "medium" | "long" | "full")) {
+                    return Err(self.err(span, "Can't convert the date to string, because it is not known which parts of the date variable are in use. Use ?date, ?time, or ?datetime built-in, or ?string.<format> or ?string(<format>) built-in with this date."));
+                }
+                &self.settings.datetime_format
+            }
+        };
+        let spec = spec.unwrap_or(setting);
+        let f = DateFormat::new(spec, d.kind, &self.locale)
+            .map_err(|e| self.err(span, e.to_string()))?;
+        Ok(f.format(d.epoch_ms, &self.time_zone))
+    }
+
+    /// Parses a string into a date of `kind` by `spec` or the matching format setting.
+    pub fn parse_date(
+        &self,
+        s: &str,
+        kind: DateKind,
+        spec: Option<&str>,
+        span: Span,
+    ) -> R<DateValue> {
+        let setting = match kind {
+            DateKind::Date => &self.settings.date_format,
+            DateKind::Time => &self.settings.time_format,
+            _ => &self.settings.datetime_format,
+        };
+        let spec = spec.unwrap_or(setting);
+        let f =
+            DateFormat::new(spec, kind, &self.locale).map_err(|e| self.err(span, e.to_string()))?;
+        let ms = f
+            .parse(s, &self.time_zone)
+            .map_err(|e| self.err(span, e.to_string()))?;
+        Ok(DateValue { epoch_ms: ms, kind })
     }
 
     /// Formats a boolean for `${...}` / string conversion by the `boolean_format` setting.
@@ -906,6 +968,7 @@ impl<'a> Env<'a> {
             Value::String(s) => Ok(s.clone()),
             Value::Num(n) => Ok(self.number_format.format(n).into()),
             Value::Bool(b) => Ok(self.format_bool(*b, span)?.into()),
+            Value::Date(d) => Ok(self.format_date(*d, None, span)?.into()),
             other => Err(self.err(
                 span,
                 format!(
@@ -1202,10 +1265,13 @@ impl<'a> Env<'a> {
             | "main_template_name"
             | "mainTemplateName" => Value::string(self.tpl.name.clone()),
             "now" => {
-                return Err(self.err(
-                    span,
-                    "The .now special variable is not available (dates are not supported yet)",
-                ))
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                Value::Date(DateValue {
+                    epoch_ms: ms,
+                    kind: DateKind::DateTime,
+                })
             }
             "data_model" | "dataModel" => {
                 let h = vec![(
@@ -1565,6 +1631,7 @@ impl<'a> Env<'a> {
             _ => {
                 let ord = match (&lv, &rv) {
                     (Value::Num(a), Value::Num(b)) => a.compare(b),
+                    (Value::Date(a), Value::Date(b)) => a.epoch_ms.cmp(&b.epoch_ms),
                     (a, b) if a.is_string() && b.is_string() => {
                         return Err(self.err(
                             l.span.to(r.span),
@@ -1597,6 +1664,7 @@ impl<'a> Env<'a> {
         match (l, r) {
             (Value::Num(a), Value::Num(b)) => Ok(a.compare(b).is_eq()),
             (Value::Bool(a), Value::Bool(b)) => Ok(a == b),
+            (Value::Date(a), Value::Date(b)) => Ok(a.epoch_ms == b.epoch_ms),
             (a, b) if a.is_string() && b.is_string() => Ok(a.as_str() == b.as_str()),
             _ if self.settings.classic_compatible => Ok(false),
             _ => Err(self.cmp_type_err(l, r, span)),

@@ -2,7 +2,7 @@
 
 use crate::ast::{MacroDef, Node};
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::{compile_number_format, NumberFormat};
+use crate::format_bridge::{compile_number_format, Locale, NumberFormat, TimeZone};
 use crate::render::{Env, Flow};
 use crate::settings::Settings;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Template {
     pub(crate) macros: Vec<Arc<MacroDef>>,
     pub(crate) settings: Settings,
     pub(crate) number_format: NumberFormat,
+    pub(crate) locale: Locale,
+    pub(crate) time_zone: TimeZone,
 }
 
 impl Template {
@@ -32,7 +34,21 @@ impl Template {
                     format!("Invalid number_format {:?}: {m}", settings.number_format),
                 )
             })?;
+        let locale = Locale::parse(&settings.locale).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid locale {:?}: {e}", settings.locale),
+            )
+        })?;
+        let time_zone = TimeZone::parse(&settings.time_zone).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid time_zone {:?}: {e}", settings.time_zone),
+            )
+        })?;
         Ok(Template {
+            locale,
+            time_zone,
             name: name.to_string(),
             source: source.to_string(),
             nodes,

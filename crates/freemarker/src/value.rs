@@ -24,6 +24,8 @@ pub(crate) enum Value<'a> {
         len: Option<usize>,
     },
     Macro(&'a MacroDef),
+    /// A date, time or date-time (milliseconds since the epoch, and which parts are meaningful).
+    Date(crate::format_bridge::DateValue),
     /// The result of `?matches`: a boolean (whole string matched) and a sequence of the found matches.
     Matches(Rc<Matches>),
 }
@@ -157,6 +159,7 @@ impl<'a> Value<'a> {
             Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
             Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
             Value::Macro(_) => "a macro (wrapper: f.c.Macro)",
+            Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
         }
     }
