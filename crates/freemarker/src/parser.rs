@@ -115,6 +115,8 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
         stack: vec![0],
         strip_whitespace: strip_default,
         in_macro: 0,
+        expr_depth: 0,
+        too_deep: None,
     };
     let result = p.parse_template();
     let last_pos = p.pos;
@@ -136,7 +138,16 @@ struct Parser<'s> {
     stack: Vec<usize>,
     strip_whitespace: bool,
     in_macro: u32,
+    /// Current expression nesting (parentheses, unary operators, literals, arguments).
+    expr_depth: u32,
+    /// Set when directives nest deeper than [`MAX_DIRECTIVE_DEPTH`] (offset of the offending element).
+    too_deep: Option<usize>,
 }
+
+/// Deepest expression nesting accepted; deeper input would only exhaust the stack of parser or renderer.
+const MAX_EXPR_DEPTH: u32 = 64;
+/// Deepest directive nesting accepted.
+const MAX_DIRECTIVE_DEPTH: usize = 64;
 
 type PResult<T> = Result<T, Error>;
 
@@ -209,6 +220,10 @@ impl<'s> Parser<'s> {
 
     fn add(&mut self, kind: AKind, begin: usize, end: usize) -> usize {
         let parent = self.current();
+        if self.stack.len() > MAX_DIRECTIVE_DEPTH {
+            // reported by parse_template before anything deeper is parsed
+            self.too_deep = Some(begin);
+        }
         let idx = self.arena.nodes.len();
         self.arena.nodes.push(ANode {
             parent: Some(parent),
@@ -286,6 +301,9 @@ impl<'s> Parser<'s> {
                 self.parse_call()?;
             }
             text_start = self.pos;
+            if let Some(at) = self.too_deep {
+                return Err(err_at(at, format!("Directives are nested deeper than the supported {MAX_DIRECTIVE_DEPTH} levels")));
+            }
         }
         let text = &src[text_start..];
         self.add_text(text, text_start);
@@ -1382,6 +1400,21 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_unary(&mut self) -> PResult<Expr> {
+        self.expr_depth += 1;
+        let r = if self.expr_depth > MAX_EXPR_DEPTH {
+            let at = self.pos;
+            Err(err_at(
+                at,
+                format!("Expression nesting is deeper than the supported {MAX_EXPR_DEPTH} levels"),
+            ))
+        } else {
+            self.parse_unary_inner()
+        };
+        self.expr_depth -= 1;
+        r
+    }
+
+    fn parse_unary_inner(&mut self) -> PResult<Expr> {
         let t = self.peek()?;
         match t.tok {
             Tok::Bang => {
@@ -1814,6 +1847,8 @@ impl<'s> Parser<'s> {
                 stack: Vec::new(),
                 strip_whitespace: false,
                 in_macro: self.in_macro,
+                expr_depth: self.expr_depth,
+                too_deep: None,
             };
             let mut e = sub
                 .parse_expr()

@@ -26,6 +26,9 @@ pub(crate) enum Flow<'a> {
 
 type R<T> = Result<T, Error>;
 
+/// Most stack one render may use for nested macro/function calls (renders run on 2 MiB threads).
+const STACK_BUDGET: usize = 1024 * 1024;
+
 /// One active loop (`#list`, `#items`) or `<#nested>` loop-variable scope.
 pub(crate) struct Loop<'a> {
     pub name: &'a str,
@@ -115,6 +118,8 @@ pub(crate) struct Env<'a> {
     pub pending_items: Vec<Value<'a>>,
     steps: u64,
     depth: usize,
+    /// Address of a local at the start of the render, to measure stack use.
+    stack_base: usize,
     /// Copies of the limits (read on every step).
     max_steps: u64,
     max_output: usize,
@@ -152,6 +157,10 @@ impl<'a> Env<'a> {
             pending_items: Vec::new(),
             steps: 0,
             depth: 0,
+            stack_base: {
+                let here = 0u8;
+                &here as *const u8 as usize
+            },
             max_steps: tpl.settings.max_steps,
             max_output: tpl.settings.max_output_bytes,
         }
@@ -197,6 +206,20 @@ impl<'a> Env<'a> {
 
     fn enter(&mut self, span: Span) -> R<()> {
         self.depth += 1;
+        // Besides the configured depth, never use more than STACK_BUDGET bytes of the thread's stack
+        // (a debug build needs ~12 KiB per macro level, a release build ~2.5 KiB).
+        let here = 0u8;
+        let used = self.stack_base.abs_diff(&here as *const u8 as usize);
+        if used > STACK_BUDGET {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "Rendering exceeded the nesting depth limit (call depth {})",
+                    self.depth
+                ),
+            )
+            .with_offset(span.start as usize));
+        }
         if self.depth > self.settings.max_depth {
             return Err(Error::new(
                 ErrorKind::Limit,
