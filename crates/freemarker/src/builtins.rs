@@ -272,7 +272,12 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
-        let t = match self.eval_required(target)? {
+        // classic_compatible does not turn a missing built-in target into ""
+        let t = match self.eval(target)? {
+            Some(t) => t,
+            None => return Err(missing_err(self.src(), target.span)),
+        };
+        let t = match t {
             // a regex match result is a boolean to everything but sequence built-ins and ?groups
             Value::Matches(m)
                 if !matches!(
@@ -293,9 +298,17 @@ impl<'a> Env<'a> {
         let no_args: &'a [Expr] = &[];
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
+        let bare = name;
+        // FreeMarker names a built-in called with arguments `?name(...)` in its messages
+        let shown = if args.is_some() {
+            format!("{name}(...)")
+        } else {
+            name.to_string()
+        };
+        let name: &str = &shown;
         macro_rules! need_args {
             ($min:expr, $max:expr) => {
-                self.arg_count(name, a, $min, $max, span)?
+                self.arg_count(bare, a, $min, $max, span)?
             };
         }
         macro_rules! s {
@@ -700,7 +713,7 @@ impl<'a> Env<'a> {
                             })
                         }
                     }
-                    Value::Str(_) | Value::String(_) if !if_unknown => {
+                    Value::Str(_) | Value::String(_) | Value::Num(_) if !if_unknown => {
                         need_args!(0, 1);
                         let h = s!();
                         let spec = if a.is_empty() {
@@ -729,7 +742,7 @@ impl<'a> Env<'a> {
                 let Value::Date(d) = &t else {
                     return Err(self.type_err(&t, tspan, name, "date"));
                 };
-                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(name)) else {
+                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(bare)) else {
                     return Err(self.err(span, format!("Unknown built-in: {name:?}")));
                 };
                 if d.kind == DateKind::Unknown {
@@ -878,7 +891,12 @@ impl<'a> Env<'a> {
                 } else if t.is_hash() {
                     Value::Num(Number::from_i64(t.hash_len() as i64))
                 } else {
-                    return Err(self.type_err(&t, tspan, name, "sequence or extended hash"));
+                    return Err(self.type_err(
+                        &t,
+                        tspan,
+                        name,
+                        "extended-hash or sequence or extended collection",
+                    ));
                 }
             }
             B::First => {
@@ -1069,7 +1087,7 @@ impl<'a> Env<'a> {
                         _ => {
                             let keep = match r {
                                 Some(Value::Bool(b)) => b,
-                                Some(other) => return Err(self.err(f.span, format!("The ?{name} argument must return a boolean, but it returned {}.", other.describe()))),
+                                Some(other) => return Err(self.err(f.span, "Failed to transform element").with_detail(format!("The ?{name} lambda must return a boolean, but it returned {}.", other.describe()))),
                                 None => return Err(missing_err(self.src(), f.span)),
                             };
                             match id {
@@ -1211,6 +1229,15 @@ impl<'a> Env<'a> {
                 span,
                 format!("?{name} can't be applied on a right-unbounded range"),
             )),
+            _ if name.starts_with("filter")
+                || name.starts_with("map")
+                || name.starts_with("take_while")
+                || name.starts_with("drop_while")
+                || name.starts_with("join")
+                || name.starts_with("seq_") =>
+            {
+                Err(self.type_err(t, span, name, "sequence or collection"))
+            }
             _ => Err(self.type_err(t, span, name, "sequence")),
         }
     }

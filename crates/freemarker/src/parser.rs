@@ -120,7 +120,18 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
     };
     let result = p.parse_template();
     let last_pos = p.pos;
-    result.map_err(|e| e.locate(name, src, last_pos))?;
+    result.map_err(|e| {
+        // errors at the end of the source point at its last character (an unclosed string: just past it)
+        let e = match e.offset() {
+            Some(usize::MAX) => e.set_offset(src.len()),
+            Some(o) if o >= src.len() && !src.is_empty() => {
+                let last = src.char_indices().last().map_or(0, |(i, _)| i);
+                e.set_offset(last)
+            }
+            _ => e,
+        };
+        e.locate(name, src, last_pos)
+    })?;
     let mut arena = p.arena;
     if p.strip_whitespace {
         let lines = crate::whitespace::LineIndex::new(src);
@@ -315,10 +326,9 @@ impl<'s> Parser<'s> {
                     self.stack.pop();
                 }
                 _ => {
-                    let begin = self.arena.nodes[top].begin;
                     let what = describe_open(self.kind_of(top));
                     return Err(err_at(
-                        begin,
+                        self.src.len(),
                         format!("Unclosed \"{what}\": reached the end of the template"),
                     ));
                 }
@@ -655,6 +665,9 @@ impl<'s> Parser<'s> {
                 let Tok::Ident(sname) = t.tok else {
                     return Err(err_at(t.start, "Expecting a setting name after #setting"));
                 };
+                if !crate::settings::is_template_setting(&sname) {
+                    return Err(err_at(t.start, format!("Unknown setting name: {sname:?}")));
+                }
                 self.pos = t.end;
                 self.expect(Tok::Assign, "=")?;
                 let value = self.parse_expr()?;
@@ -1258,6 +1271,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::Or {
             self.bump()?;
             let r = self.parse_and()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Or(Box::new(l), Box::new(r)),
@@ -1272,6 +1287,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::And {
             self.bump()?;
             let r = self.parse_eq()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::And(Box::new(l), Box::new(r)),
@@ -1290,6 +1307,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_rel()?;
+        refuse_literal(&l, &["list", "hash"], "a scalar")?;
+        refuse_literal(&r, &["list", "hash"], "a scalar")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1312,6 +1331,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_range()?;
+        refuse_literal(&l, NOT_NUMBER, "number")?;
+        refuse_literal(&r, NOT_NUMBER, "number")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1372,6 +1393,10 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_mul()?;
+            if op == BinOp::Sub {
+                refuse_literal(&l, NOT_NUMBER, "number")?;
+                refuse_literal(&r, NOT_NUMBER, "number")?;
+            }
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1391,6 +1416,8 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_unary()?;
+            refuse_literal(&l, NOT_NUMBER, "number")?;
+            refuse_literal(&r, NOT_NUMBER, "number")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1420,6 +1447,7 @@ impl<'s> Parser<'s> {
             Tok::Bang => {
                 self.bump()?;
                 let e = self.parse_unary()?;
+                refuse_literal(&e, NOT_BOOLEAN, "boolean (true/false)")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 Ok(Expr {
                     kind: ExprKind::Not(Box::new(e)),
@@ -1429,6 +1457,7 @@ impl<'s> Parser<'s> {
             Tok::Minus | Tok::Plus => {
                 self.bump()?;
                 let e = self.parse_primary()?;
+                refuse_literal(&e, NOT_NUMBER, "number")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 let kind = if t.tok == Tok::Minus {
                     match e.kind {
@@ -1516,6 +1545,7 @@ impl<'s> Parser<'s> {
                         break;
                     }
                     let k = self.parse_expr()?;
+                    refuse_literal(&k, NOT_STRING, "string")?;
                     self.expect(Tok::Colon, ":")?;
                     let v = self.parse_expr()?;
                     items.push((k, v));
@@ -1871,6 +1901,34 @@ impl<'s> Parser<'s> {
         Ok(ExprKind::Interpolated(parts))
     }
 }
+
+/// What kind of literal an expression is (for FreeMarker's parse-time operand checks).
+fn literal_kind(e: &Expr) -> Option<&'static str> {
+    match &e.kind {
+        ExprKind::Str(_) | ExprKind::Interpolated(_) => Some("string"),
+        ExprKind::Num(_) => Some("number"),
+        ExprKind::Bool(_) => Some("boolean"),
+        ExprKind::List(_) => Some("list"),
+        ExprKind::Hash(_) => Some("hash"),
+        _ => None,
+    }
+}
+
+/// Refuses literal operands of the kinds in `refused` at parse time, as FreeMarker's parser does
+/// (`"a" * 2`, `1 && true`, `[1] == [1]`...).
+fn refuse_literal(e: &Expr, refused: &[&str], expecting: &str) -> PResult<()> {
+    match literal_kind(e) {
+        Some(k) if refused.contains(&k) => Err(err_at(
+            e.span.start as usize,
+            format!("Found {k} literal. Expecting {expecting}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+const NOT_NUMBER: &[&str] = &["string", "boolean", "list", "hash"];
+const NOT_BOOLEAN: &[&str] = &["string", "number", "list", "hash"];
+const NOT_STRING: &[&str] = &["number", "boolean", "list", "hash"];
 
 fn reoffset(e: Error, base: usize) -> Error {
     let _ = e.offset();
