@@ -47,13 +47,23 @@ fn manifest_lists_every_component_metric_the_sink_emits() {
 fn manifest_config_keys_are_unique_and_sub_tables_are_declared() {
     let listed = manifest().config_keys;
     let keys = manifest_config_keys();
-    assert_eq!(keys.len(), listed.len(), "duplicate config keys in the manifest");
+    assert_eq!(
+        keys.len(),
+        listed.len(),
+        "duplicate config keys in the manifest"
+    );
     for key in &keys {
         if let Some((table, _)) = key.rsplit_once('.') {
-            assert!(keys.contains(table), "`{key}` is listed but its table `{table}` is not");
+            assert!(
+                keys.contains(table),
+                "`{key}` is listed but its table `{table}` is not"
+            );
         }
     }
     for required in ["type", "inputs", "url"] {
-        assert!(keys.contains(required), "manifest config keys lack `{required}`");
+        assert!(
+            keys.contains(required),
+            "manifest config keys lack `{required}`"
+        );
     }
 }
