@@ -160,3 +160,39 @@ fn help_describes_each_command() {
     assert!(help(&["run", "--help"]).contains("--config <FILE>"));
     assert!(help(&["validate", "--help"]).contains("--config <FILE>"));
 }
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line_on_stderr() {
+    let workspace = Workspace::with_config(FILTER_PIPELINE);
+    let mut child = Command::new(bin())
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(workspace.config_path())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn webhook-sink");
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\nnot json\n", event_line(3)).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let status = wait_exit(&mut child, Duration::from_secs(10)).expect("run did not finish");
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout.trim_end(), event_line(3));
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let skipped = logs
+        .iter()
+        .find(|log| log["fields"]["message"] == "skipping malformed line")
+        .unwrap_or_else(|| panic!("no skip logged: {stderr}"));
+    assert_eq!(skipped["level"], "WARN");
+    assert_eq!(skipped["fields"]["line"], 2);
+    assert_eq!(skipped["fields"]["component_id"], "in");
+}

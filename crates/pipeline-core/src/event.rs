@@ -1,6 +1,7 @@
 //! The unit of data flowing through the pipeline: an [`Event`] (a JSON object whose key order is
 //! preserved, plus metadata) and an [`EventArray`] (the batch that channels carry).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -43,10 +44,25 @@ impl EventMetadata {
 
 /// One record: a JSON object (key order preserved, so templates see keys as they came) plus
 /// [`EventMetadata`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Event {
     fields: Map<String, Value>,
     metadata: EventMetadata,
+    /// [`Event::json_byte_size`] once computed, `UNKNOWN_SIZE` until then or after a change:
+    /// every component reports event bytes, and serializing once per event is enough.
+    json_size: AtomicUsize,
+}
+
+const UNKNOWN_SIZE: usize = usize::MAX;
+
+impl Clone for Event {
+    fn clone(&self) -> Event {
+        Event {
+            fields: self.fields.clone(),
+            metadata: self.metadata.clone(),
+            json_size: AtomicUsize::new(self.json_size.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Event {
@@ -55,6 +71,7 @@ impl Event {
         Event {
             fields,
             metadata: EventMetadata::new(),
+            json_size: AtomicUsize::new(UNKNOWN_SIZE),
         }
     }
 
@@ -65,6 +82,7 @@ impl Event {
 
     /// The event's fields, for changing them.
     pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
+        *self.json_size.get_mut() = UNKNOWN_SIZE;
         &mut self.fields
     }
 
@@ -105,11 +123,16 @@ impl Event {
     }
 
     /// The size of the fields serialized as compact JSON, the figure behind the `*_bytes_total`
-    /// metrics.
+    /// metrics. Computed once and remembered until the fields change.
     pub fn json_byte_size(&self) -> usize {
+        let cached = self.json_size.load(Ordering::Relaxed);
+        if cached != UNKNOWN_SIZE {
+            return cached;
+        }
         let mut counter = ByteCounter(0);
         // Serializing a Map of Values into a counting writer cannot fail.
         let _ = serde_json::to_writer(&mut counter, &self.fields);
+        self.json_size.store(counter.0, Ordering::Relaxed);
         counter.0
     }
 }
@@ -243,6 +266,15 @@ mod tests {
         let event = Event::new(object(json!({"a": "é", "b": [1, 2]})));
         let text = serde_json::to_string(event.fields()).unwrap();
         assert_eq!(event.json_byte_size(), text.len());
+    }
+
+    #[test]
+    fn json_byte_size_follows_changes_to_the_fields() {
+        let mut event = Event::new(object(json!({"a": 1})));
+        assert_eq!(event.json_byte_size(), 7);
+        event.fields_mut().insert("bb".into(), json!("xyz"));
+        assert_eq!(event.json_byte_size(), r#"{"a":1,"bb":"xyz"}"#.len());
+        assert_eq!(event.clone().json_byte_size(), event.json_byte_size());
     }
 
     #[test]

@@ -16,6 +16,11 @@ use crate::event::EventArray;
 /// or a shutdown was requested); returning is the sink's signal that everything it took is
 /// finalized. Pulling from `input` only when it can take more work is how a sink exerts
 /// backpressure on its sources.
+///
+/// Metrics: the host counts `component_received_events_total` and
+/// `component_received_event_bytes_total` for the sink as batches leave its input channel; the
+/// sink counts what it sent, its errors and what it discarded
+/// ([`crate::metrics_names::ComponentMetrics`]).
 #[async_trait]
 pub trait StreamSink: Send {
     /// Run until `input` ends. `Err(())` means the sink failed; it has logged why.
