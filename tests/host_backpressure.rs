@@ -38,7 +38,8 @@ inputs = ["all"]
     let mut previous = -1.0;
     let stalled = wait_until(Duration::from_secs(15), || {
         let now = sent();
-        let steady = now > 0.0 && now == previous;
+        // At least one channel's worth sent, and no progress for half a second.
+        let steady = now >= CHANNEL_BATCHES * BATCH_EVENTS && now == previous;
         previous = now;
         std::thread::sleep(Duration::from_millis(500));
         steady
@@ -55,10 +56,6 @@ inputs = ["all"]
     assert!(
         emitted <= bound,
         "source sent {emitted} events, more than the channels hold ({bound})"
-    );
-    assert!(
-        emitted >= CHANNEL_BATCHES * BATCH_EVENTS,
-        "stalled early at {emitted}"
     );
     let rss_mib = rss.expect("read VmRSS") / 1024;
     assert!(rss_mib < 256, "resident memory {rss_mib} MiB");
