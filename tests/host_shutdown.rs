@@ -128,3 +128,53 @@ inputs = ["demo"]
         assert_eq!(record.as_object(), Some(expected));
     }
 }
+
+const STALLED_PIPELINE: &str = r#"
+data_dir = "{data_dir}"
+[api]
+address = "127.0.0.1:PORT"
+[sources.demo]
+type = "demo"
+[sinks.out]
+type = "console"
+inputs = ["demo"]
+"#;
+
+/// Start an endless demo source into a console sink whose stdout nobody reads, and wait until
+/// the sink is stuck.
+fn start_stalled(extra: &[&str]) -> (Workspace, std::process::Child, u16) {
+    let port = free_port();
+    let workspace = Workspace::with_config(&STALLED_PIPELINE.replace("PORT", &port.to_string()));
+    let child = workspace.spawn_run_with(extra);
+    let source = [("component_id", "demo"), ("component_kind", "source")];
+    assert!(wait_until(Duration::from_secs(10), || {
+        scrape(port, "component_sent_events_total", &source) >= 10_000.0
+    }));
+    (workspace, child, port)
+}
+
+#[test]
+fn a_drain_that_outlasts_the_drain_timeout_exits_one() {
+    let (_workspace, mut child, _) = start_stalled(&["--drain-timeout", "1"]);
+    let stderr = collect(child.stderr.take().unwrap());
+    signal(&child, "TERM");
+    let status =
+        wait_exit(&mut child, Duration::from_secs(10)).expect("no exit after the drain timeout");
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("drain timed out"), "{stderr}");
+}
+
+#[test]
+fn a_second_signal_exits_one_without_draining() {
+    let (_workspace, mut child, _) = start_stalled(&[]);
+    let stderr = collect(child.stderr.take().unwrap());
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "INT");
+    let status =
+        wait_exit(&mut child, Duration::from_secs(10)).expect("no exit after a second signal");
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("second signal"), "{stderr}");
+}

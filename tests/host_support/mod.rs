@@ -36,9 +36,15 @@ impl Workspace {
 
     /// `webhook-sink run --config pipeline.toml` with all three standard streams piped.
     pub fn spawn_run(&self) -> Child {
+        self.spawn_run_with(&[])
+    }
+
+    /// Like [`Workspace::spawn_run`], with more arguments for `run`.
+    pub fn spawn_run_with(&self, extra: &[&str]) -> Child {
         Command::new(bin())
             .args(["--log-format", "human", "run", "--config"])
             .arg(self.config_path())
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -286,6 +286,8 @@ impl Generator {
         };
         let uuid = uuid_v4(&mut self.rng);
         let insert_id = uuid_v4(&mut self.rng);
+        // Amplitude sends an identify made before login with `device_id` only.
+        let anonymous = event_type == "$identify" && self.rng.gen_bool(0.2);
         let user = &mut self.users[user_index];
         if event_type == "$identify" && self.rng.gen_bool(0.3) {
             user.plan = PLANS[self.rng.gen_range(0..PLANS.len())];
@@ -306,7 +308,9 @@ impl Generator {
         put("event_time", json!(time));
         put("client_event_time", json!(time));
         put("server_received_time", json!(format_time(now + 150)));
-        put("user_id", json!(user.user_id));
+        if !anonymous {
+            put("user_id", json!(user.user_id));
+        }
         put("device_id", json!(user.device_id));
         put("amplitude_id", json!(user.amplitude_id));
         put("session_id", json!(user.session_id));
@@ -423,19 +427,21 @@ fn format_time(epoch_ms: i64) -> String {
         .unwrap_or_default()
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn uuid_v4(rng: &mut StdRng) -> String {
     let mut bytes: [u8; 16] = rng.gen();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut text = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -467,8 +473,17 @@ mod tests {
         }
         let time_shape = regex_like_time;
         for record in &records {
-            assert!(record["user_id"].as_str().unwrap().starts_with("user_"));
-            assert_eq!(record["uuid"].as_str().unwrap().len(), 36);
+            match record.get("user_id") {
+                Some(id) => assert!(id.as_str().unwrap().starts_with("user_")),
+                None => assert_eq!(record["event_type"], "$identify"),
+            }
+            let uuid = record["uuid"].as_str().unwrap();
+            assert_eq!(uuid.len(), 36);
+            assert_eq!(
+                uuid.split('-').map(str::len).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12]
+            );
+            assert_eq!(&uuid[14..15], "4", "version 4: {uuid}");
             assert!(
                 time_shape(record["event_time"].as_str().unwrap()),
                 "{}",
@@ -488,6 +503,11 @@ mod tests {
                 assert!((p["revenue"].as_f64().unwrap() - expected).abs() < 0.01);
             }
         }
+        let anonymous = records
+            .iter()
+            .filter(|r| !r.contains_key("user_id"))
+            .count();
+        assert!(anonymous > 0, "some identifies carry device_id only");
         let first = records[0]["event_time"].as_str().unwrap();
         let last = records[1999]["event_time"].as_str().unwrap();
         assert!(first >= "2024-06-03 09:00:00.000" && last > first);
