@@ -256,35 +256,9 @@ impl Config {
         let mut done: BTreeSet<&str> = BTreeSet::new();
         for start in inputs.keys() {
             let mut path: Vec<&str> = Vec::new();
-            visit(start, &inputs, &mut path, &mut done)?;
+            visit_upstream(start, &inputs, &mut path, &mut done)?;
         }
-        return Ok(());
-
-        fn visit<'a>(
-            id: &'a str,
-            inputs: &BTreeMap<&'a str, &'a Vec<String>>,
-            path: &mut Vec<&'a str>,
-            done: &mut BTreeSet<&'a str>,
-        ) -> Result<(), ConfigError> {
-            if done.contains(id) {
-                return Ok(());
-            }
-            if path.contains(&id) {
-                return Err(ConfigError::new(
-                    format!("transforms.{id}.inputs"),
-                    format!("the transforms form a cycle: {} -> {id}", path.join(" -> ")),
-                ));
-            }
-            if let Some(upstream) = inputs.get(id) {
-                path.push(id);
-                for input in upstream.iter() {
-                    visit(input, inputs, path, done)?;
-                }
-                path.pop();
-            }
-            done.insert(id);
-            Ok(())
-        }
+        Ok(())
     }
 
     /// The ids of the sinks reachable downstream of component `id`.
@@ -310,6 +284,34 @@ impl Config {
             .filter(|sink| sink.inputs.iter().any(|i| reached.contains(i.as_str())))
             .collect()
     }
+}
+
+/// Depth-first walk from transform `id` up its inputs; `path` holds the walk so far, `done` the
+/// transforms known to lead to no cycle.
+fn visit_upstream<'a>(
+    id: &'a str,
+    inputs: &BTreeMap<&'a str, &'a Vec<String>>,
+    path: &mut Vec<&'a str>,
+    done: &mut BTreeSet<&'a str>,
+) -> Result<(), ConfigError> {
+    if done.contains(id) {
+        return Ok(());
+    }
+    if path.contains(&id) {
+        return Err(ConfigError::new(
+            format!("transforms.{id}.inputs"),
+            format!("the transforms form a cycle: {} -> {id}", path.join(" -> ")),
+        ));
+    }
+    if let Some(upstream) = inputs.get(id) {
+        path.push(id);
+        for input in upstream.iter() {
+            visit_upstream(input, inputs, path, done)?;
+        }
+        path.pop();
+    }
+    done.insert(id);
+    Ok(())
 }
 
 fn expect_table(value: toml::Value, path: &str) -> Result<toml::Table, ConfigError> {

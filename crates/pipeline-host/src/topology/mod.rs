@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use pipeline_core::metrics_names::{ComponentKind, ComponentMetrics};
-use pipeline_core::{BuildError, EventArray, SinkContext};
+use pipeline_core::{BuildError, EventArray, SinkContext, StreamSink};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, TransformConfig};
+use crate::config::{Config, SinkEntry, TransformConfig};
 use crate::sources::{self, SourceContext};
 use fanout::Fanout;
 
@@ -81,132 +81,56 @@ impl RunningTopology {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-
-        let acknowledging: HashMap<String, bool> = config
-            .sources
-            .iter()
-            .map(|source| {
-                let acks = config
-                    .downstream_sinks(&source.id)
-                    .iter()
-                    .any(|sink| sink.config.acknowledgements());
-                (source.id.clone(), acks)
-            })
-            .collect();
-
-        let mut sinks = Vec::new();
-        for entry in &config.sinks {
-            let cx = SinkContext::new(entry.id.clone(), config.data_dir.clone());
-            let (sink, healthcheck) =
-                entry
-                    .config
-                    .build(cx)
-                    .await
-                    .map_err(|source| StartError::Sink {
-                        id: entry.id.clone(),
-                        source,
-                    })?;
-            let id = entry.id.clone();
-            tokio::spawn(async move {
-                match healthcheck.await {
-                    Ok(()) => tracing::info!(component_id = %id, "healthcheck passed"),
-                    Err(error) => tracing::warn!(component_id = %id, %error, "healthcheck failed"),
-                }
-            });
-            sinks.push((entry, sink));
-        }
-
-        // One bounded input channel per transform and sink.
-        let mut senders: HashMap<&str, mpsc::Sender<EventArray>> = HashMap::new();
-        let mut receivers: HashMap<&str, mpsc::Receiver<EventArray>> = HashMap::new();
-        let consumers = config
-            .transforms
-            .iter()
-            .map(|t| t.id.as_str())
-            .chain(config.sinks.iter().map(|s| s.id.as_str()));
-        for id in consumers {
-            let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-            senders.insert(id, tx);
-            receivers.insert(id, rx);
-        }
-        let consumer_inputs: Vec<(&str, &Vec<String>)> = config
-            .transforms
-            .iter()
-            .map(|t| (t.id.as_str(), &t.inputs))
-            .chain(config.sinks.iter().map(|s| (s.id.as_str(), &s.inputs)))
-            .collect();
-        let fanout_for = |producer: &str| {
-            let outputs = consumer_inputs
-                .iter()
-                .filter(|(_, inputs)| inputs.iter().any(|input| input == producer))
-                .filter_map(|(consumer, _)| {
-                    senders
-                        .get(consumer)
-                        .map(|tx| (consumer.to_string(), tx.clone()))
-                })
-                .collect::<Vec<_>>();
-            if outputs.is_empty() {
-                tracing::warn!(component_id = %producer, "nothing consumes this component's output");
-            }
-            Fanout::new(outputs)
-        };
-
+        let sinks = build_sinks(&config).await?;
+        let mut wiring = Wiring::new(&config);
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
         for (entry, sink) in sinks {
-            let Some(rx) = receivers.remove(entry.id.as_str()) else {
+            let Some(input) = wiring.take_input(&entry.id) else {
                 continue;
             };
             let metrics =
                 ComponentMetrics::new(ComponentKind::Sink, &entry.id, &entry.component_type);
-            let id = entry.id.clone();
-            let task = tokio::spawn(async move {
-                let input = ReceiverStream::new(rx)
-                    .inspect(move |batch| {
-                        metrics.received_events(batch.len(), batch.json_byte_size())
-                    })
-                    .boxed();
-                let result = sink.run(input).await;
-                if result.is_err() {
-                    tracing::error!(component_id = %id, "sink failed");
-                }
-                result
-            });
+            let task = tokio::spawn(run_sink(entry.id.clone(), sink, input, metrics));
             tasks.push((format!("sink {}", entry.id), task));
         }
 
         for entry in &config.transforms {
-            let Some(rx) = receivers.remove(entry.id.as_str()) else {
+            let Some(input) = wiring.take_input(&entry.id) else {
                 continue;
             };
-            let out = fanout_for(&entry.id);
+            let out = wiring.fanout_for(&entry.id);
             let metrics = ComponentMetrics::new(
                 ComponentKind::Transform,
                 &entry.id,
                 entry.config.type_name(),
             );
-            let task = tokio::spawn(run_transform(entry.config.clone(), rx, out, metrics));
+            let task = tokio::spawn(run_transform(entry.config.clone(), input, out, metrics));
             tasks.push((format!("transform {}", entry.id), task));
         }
 
         for entry in &config.sources {
+            let acknowledgements = config
+                .downstream_sinks(&entry.id)
+                .iter()
+                .any(|sink| sink.config.acknowledgements());
             let cx = SourceContext {
                 id: Arc::from(entry.id.as_str()),
-                out: fanout_for(&entry.id),
+                out: wiring.fanout_for(&entry.id),
                 shutdown: shutdown.child_token(),
                 metrics: ComponentMetrics::new(
                     ComponentKind::Source,
                     &entry.id,
                     entry.config.type_name(),
                 ),
-                acknowledgements: acknowledging.get(&entry.id).copied().unwrap_or(false),
+                acknowledgements,
             };
             let task = tokio::spawn(sources::run(entry.config.clone(), cx));
             tasks.push((format!("source {}", entry.id), task));
         }
         // Only the fanouts hold senders now: channels close when their producers finish.
-        drop(senders);
+        drop(wiring);
 
         tracing::info!(
             sources = config.sources.len(),
@@ -242,6 +166,108 @@ impl RunningTopology {
             Err(TopologyError { failed })
         }
     }
+}
+
+/// Build every sink of `config` and start its healthcheck (whose failure is only logged).
+async fn build_sinks(
+    config: &Config,
+) -> Result<Vec<(&SinkEntry, Box<dyn StreamSink>)>, StartError> {
+    let mut sinks = Vec::new();
+    for entry in &config.sinks {
+        let cx = SinkContext::new(entry.id.clone(), config.data_dir.clone());
+        let (sink, healthcheck) =
+            entry
+                .config
+                .build(cx)
+                .await
+                .map_err(|source| StartError::Sink {
+                    id: entry.id.clone(),
+                    source,
+                })?;
+        let id = entry.id.clone();
+        tokio::spawn(async move {
+            match healthcheck.await {
+                Ok(()) => tracing::info!(component_id = %id, "healthcheck passed"),
+                Err(error) => tracing::warn!(component_id = %id, %error, "healthcheck failed"),
+            }
+        });
+        sinks.push((entry, sink));
+    }
+    Ok(sinks)
+}
+
+/// The channels of a topology being built: one bounded input per transform and sink, and who
+/// feeds whom.
+struct Wiring<'a> {
+    senders: HashMap<&'a str, mpsc::Sender<EventArray>>,
+    receivers: HashMap<&'a str, mpsc::Receiver<EventArray>>,
+    consumer_inputs: Vec<(&'a str, &'a [String])>,
+}
+
+impl<'a> Wiring<'a> {
+    fn new(config: &'a Config) -> Wiring<'a> {
+        let consumer_inputs: Vec<(&str, &[String])> = config
+            .transforms
+            .iter()
+            .map(|t| (t.id.as_str(), t.inputs.as_slice()))
+            .chain(
+                config
+                    .sinks
+                    .iter()
+                    .map(|s| (s.id.as_str(), s.inputs.as_slice())),
+            )
+            .collect();
+        let mut senders = HashMap::new();
+        let mut receivers = HashMap::new();
+        for (id, _) in &consumer_inputs {
+            let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+            senders.insert(*id, tx);
+            receivers.insert(*id, rx);
+        }
+        Wiring {
+            senders,
+            receivers,
+            consumer_inputs,
+        }
+    }
+
+    /// The input channel of transform or sink `id` (once).
+    fn take_input(&mut self, id: &str) -> Option<mpsc::Receiver<EventArray>> {
+        self.receivers.remove(id)
+    }
+
+    /// A fanout to every component that lists `producer` among its inputs.
+    fn fanout_for(&self, producer: &str) -> Fanout {
+        let outputs: Vec<_> = self
+            .consumer_inputs
+            .iter()
+            .filter(|(_, inputs)| inputs.iter().any(|input| input == producer))
+            .filter_map(|(consumer, _)| {
+                let sender = self.senders.get(consumer)?;
+                Some((consumer.to_string(), sender.clone()))
+            })
+            .collect();
+        if outputs.is_empty() {
+            tracing::warn!(component_id = %producer, "nothing consumes this component's output");
+        }
+        Fanout::new(outputs)
+    }
+}
+
+async fn run_sink(
+    id: String,
+    sink: Box<dyn StreamSink>,
+    input: mpsc::Receiver<EventArray>,
+    metrics: ComponentMetrics,
+) -> Result<(), ()> {
+    let input = ReceiverStream::new(input)
+        .inspect(move |batch| metrics.received_events(batch.len(), batch.json_byte_size()))
+        .boxed();
+    let result = sink.run(input).await;
+    if result.is_err() {
+        tracing::error!(component_id = %id, "sink failed");
+    }
+    result
 }
 
 async fn run_transform(
