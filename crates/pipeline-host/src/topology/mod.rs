@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::{Config, SinkEntry, TransformConfig};
 use crate::sources::{self, SourceContext};
@@ -92,7 +93,9 @@ impl RunningTopology {
             };
             let metrics =
                 ComponentMetrics::new(ComponentKind::Sink, &entry.id, &entry.component_type);
-            let task = tokio::spawn(run_sink(entry.id.clone(), sink, input, metrics));
+            let span = component_span("sink", &entry.id, &entry.component_type);
+            let task =
+                tokio::spawn(run_sink(entry.id.clone(), sink, input, metrics).instrument(span));
             tasks.push((format!("sink {}", entry.id), task));
         }
 
@@ -106,7 +109,10 @@ impl RunningTopology {
                 &entry.id,
                 entry.config.type_name(),
             );
-            let task = tokio::spawn(run_transform(entry.config.clone(), input, out, metrics));
+            let span = component_span("transform", &entry.id, entry.config.type_name());
+            let task = tokio::spawn(
+                run_transform(entry.config.clone(), input, out, metrics).instrument(span),
+            );
             tasks.push((format!("transform {}", entry.id), task));
         }
 
@@ -126,7 +132,8 @@ impl RunningTopology {
                 ),
                 acknowledgements,
             };
-            let task = tokio::spawn(sources::run(entry.config.clone(), cx));
+            let span = component_span("source", &entry.id, entry.config.type_name());
+            let task = tokio::spawn(sources::run(entry.config.clone(), cx).instrument(span));
             tasks.push((format!("source {}", entry.id), task));
         }
         // Only the fanouts hold senders now: channels close when their producers finish.
@@ -166,6 +173,17 @@ impl RunningTopology {
             Err(TopologyError { failed })
         }
     }
+}
+
+/// The span every log line of a component's task is recorded in, so a plugin's logs name the
+/// component without saying so themselves.
+fn component_span(kind: &str, id: &str, component_type: &str) -> tracing::Span {
+    tracing::info_span!(
+        "component",
+        component_kind = kind,
+        component_id = id,
+        component_type
+    )
 }
 
 /// Build every sink of `config` and start its healthcheck (whose failure is only logged).
