@@ -5,7 +5,7 @@
 //! - `field` is a dotted path into the record (`event_properties.price`); a segment that is a
 //!   number indexes into an array (`items.0.sku`). A JSON `null` counts as missing.
 //! - `is`: equal to `value`, or to any element when `value` is a list. Numbers compare
-//!   numerically (`1` is `1.0`). A number and a string holding a number compare as numbers
+//!   numerically (`1` is `1.0`; two integers compare exactly, however large). A number and a string holding a number compare as numbers
 //!   (`"12.50"` is `12.5`), because Amplitude properties often carry numbers as strings; any other
 //!   mix of types is unequal.
 //! - `contains`: a string field contains the string `value` as a substring; an array field has an
@@ -266,7 +266,24 @@ fn numeric(value: &Value) -> Option<f64> {
     }
 }
 
+/// Two integers compared exactly (an `f64` loses precision above 2^53, e.g. large ids).
+fn integer_order(actual: &Value, expected: &Value) -> Option<std::cmp::Ordering> {
+    let (Value::Number(a), Value::Number(e)) = (actual, expected) else {
+        return None;
+    };
+    match (a.as_i64(), e.as_i64(), a.as_u64(), e.as_u64()) {
+        (Some(a), Some(e), _, _) => Some(a.cmp(&e)),
+        (_, _, Some(a), Some(e)) => Some(a.cmp(&e)),
+        (Some(_), None, None, Some(_)) => Some(std::cmp::Ordering::Less),
+        (None, Some(_), Some(_), None) => Some(std::cmp::Ordering::Greater),
+        _ => None,
+    }
+}
+
 fn loosely_equal(actual: &Value, expected: &Value) -> bool {
+    if let Some(order) = integer_order(actual, expected) {
+        return order.is_eq();
+    }
     match (actual, expected) {
         (Value::Number(_), _) | (_, Value::Number(_)) => {
             matches!((numeric(actual), numeric(expected)), (Some(a), Some(e)) if a == e)
@@ -276,6 +293,9 @@ fn loosely_equal(actual: &Value, expected: &Value) -> bool {
 }
 
 fn compare(actual: &Value, expected: &Value) -> Option<std::cmp::Ordering> {
+    if let Some(order) = integer_order(actual, expected) {
+        return Some(order);
+    }
     match (actual, expected) {
         (Value::String(a), Value::String(e)) => match (numeric(actual), numeric(expected)) {
             (Some(a), Some(e)) => a.partial_cmp(&e),
@@ -362,6 +382,26 @@ mod tests {
         assert!(!check(
             r#"{ field = "event_properties.sku", op = "is", value = 0 }"#
         ));
+    }
+
+    #[test]
+    fn large_integers_compare_exactly() {
+        let fields = match json!({"id": 9007199254740993u64, "neg": -5}) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let matches = |text: &str| parse(text).unwrap().matches(&fields);
+        assert!(matches(
+            r#"{ field = "id", op = "is", value = 9007199254740993 }"#
+        ));
+        assert!(!matches(
+            r#"{ field = "id", op = "is", value = 9007199254740992 }"#
+        ));
+        assert!(matches(
+            r#"{ field = "id", op = "greater_than", value = 9007199254740992 }"#
+        ));
+        assert!(matches(r#"{ field = "neg", op = "less_than", value = 0 }"#));
+        assert!(matches(r#"{ field = "neg", op = "is", value = -5.0 }"#));
     }
 
     #[test]
