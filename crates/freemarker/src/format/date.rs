@@ -140,10 +140,13 @@ fn style_pattern(spec: &str, kind: DateKind, locale: &Locale) -> Option<String> 
             (s, s)
         }
     };
+    // oracle: for a date-only or time-only value a pair like "full_short" uses its first style;
+    // date-times are joined by the pattern of the shorter of the two styles ("long_short" uses
+    // ", ", "full_long" uses " 'at' ")
     Some(match kind {
         DateKind::Date => p.date[d].to_string(),
-        DateKind::Time => p.time[t].to_string(),
-        DateKind::DateTime | DateKind::Unknown => p.date_time[t]
+        DateKind::Time => p.time[d].to_string(),
+        DateKind::DateTime | DateKind::Unknown => p.date_time[d.max(t)]
             .replace("{1}", p.date[d])
             .replace("{0}", p.time[t]),
     })
