@@ -919,4 +919,24 @@ mod tests {
             assert!(parse(pat, Date, s).is_err(), "{pat} {s}");
         }
     }
+
+    #[test]
+    fn style_pairs() {
+        use DateKind::*;
+        // oracle: 1830792795871 "short_long" -> "1/6/28, 5:33:15 PM UTC" (joined by the shorter
+        // style); a time value with "full_short" uses "full"
+        assert_eq!(
+            fmt("short_long", DateTime, "en_US", 1_830_792_795_871),
+            "1/6/28, 5:33:15 PM UTC"
+        );
+        assert_eq!(
+            fmt("full_short", Time, "en_US", 1_830_792_795_871),
+            "5:33:15 PM Coordinated Universal Time"
+        );
+        // oracle: "iso fz" on a date value -> "2028-01-06" (no offset)
+        assert_eq!(
+            fmt("iso fz", Date, "en_US", 1_830_792_795_871),
+            "2028-01-06"
+        );
+    }
 }

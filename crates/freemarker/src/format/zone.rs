@@ -490,4 +490,30 @@ mod tests {
             "Coordinated Universal Time"
         );
     }
+
+    #[test]
+    fn names_in_other_locales() {
+        // oracle: locale=de_DE, Europe/Budapest in January -> "MEZ Mitteleurop\u00e4ische Normalzeit";
+        // en_GB, America/New_York -> "GMT-05:00 Eastern Standard Time"
+        let bud = TimeZone::parse("Europe/Budapest").unwrap();
+        let de = Locale::parse("de_DE").unwrap();
+        assert_eq!(bud.display_name(1_643_659_621_795, false, &de), "MEZ");
+        assert_eq!(
+            bud.display_name(1_643_659_621_795, true, &de),
+            "Mitteleurop\u{e4}ische Normalzeit"
+        );
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        let gb = Locale::parse("en_GB").unwrap();
+        assert_eq!(ny.display_name(1_643_659_621_795, false, &gb), "GMT-05:00");
+    }
+
+    #[test]
+    fn before_1900_the_standard_offset_applies() {
+        // oracle: Europe/Budapest, -5838701818029 (1784) -> "+01:00" (no local mean time);
+        // Asia/Kolkata at -2198000000000 (1900-05-08) -> "+05:21" (tzdb history from 1900 on)
+        let bud = TimeZone::parse("Europe/Budapest").unwrap();
+        assert_eq!(bud.offset_at(-5_838_701_818_029).seconds, 3600);
+        let kol = TimeZone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(kol.offset_at(-2_198_000_000_000).seconds / 60, 321);
+    }
 }
