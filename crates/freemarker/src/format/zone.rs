@@ -417,6 +417,51 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
     ],
 ];
 
+/// (standard, daylight) offsets in seconds of each `ZONE_NAMES` row, for parsing names.
+const ZONE_OFFSETS: [(i32, i32); 16] = [
+    (0, 0),
+    (0, 0),
+    (0, 3600),
+    (0, 3600),
+    (0, 3600),
+    (3600, 7200),
+    (7200, 10800),
+    (10800, 10800),
+    (-18000, -14400),
+    (-21600, -18000),
+    (-25200, -21600),
+    (-28800, -25200),
+    (32400, 32400),
+    (19800, 19800),
+    (28800, 28800),
+    (36000, 39600),
+];
+
+/// The longest zone name of any known locale at `pos` (ignoring case): (offset seconds, length
+/// in chars). Ambiguous abbreviations resolve to the first row (CST is US Central, IST Irish).
+pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
+    let mut best: Option<(i32, usize)> = None;
+    for (row, names) in ZONE_NAMES.iter().enumerate() {
+        for locale_names in names {
+            for (k, name) in locale_names.iter().enumerate() {
+                let len = name.chars().count();
+                if len == 0 || pos + len > t.len() || best.is_some_and(|(_, l)| l >= len) {
+                    continue;
+                }
+                let hit = name
+                    .chars()
+                    .zip(&t[pos..pos + len])
+                    .all(|(a, b)| a == *b || a.to_lowercase().eq(b.to_lowercase()));
+                if hit && !name.starts_with("GMT") {
+                    let (std, dst) = ZONE_OFFSETS[row];
+                    best = Some((if k % 2 == 0 { std } else { dst }, len));
+                }
+            }
+        }
+    }
+    best
+}
+
 /// `GMT+05:30` style id of a fixed offset (Java's normalized custom id).
 pub fn custom_id(seconds: i32) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
