@@ -6,5 +6,7 @@
 
 pub mod dispatch;
 pub mod receiver;
+pub mod record;
 pub mod stream;
 pub mod telemetry;
+pub mod time;
