@@ -37,7 +37,7 @@ pub fn normalize_times(fields: &mut Map<String, Value>) {
     if let Some(ms) = fields.get("time").and_then(Value::as_i64) {
         if let Some(text) = format_epoch_ms(ms) {
             for name in ["event_time", "client_event_time"] {
-                if fields.get(name).map_or(true, Value::is_null) {
+                if !matches!(fields.get(name), Some(v) if !v.is_null()) {
                     fields.insert(name.to_owned(), Value::String(text.clone()));
                 }
             }
