@@ -5,6 +5,7 @@
 //! the [`dispatch`] stack; an attempt that fails goes to the outer retry tier ([`outer`]).
 
 pub mod dispatch;
+pub mod outer;
 pub mod receiver;
 pub mod record;
 pub mod stream;
