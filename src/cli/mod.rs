@@ -2,6 +2,7 @@
 //! subcommand to its module. Add a command by adding a variant to [`Command`] and a module.
 
 mod logging;
+mod render;
 mod run;
 mod validate;
 
@@ -31,6 +32,9 @@ enum Command {
     Run(run::RunArgs),
     /// Check a config (and everything it refers to) and exit 0, or non-zero with the reason.
     Validate(validate::ValidateArgs),
+    /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
+    /// settings, printing each output (or error).
+    Render(render::RenderArgs),
 }
 
 /// Parse the command line and run the chosen command.
@@ -40,6 +44,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Validate(args) => validate::execute(args),
+        Command::Render(args) => render::execute(args),
     }
 }
 
