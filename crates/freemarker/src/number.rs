@@ -1,0 +1,528 @@
+//! FreeMarker's numbers: the Java types a JSON value or literal becomes (Integer/Long, BigInteger,
+//! Double, BigDecimal) and the arithmetic of FreeMarker's default BigDecimal arithmetic engine.
+//!
+//! Everything binary goes through exact decimals (`a + b`, `a / b` with scale `max(12, scales)`,
+//! rounding half-up); `%` works on Java `long` values; built-ins like `?int` keep Java's
+//! truncation and wrap-around. See `format/mod.rs` for the list of public signatures.
+#![allow(dead_code)]
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::format::decimal::{bigint_low_i64, java_double_to_string, Decimal, Rounding};
+
+/// A FreeMarker number with the Java type it would have in Apache FreeMarker.
+#[derive(Clone, Debug)]
+pub enum Number {
+    /// `Integer` or `Long` (JSON integers that fit, `?int`, `?long`, `%`, lengths, ...).
+    Int(i64),
+    /// `BigInteger`: JSON integers beyond the `long` range.
+    BigInt(BigInt),
+    /// `Double`: JSON numbers with a fraction or exponent; the only kind that can be NaN/infinite.
+    Double(f64),
+    /// `BigDecimal`: template literals and every arithmetic result.
+    Decimal(Decimal),
+}
+
+/// An arithmetic failure; `Display` is FreeMarker's message first line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArithError(String);
+
+impl fmt::Display for ArithError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ArithError {}
+
+impl ArithError {
+    fn div_by_zero() -> ArithError {
+        // oracle: ${1/0}, ${1%0}, ${1.5/0.0} -> "Arithmetic operation failed: / by zero"
+        ArithError("Arithmetic operation failed: / by zero".into())
+    }
+}
+
+/// Products (and negations) with more fraction digits than this are rounded half-up to it.
+const MAX_SCALE: i64 = 12;
+
+fn limit_scale(d: Decimal) -> Decimal {
+    if d.scale() > MAX_SCALE {
+        d.set_scale(MAX_SCALE, Rounding::HalfUp)
+    } else {
+        d
+    }
+}
+
+/// FreeMarker's BigDecimal engine divides with at least this many fraction digits.
+const MIN_DIVISION_SCALE: i64 = 12;
+
+impl Number {
+    /// The Java type Jackson would give a JSON number: `Integer`/`Long` when the integer fits,
+    /// `BigInteger` beyond, `Double` for anything with a fraction or exponent. (Without serde_json's
+    /// `arbitrary_precision` feature, integers beyond `u64` already arrive as floats.)
+    pub fn from_json(n: &serde_json::Number) -> Number {
+        if let Some(i) = n.as_i64() {
+            return Number::Int(i);
+        }
+        if let Some(u) = n.as_u64() {
+            return Number::BigInt(BigInt::from(u));
+        }
+        let text = n.to_string();
+        if !text.contains(['.', 'e', 'E']) {
+            if let Ok(b) = text.parse::<BigInt>() {
+                return Number::BigInt(b);
+            }
+        }
+        Number::Double(
+            n.as_f64()
+                .unwrap_or_else(|| text.parse().unwrap_or(f64::NAN)),
+        )
+    }
+
+    /// An FTL number literal (`1`, `0.5`, `.5`, `1.50`): a BigDecimal, or `None` when `s` is not
+    /// digits with at most one point.
+    pub fn parse_literal(s: &str) -> Option<Number> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return None;
+        }
+        Decimal::parse(s).map(Number::Decimal)
+    }
+
+    pub fn from_i64(i: i64) -> Number {
+        Number::Int(i)
+    }
+
+    pub fn from_f64(f: f64) -> Number {
+        Number::Double(f)
+    }
+
+    /// The exact decimal FreeMarker's arithmetic converts this to (doubles via `Double.toString`).
+    pub fn to_decimal(&self) -> Result<Decimal, ArithError> {
+        match self {
+            Number::Int(i) => Ok(Decimal::from_i64(*i)),
+            Number::BigInt(b) => Ok(Decimal::from_bigint(b)),
+            Number::Decimal(d) => Ok(d.clone()),
+            Number::Double(f) => Decimal::from_f64_java(*f).ok_or_else(|| {
+                if f.is_nan() {
+                    ArithError("Can't parse this as BigDecimal number: \"NaN\"".into())
+                } else {
+                    ArithError(format!(
+                        "It's impossible to convert an infinite value (Double {}) to BigDecimal.",
+                        java_double_to_string(*f)
+                    ))
+                }
+            }),
+        }
+    }
+
+    /// `a + b` (exact).
+    pub fn add(&self, o: &Number) -> Result<Number, ArithError> {
+        Ok(Number::Decimal(self.to_decimal()?.add(&o.to_decimal()?)))
+    }
+
+    /// `a - b` (exact).
+    pub fn sub(&self, o: &Number) -> Result<Number, ArithError> {
+        Ok(Number::Decimal(self.to_decimal()?.sub(&o.to_decimal()?)))
+    }
+
+    /// `a * b`, rounded half-up to 12 fraction digits when it has more.
+    pub fn mul(&self, o: &Number) -> Result<Number, ArithError> {
+        Ok(Number::Decimal(limit_scale(
+            self.to_decimal()?.mul(&o.to_decimal()?),
+        )))
+    }
+
+    /// `a / b`: scale `max(12, scale(a), scale(b))`, rounded half-up; fails on division by zero.
+    pub fn div(&self, o: &Number) -> Result<Number, ArithError> {
+        let a = self.to_decimal()?;
+        let b = o.to_decimal()?;
+        let scale = a.scale().max(b.scale()).max(MIN_DIVISION_SCALE);
+        a.div(&b, scale, Rounding::HalfUp)
+            .map(Number::Decimal)
+            .ok_or_else(ArithError::div_by_zero)
+    }
+
+    /// `a % b`: Java's `long` remainder of both operands' `longValue()` (so `7.9 % 2.9` is 1).
+    pub fn rem(&self, o: &Number) -> Result<Number, ArithError> {
+        let a = self.long_value();
+        let b = o.long_value();
+        if b == 0 {
+            return Err(ArithError::div_by_zero());
+        }
+        Ok(Number::Int(a.wrapping_rem(b)))
+    }
+
+    /// Unary minus; keeps the Java type (FreeMarker multiplies by -1 keeping the type, so the
+    /// most negative `int`/`long` stays itself and decimals get at most 12 fraction digits).
+    pub fn neg(&self) -> Number {
+        match self {
+            // oracle: -(input.i) with i = -2147483648 -> -2147483648
+            Number::Int(i) if *i == i32::MIN as i64 || *i == i64::MIN => Number::Int(*i),
+            Number::Int(i) => Number::Int(-i),
+            Number::BigInt(b) => Number::BigInt(-b),
+            Number::Double(f) => Number::Double(-f),
+            // oracle: -("-0.0662811405923388"?number) -> 0.066281140592
+            Number::Decimal(d) => Number::Decimal(limit_scale(d.neg())),
+        }
+    }
+
+    /// -1, 0 or 1 (0 for NaN).
+    pub fn signum(&self) -> i32 {
+        match self {
+            Number::Int(i) => i.signum() as i32,
+            Number::BigInt(b) => {
+                if b.is_zero() {
+                    0
+                } else if b.is_negative() {
+                    -1
+                } else {
+                    1
+                }
+            }
+            Number::Double(f) => {
+                if *f > 0.0 {
+                    1
+                } else if *f < 0.0 {
+                    -1
+                } else {
+                    0
+                }
+            }
+            Number::Decimal(d) => d.signum(),
+        }
+    }
+
+    /// Numeric comparison as FreeMarker's BigDecimal engine does it: by sign first, then exactly.
+    /// Infinities compare beyond every finite value; NaN compares equal to zero-signed values
+    /// only by sign (Java would fail converting it; templates rarely meet NaN).
+    pub fn compare(&self, o: &Number) -> Ordering {
+        let (sa, sb) = (self.signum(), o.signum());
+        if sa != sb {
+            return sa.cmp(&sb);
+        }
+        if sa == 0 {
+            return Ordering::Equal;
+        }
+        match (self, o) {
+            (Number::Int(a), Number::Int(b)) => a.cmp(b),
+            (Number::Double(a), Number::Double(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+            _ => {
+                let inf = |n: &Number| matches!(n, Number::Double(f) if f.is_infinite());
+                match (inf(self), inf(o)) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => sa.cmp(&0),
+                    (false, true) => 0.cmp(&sb),
+                    (false, false) => match (self.to_decimal(), o.to_decimal()) {
+                        (Ok(a), Ok(b)) => a.cmp_value(&b),
+                        _ => Ordering::Equal,
+                    },
+                }
+            }
+        }
+    }
+
+    /// The value as a double (`Number.doubleValue()`).
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            Number::Int(i) => *i as f64,
+            Number::BigInt(b) => b.to_f64().unwrap_or(f64::NAN),
+            Number::Double(f) => *f,
+            Number::Decimal(d) => d.to_f64(),
+        }
+    }
+
+    /// The integer part when it fits an `i64` (None for NaN, infinities, and out-of-range values);
+    /// for indexes, counts and repeat arguments.
+    pub fn to_i64(&self) -> Option<i64> {
+        match self {
+            Number::Int(i) => Some(*i),
+            Number::BigInt(b) => b.to_i64(),
+            Number::Double(f) => {
+                if f.is_finite() && f.abs() < 9.2e18 {
+                    Some(f.trunc() as i64)
+                } else {
+                    None
+                }
+            }
+            Number::Decimal(d) => d.to_bigint().to_i64(),
+        }
+    }
+
+    /// Java's `longValue()`: truncation; doubles saturate (NaN is 0), big values wrap.
+    pub fn long_value(&self) -> i64 {
+        match self {
+            Number::Int(i) => *i,
+            Number::BigInt(b) => bigint_low_i64(b),
+            Number::Double(f) => *f as i64,
+            Number::Decimal(d) => d.to_i64_wrapping(),
+        }
+    }
+
+    /// Java's `intValue()`: truncation; doubles saturate (NaN is 0), everything else wraps.
+    pub fn int_value(&self) -> i32 {
+        match self {
+            Number::Double(f) => *f as i32,
+            other => other.long_value() as i32,
+        }
+    }
+
+    /// The exact value of `doubleValue()`, which `?round`, `?floor` and `?ceiling` start from
+    /// (so a long beyond 2^53 loses precision, as in FreeMarker).
+    fn exact_double(&self) -> Result<Decimal, ArithError> {
+        let f = self.to_f64();
+        Decimal::from_f64_exact(f).ok_or_else(|| ArithError("Infinite or NaN".into()))
+    }
+
+    /// `?round`: floor(x + 0.5) on the double value, so halves go up (-2.5 -> -2).
+    pub fn round(&self) -> Result<Number, ArithError> {
+        let half = Decimal::new(BigInt::from(5), 1);
+        let d = self.exact_double()?.add(&half);
+        Ok(Number::Decimal(d.set_scale(0, Rounding::Floor)))
+    }
+
+    /// `?floor` (on the double value).
+    pub fn floor(&self) -> Result<Number, ArithError> {
+        Ok(Number::Decimal(
+            self.exact_double()?.set_scale(0, Rounding::Floor),
+        ))
+    }
+
+    /// `?ceiling` (on the double value).
+    pub fn ceiling(&self) -> Result<Number, ArithError> {
+        Ok(Number::Decimal(
+            self.exact_double()?.set_scale(0, Rounding::Ceiling),
+        ))
+    }
+
+    /// Epoch milliseconds for `?number_to_datetime` and friends (FreeMarker's `safeToLong`:
+    /// doubles and decimals round half-up; out of the `long` range is an error).
+    pub fn to_epoch_ms(&self) -> Result<i64, ArithError> {
+        let too_big = |shown: String| {
+            ArithError(format!(
+                "Number doesn't fit into a 64 bit signed integer (long): {shown}"
+            ))
+        };
+        match self {
+            Number::Int(i) => Ok(*i),
+            Number::Double(f) => {
+                let r = (f + 0.5).floor();
+                if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
+                    return Err(too_big(java_double_to_string(r)));
+                }
+                Ok(r as i64)
+            }
+            Number::BigInt(b) => b.to_i64().ok_or_else(|| too_big(b.to_string())),
+            Number::Decimal(d) => {
+                let r = d.set_scale(0, Rounding::HalfUp);
+                r.to_bigint()
+                    .to_i64()
+                    .ok_or_else(|| too_big(r.to_plain_string()))
+            }
+        }
+    }
+
+    /// `?int`: Java `intValue()` (truncates toward zero; 1e20 -> 2147483647, big integers wrap).
+    pub fn int(&self) -> Number {
+        Number::Int(self.int_value() as i64)
+    }
+
+    /// `?long`: Java `longValue()`.
+    pub fn long(&self) -> Number {
+        Number::Int(self.long_value())
+    }
+
+    /// `?abs`, keeping the type (like Java, the most negative `int`/`long` stays negative).
+    pub fn abs(&self) -> Number {
+        match self {
+            Number::Int(i) if *i == i32::MIN as i64 || *i == i64::MIN => Number::Int(*i),
+            Number::Int(i) => Number::Int(i.abs()),
+            Number::BigInt(b) => Number::BigInt(b.abs()),
+            Number::Double(f) => Number::Double(f.abs()),
+            Number::Decimal(d) => Number::Decimal(d.abs()),
+        }
+    }
+
+    pub fn is_nan(&self) -> bool {
+        matches!(self, Number::Double(f) if f.is_nan())
+    }
+
+    pub fn is_infinite(&self) -> bool {
+        matches!(self, Number::Double(f) if f.is_infinite())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> Number {
+        Number::parse_literal(s).unwrap()
+    }
+
+    fn c(n: &Number) -> String {
+        crate::format::format_c(n)
+    }
+
+    fn json(s: &str) -> Number {
+        match serde_json::from_str::<serde_json::Value>(s).unwrap() {
+            serde_json::Value::Number(n) => Number::from_json(&n),
+            _ => panic!("not a number"),
+        }
+    }
+
+    #[test]
+    fn division_has_scale_twelve_half_up() {
+        // oracle: ${(1/3)?c} -> 0.333333333333, ${(2/3)?c} -> 0.666666666667,
+        // ${(1/3*3)?c} -> 0.999999999999, ${(1.0000000000001/3)?c} -> 0.3333333333334,
+        // ${(input.d2/3)?c} with d2=0.1 -> 0.033333333333, ${(10/4)?c} -> 2.5
+        let one = lit("1");
+        let three = lit("3");
+        assert_eq!(c(&one.div(&three).unwrap()), "0.333333333333");
+        assert_eq!(c(&lit("2").div(&three).unwrap()), "0.666666666667");
+        assert_eq!(
+            c(&one.div(&three).unwrap().mul(&three).unwrap()),
+            "0.999999999999"
+        );
+        assert_eq!(
+            c(&lit("1.0000000000001").div(&three).unwrap()),
+            "0.3333333333334"
+        );
+        assert_eq!(c(&json("0.1").div(&three).unwrap()), "0.033333333333");
+        assert_eq!(c(&lit("10").div(&lit("4")).unwrap()), "2.5");
+    }
+
+    #[test]
+    fn division_and_remainder_by_zero_fail() {
+        // oracle: ${1/0}, ${1%0}, ${1.5/0.0} -> "Arithmetic operation failed: / by zero"
+        let e = lit("1").div(&lit("0")).unwrap_err();
+        assert_eq!(e.to_string(), "Arithmetic operation failed: / by zero");
+        assert!(lit("1").rem(&lit("0")).is_err());
+        assert!(lit("1.5").div(&lit("0.0")).is_err());
+    }
+
+    #[test]
+    fn remainder_uses_long_values() {
+        // oracle: ${7 % 3} ${7.5 % 2} ${-7 % 3} ${7 % -3} ${7.9 % 2.9} -> "1 1 -1 1 1"
+        let r = |a: &Number, b: &Number| a.rem(b).unwrap().long_value();
+        assert_eq!(r(&lit("7"), &lit("3")), 1);
+        assert_eq!(r(&lit("7.5"), &lit("2")), 1);
+        assert_eq!(r(&lit("7").neg(), &lit("3")), -1);
+        assert_eq!(r(&lit("7"), &lit("3").neg()), 1);
+        assert_eq!(r(&lit("7.9"), &lit("2.9")), 1);
+    }
+
+    #[test]
+    fn doubles_add_through_their_decimal_string() {
+        // oracle: ${(input.d2 + 0.2)?c} with d2=0.1 -> 0.3; ${(input.d3 * 10)?c} with d3=1e20
+        // -> 1000000000000000000000
+        assert_eq!(c(&json("0.1").add(&lit("0.2")).unwrap()), "0.3");
+        assert_eq!(
+            c(&json("1e20").mul(&lit("10")).unwrap()),
+            "1000000000000000000000"
+        );
+    }
+
+    #[test]
+    fn rounding_builtins() {
+        // oracle: ${1.5?round} ${2.5?round} ${(-2.5)?round} ${(-1.5)?round} ${(-0.5)?round} -> 2 3 -2 -1 0
+        let r = |s: &str, neg: bool| {
+            let n = if neg { lit(s).neg() } else { lit(s) };
+            c(&n.round().unwrap())
+        };
+        assert_eq!(
+            [
+                r("1.5", false),
+                r("2.5", false),
+                r("2.5", true),
+                r("1.5", true),
+                r("0.5", true)
+            ],
+            ["2", "3", "-2", "-1", "0"]
+        );
+        // oracle: ${2.5?floor} ${(-2.5)?floor} ${2.5?ceiling} ${(-2.5)?ceiling} ${(-2.5)?int} ${(-2.5)?abs}
+        // -> 2 -3 3 -2 -2 2.5
+        let m = lit("2.5").neg();
+        assert_eq!(c(&lit("2.5").floor().unwrap()), "2");
+        assert_eq!(c(&m.floor().unwrap()), "-3");
+        assert_eq!(c(&lit("2.5").ceiling().unwrap()), "3");
+        assert_eq!(c(&m.ceiling().unwrap()), "-2");
+        assert_eq!(c(&m.int()), "-2");
+        assert_eq!(c(&m.abs()), "2.5");
+        assert_eq!(c(&json("-2.5").int()), "-2");
+    }
+
+    #[test]
+    fn int_and_long_truncate_and_wrap_like_java() {
+        // oracle (bi=123456789012345678901234567890, l=10000000000, d3=1e20, d9=1.23456789012345678E-10):
+        // ${input.bi?int} ${input.l?int} ${input.bi?long} ${input.d3?long} ${input.d3?int} ${input.d9?long}
+        // -> 1,312,754,386 1,410,065,408 -4,362,896,299,872,285,998 9,223,372,036,854,775,807 2,147,483,647 0
+        let bi = Number::BigInt("123456789012345678901234567890".parse().unwrap());
+        assert_eq!(bi.int_value(), 1312754386);
+        assert_eq!(json("10000000000").int_value(), 1410065408);
+        assert_eq!(bi.long_value(), -4362896299872285998);
+        assert_eq!(json("1e20").long_value(), i64::MAX);
+        assert_eq!(json("1e20").int_value(), i32::MAX);
+        assert_eq!(json("1.23456789012345678E-10").long_value(), 0);
+    }
+
+    #[test]
+    fn comparisons_cross_types() {
+        // oracle: ${(input.i == 1.0)?c} ${(input.d6 == 1)?c} with i=1, d6=1.0 -> true true
+        assert_eq!(json("1").compare(&lit("1.0")), Ordering::Equal);
+        assert_eq!(json("1.0").compare(&lit("1")), Ordering::Equal);
+        assert_eq!(json("0.1").compare(&lit("0.10")), Ordering::Equal);
+        assert_eq!(lit("2").compare(&json("1.5")), Ordering::Greater);
+        assert_eq!(lit("2").neg().compare(&json("-1.5")), Ordering::Less);
+    }
+
+    #[test]
+    fn products_and_negation_keep_at_most_twelve_fraction_digits() {
+        // oracle: ("5343152582959.241"?number * "-5.424755574590948e-10"?number)?c -> -2898.529676029817
+        let a = parse_str("5343152582959.241");
+        let b = parse_str("-5.424755574590948e-10");
+        assert_eq!(c(&a.mul(&b).unwrap()), "-2898.529676029817");
+        // oracle: (-("-0.0662811405923388"?number))?c -> 0.066281140592; -(-2147483648) -> -2147483648
+        assert_eq!(c(&parse_str("-0.0662811405923388").neg()), "0.066281140592");
+        assert_eq!(c(&json("-2147483648").neg()), "-2147483648");
+    }
+
+    #[test]
+    fn rounding_builtins_go_through_double() {
+        // oracle: input.a = -495525280377343427 (Long): ?round, ?floor, ?ceiling -> -495525280377343424
+        let a = json("-495525280377343427");
+        assert_eq!(c(&a.round().unwrap()), "-495525280377343424");
+        assert_eq!(c(&a.floor().unwrap()), "-495525280377343424");
+        // oracle: "4.26873996799682e+19"?number?round -> 42687399679968198656
+        assert_eq!(
+            c(&parse_str("4.26873996799682e+19").round().unwrap()),
+            "42687399679968198656"
+        );
+    }
+
+    #[test]
+    fn epoch_ms_conversion() {
+        assert_eq!(
+            json("1643659621795").to_epoch_ms().unwrap(),
+            1_643_659_621_795
+        );
+        assert_eq!(parse_str("1.5").to_epoch_ms().unwrap(), 2);
+        assert!(json("1e300").to_epoch_ms().is_err());
+    }
+
+    fn parse_str(s: &str) -> Number {
+        crate::format::parse_number(s).unwrap()
+    }
+
+    #[test]
+    fn json_numbers_get_jacksons_types() {
+        assert!(matches!(json("1"), Number::Int(1)));
+        assert!(matches!(json("10000000000"), Number::Int(_)));
+        assert!(matches!(json("18446744073709551615"), Number::BigInt(_)));
+        assert!(matches!(json("1.0"), Number::Double(_)));
+        assert!(matches!(json("1e2"), Number::Double(_)));
+    }
+}
