@@ -161,6 +161,11 @@ pub(crate) struct LoopVars {
 pub(crate) enum Node {
     Text(Box<str>),
     Interp(Expr),
+    /// `#{expr}` / `#{expr; m1M3}`: numbers only, with optional min/max fraction digits.
+    LegacyInterp {
+        expr: Expr,
+        frac: Option<(usize, usize)>,
+    },
     If(Vec<Branch>),
     List {
         seq: Expr,

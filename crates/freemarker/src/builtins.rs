@@ -2,7 +2,9 @@
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Error;
-use crate::format_bridge::{self as fb, Number, NumberFormat};
+use crate::format_bridge::{
+    self as fb, compile_number_format, escape, DateKind, DateValue, Number, TimeZone,
+};
 use crate::render::{missing_err, Env};
 use crate::value::Value;
 use std::rc::Rc;
@@ -28,7 +30,8 @@ builtins! {
     Replace = "replace", Split = "split", KeepAfter = "keep_after", KeepAfterLast = "keep_after_last",
     KeepBefore = "keep_before", KeepBeforeLast = "keep_before_last", RemoveBeginning = "remove_beginning",
     RemoveEnding = "remove_ending", EnsureStartsWith = "ensure_starts_with", EnsureEndsWith = "ensure_ends_with",
-    Truncate = "truncate", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
+    Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
+    TruncateWM = "truncate_w_m", TruncateCM = "truncate_c_m", Groups = "groups", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
     JsonString = "json_string", JsString = "js_string", JString = "j_string", Html = "html", Xhtml = "xhtml",
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
     Date = "date", Time = "time", Datetime = "datetime", HasContent = "has_content", EvalJson = "eval_json",
@@ -42,7 +45,8 @@ builtins! {
     SeqIndexOf = "seq_index_of", SeqLastIndexOf = "seq_last_index_of", Reverse = "reverse", Sort = "sort",
     SortBy = "sort_by", Chunk = "chunk", Min = "min", Max = "max", Filter = "filter", Map = "map",
     TakeWhile = "take_while", DropWhile = "drop_while", Keys = "keys", Values = "values",
-    IsoUtc = "iso_utc", Iso = "iso", IsoLocal = "iso_local",
+    IsoUtc = "iso_utc", Iso = "iso", IsoLocal = "iso_local", DateIfUnknown = "date_if_unknown",
+    TimeIfUnknown = "time_if_unknown", DatetimeIfUnknown = "datetime_if_unknown",
     IsString = "is_string", IsNumber = "is_number", IsBoolean = "is_boolean", IsDate = "is_date",
     IsDateLike = "is_date_like", IsDateOnly = "is_date_only", IsTime = "is_time", IsDatetime = "is_datetime",
     IsUnknownDateLike = "is_unknown_date_like", IsMethod = "is_method", IsTransform = "is_transform",
@@ -68,6 +72,9 @@ impl BuiltinId {
             return Err(format!(
                 "The ?{name} built-in is not allowed in this sandboxed FreeMarker engine."
             ));
+        }
+        if snake.starts_with("iso") && fb::iso_builtin_options(&snake).is_some() {
+            return Ok(BuiltinId::Iso);
         }
         BuiltinId::lookup(&snake).ok_or_else(|| {
             format!("Unknown built-in: {name:?}. Help (latest version): https://freemarker.apache.org/docs/ref_builtins.html")
@@ -267,7 +274,24 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
-        let t = self.eval_required(target)?;
+        let t = match self.eval_required(target)? {
+            // a regex match result is a boolean to everything but sequence built-ins and ?groups
+            Value::Matches(m)
+                if !matches!(
+                    id,
+                    B::Groups
+                        | B::Size
+                        | B::First
+                        | B::Last
+                        | B::Join
+                        | B::SeqContains
+                        | B::SeqIndexOf
+                ) =>
+            {
+                Value::Bool(m.whole)
+            }
+            other => other,
+        };
         let no_args: &'a [Expr] = &[];
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
@@ -283,11 +307,11 @@ impl<'a> Env<'a> {
         }
         let v: Value<'a> = match id {
             // ----- strings -----
-            B::UpperCase => Value::string(s!().to_uppercase()),
-            B::LowerCase => Value::string(s!().to_lowercase()),
-            B::CapFirst => Value::string(fb::cap_first(&s!())),
-            B::UncapFirst => Value::string(fb::uncap_first(&s!())),
-            B::Capitalize => Value::string(fb::capitalize(&s!())),
+            B::UpperCase => Value::string(escape::upper_case(&s!())),
+            B::LowerCase => Value::string(escape::lower_case(&s!())),
+            B::CapFirst => Value::string(escape::cap_first(&s!())),
+            B::UncapFirst => Value::string(escape::uncap_first(&s!())),
+            B::Capitalize => Value::string(escape::capitalize(&s!())),
             B::Trim => Value::string(java_trim(&s!())),
             B::Length => Value::Num(Number::from_i64(utf16_len(&s!()) as i64)),
             B::Contains => {
@@ -420,6 +444,28 @@ impl<'a> Env<'a> {
                 let n = self.arg_str(a, 0)?;
                 Value::string(h.strip_suffix(&*n).unwrap_or(&h))
             }
+            B::EnsureStartsWith if a.len() > 1 => {
+                need_args!(2, 3);
+                let h = s!();
+                let pattern = self.arg_str(a, 0)?;
+                let prefix = self.arg_str(a, 1)?;
+                let flags = if a.len() > 2 {
+                    self.arg_str(a, 2)?.to_string()
+                } else {
+                    "r".to_string()
+                };
+                let pat = if flags.contains('r') {
+                    format!("^(?:{pattern})")
+                } else {
+                    format!("^{}", regex::escape(&pattern))
+                };
+                let re = self.regex(&pat, &flags, span)?;
+                if re.is_match(&h) {
+                    Value::String(h)
+                } else {
+                    Value::string(format!("{prefix}{h}"))
+                }
+            }
             B::EnsureStartsWith => {
                 need_args!(1, 1);
                 let h = s!();
@@ -485,8 +531,21 @@ impl<'a> Env<'a> {
                 } else {
                     String::new()
                 };
-                let re = self.regex(&format!("^(?:{p})$"), &flags, span)?;
-                Value::Bool(re.is_match(&h))
+                let whole_re = self.regex(&format!("^(?:{p})$"), &flags, span)?;
+                let re = self.regex(&p, &flags, span)?;
+                let groups = match whole_re.captures(&h) {
+                    Some(c) => c
+                        .iter()
+                        .map(|g| Rc::from(g.map_or("", |m| m.as_str())))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let found = re.find_iter(&h).map(|m| Rc::from(m.as_str())).collect();
+                Value::Matches(Rc::new(crate::value::Matches {
+                    whole: !groups.is_empty(),
+                    groups,
+                    found,
+                }))
             }
             B::JsonString
             | B::JsString
@@ -499,13 +558,31 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let mut out = String::with_capacity(h.len() + 8);
                 match id {
-                    B::JsonString => fb::json_string(&h, &mut out),
-                    B::JsString => fb::js_string(&h, &mut out),
-                    B::JString => fb::j_string(&h, &mut out),
-                    B::Html | B::Xhtml => fb::html(&h, &mut out),
-                    B::Xml => fb::xml(&h, &mut out),
-                    B::Url => fb::url(&h, false, &mut out),
-                    _ => fb::url(&h, true, &mut out),
+                    B::JsonString => escape::json_string(&h, &mut out),
+                    B::JsString => escape::js_string(&h, &mut out),
+                    B::JString => escape::j_string(&h, &mut out),
+                    B::Html => escape::html(&h, &mut out),
+                    B::Xhtml => escape::xhtml(&h, &mut out),
+                    B::Xml => escape::xml(&h, &mut out),
+                    _ => {
+                        let charset = match a.first() {
+                            Some(_) => Some(self.arg_str(a, 0)?.to_string()),
+                            None => self
+                                .settings
+                                .url_escaping_charset
+                                .clone()
+                                .or_else(|| self.settings.output_encoding.clone()),
+                        };
+                        let Some(charset) = charset else {
+                            return Err(self.err(span, "To do URL encoding, the framework that encloses FreeMarker must specify the \"output_encoding\" setting or the \"url_escaping_charset\" setting, so ask the programmers to set them. Or, as a last chance, you can set the url_encoding_charset setting in the template, e.g. <#setting url_escaping_charset='ISO-8859-1'>, or give the charset explicitly to the built-in, e.g. foo?url('ISO-8859-1')."));
+                        };
+                        let r = if id == B::Url {
+                            escape::url(&h, &charset, &mut out)
+                        } else {
+                            escape::url_path(&h, &charset, &mut out)
+                        };
+                        r.map_err(|e| self.err(span, e.to_string()))?;
+                    }
                 }
                 Value::string(out)
             }
@@ -565,7 +642,12 @@ impl<'a> Env<'a> {
                 })?;
                 json_to_owned(&parsed)
             }
-            B::Truncate => {
+            B::Truncate
+            | B::TruncateW
+            | B::TruncateC
+            | B::TruncateM
+            | B::TruncateWM
+            | B::TruncateCM => {
                 need_args!(1, 2);
                 let h = s!();
                 let n = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
@@ -574,21 +656,96 @@ impl<'a> Env<'a> {
                 } else {
                     None
                 };
-                Value::string(truncate(&h, n, term.as_deref()))
+                let mode = match id {
+                    B::TruncateW | B::TruncateWM => TruncMode::Word,
+                    B::TruncateC | B::TruncateCM => TruncMode::Char,
+                    _ => TruncMode::Auto,
+                };
+                Value::string(truncate_fm(&h, n, term.as_deref(), mode))
             }
             B::Date
             | B::Time
             | B::Datetime
-            | B::NumberToDatetime
-            | B::NumberToDate
-            | B::NumberToTime
-            | B::IsoUtc
-            | B::Iso
-            | B::IsoLocal => {
-                return Err(self.err(
-                    span,
-                    format!("?{name} is not supported yet (date/time values)"),
-                ));
+            | B::DateIfUnknown
+            | B::TimeIfUnknown
+            | B::DatetimeIfUnknown => {
+                let kind = match id {
+                    B::Date | B::DateIfUnknown => DateKind::Date,
+                    B::Time | B::TimeIfUnknown => DateKind::Time,
+                    _ => DateKind::DateTime,
+                };
+                let if_unknown = matches!(
+                    id,
+                    B::DateIfUnknown | B::TimeIfUnknown | B::DatetimeIfUnknown
+                );
+                match &t {
+                    Value::Date(d) => {
+                        if if_unknown && d.kind != DateKind::Unknown {
+                            Value::Date(*d)
+                        } else if !matches!(d.kind, DateKind::Unknown | DateKind::DateTime)
+                            && d.kind != kind
+                        {
+                            let n = |k: DateKind| match k {
+                                DateKind::Date => "DATE",
+                                DateKind::Time => "TIME",
+                                DateKind::DateTime => "DATETIME",
+                                DateKind::Unknown => "UNKNOWN",
+                            };
+                            return Err(self.err(
+                                span,
+                                format!("Cannot convert {} to {}", n(d.kind), n(kind)),
+                            ));
+                        } else {
+                            Value::Date(DateValue {
+                                epoch_ms: d.epoch_ms,
+                                kind,
+                            })
+                        }
+                    }
+                    Value::Str(_) | Value::String(_) if !if_unknown => {
+                        need_args!(0, 1);
+                        let h = s!();
+                        let spec = if a.is_empty() {
+                            None
+                        } else {
+                            Some(self.arg_str(a, 0)?)
+                        };
+                        Value::Date(self.parse_date(&h, kind, spec.as_deref(), span)?)
+                    }
+                    _ => return Err(self.type_err(&t, tspan, name, "string or date")),
+                }
+            }
+            B::NumberToDatetime | B::NumberToDate | B::NumberToTime => {
+                let n = self.num_target(&t, tspan, name)?;
+                let kind = match id {
+                    B::NumberToDate => DateKind::Date,
+                    B::NumberToTime => DateKind::Time,
+                    _ => DateKind::DateTime,
+                };
+                Value::Date(DateValue {
+                    epoch_ms: n.long_value(),
+                    kind,
+                })
+            }
+            B::Iso | B::IsoUtc | B::IsoLocal => {
+                let Value::Date(d) = &t else {
+                    return Err(self.type_err(&t, tspan, name, "date"));
+                };
+                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(name)) else {
+                    return Err(self.err(span, format!("Unknown built-in: {name:?}")));
+                };
+                if d.kind == DateKind::Unknown {
+                    return Err(self.err(span, "Can't convert the date to string, because it is not known which parts of the date variable are in use. Use ?date, ?time, or ?datetime built-in, or ?string.<format> or ?string(<format>) built-in with this date."));
+                }
+                let tz = if fixed_zone {
+                    None
+                } else {
+                    need_args!(1, 1);
+                    let z = self.arg_str(a, 0)?;
+                    Some(TimeZone::parse(&z).map_err(|e| self.err(a[0].span, e.to_string()))?)
+                };
+                let tz_ref = tz.as_ref().unwrap_or(&self.time_zone);
+                Value::string(fb::format_iso(d.epoch_ms, d.kind, tz_ref, &opts))
             }
             // ----- numbers and booleans -----
             B::C | B::CLowerCase => match &t {
@@ -606,14 +763,18 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(1, 1);
                         let f = self.arg_str(a, 0)?;
-                        let nf = NumberFormat::new(&f, &self.settings.locale)
+                        let nf = compile_number_format(&f, &self.settings.locale)
                             .map_err(|m| self.err(span, m))?;
                         Value::string(nf.format(n))
                     }
                 }
                 Value::Bool(b) => {
                     if a.is_empty() {
-                        Value::string(self.format_bool(*b, span)?)
+                        if self.settings.boolean_format == "true,false" {
+                            Value::Str(if *b { "true" } else { "false" })
+                        } else {
+                            Value::string(self.format_bool(*b, span)?)
+                        }
                     } else {
                         need_args!(2, 2);
                         let which = if *b { 0 } else { 1 };
@@ -621,7 +782,20 @@ impl<'a> Env<'a> {
                     }
                 }
                 Value::Str(_) | Value::String(_) => t.clone(),
+                Value::Date(d) => {
+                    need_args!(0, 1);
+                    let spec = if a.is_empty() {
+                        None
+                    } else {
+                        Some(self.arg_str(a, 0)?)
+                    };
+                    Value::string(self.format_date(*d, spec.as_deref(), span)?)
+                }
                 _ => return Err(self.type_err(&t, tspan, name, "string, number, boolean or date")),
+            },
+            B::Long if matches!(t, Value::Date(_)) => match &t {
+                Value::Date(d) => Value::Num(Number::from_i64(d.epoch_ms)),
+                _ => t.clone(),
             },
             B::Round
             | B::Floor
@@ -635,11 +809,13 @@ impl<'a> Env<'a> {
             | B::Float => {
                 let n = self.num_target(&t, tspan, name)?;
                 Value::Num(match id {
-                    B::Round => n.round(),
-                    B::Floor => n.floor(),
-                    B::Ceiling => n.ceiling(),
-                    B::Int | B::Long | B::Short | B::Byte => n.int(),
+                    B::Round => n.round().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Floor => n.floor().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Ceiling => n.ceiling().map_err(|e| self.err(span, e.to_string()))?,
+                    B::Int | B::Short | B::Byte => n.int(),
+                    B::Long => n.long(),
                     B::Abs => n.abs(),
+                    B::Double | B::Float => Number::from_f64(n.to_f64()),
                     _ => n,
                 })
             }
@@ -921,6 +1097,14 @@ impl<'a> Env<'a> {
                 }
                 Value::Seq(Rc::new(out))
             }
+            B::Groups => match &t {
+                Value::Matches(m) => Value::Seq(Rc::new(
+                    m.groups.iter().map(|g| Value::String(g.clone())).collect(),
+                )),
+                _ => {
+                    return Err(self.type_err(&t, tspan, name, "regular expression matcher result"))
+                }
+            },
             B::Keys => {
                 if !t.is_hash() {
                     return Err(self.type_err(&t, tspan, name, "extended hash"));
@@ -937,23 +1121,23 @@ impl<'a> Env<'a> {
             B::IsString => Value::Bool(t.is_string()),
             B::IsNumber => Value::Bool(matches!(t, Value::Num(_))),
             B::IsBoolean => Value::Bool(matches!(t, Value::Bool(_))),
-            B::IsDate
-            | B::IsDateLike
-            | B::IsDateOnly
-            | B::IsTime
-            | B::IsDatetime
-            | B::IsUnknownDateLike
-            | B::IsNode
-            | B::IsMarkupOutput
-            | B::IsTransform => Value::Bool(false),
+            B::IsDate | B::IsDateLike => Value::Bool(matches!(t, Value::Date(_))),
+            B::IsDateOnly => Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Date)),
+            B::IsTime => Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Time)),
+            B::IsDatetime => {
+                Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::DateTime))
+            }
+            B::IsUnknownDateLike => {
+                Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Unknown))
+            }
+            B::IsNode | B::IsMarkupOutput | B::IsTransform => Value::Bool(false),
             B::IsMethod => Value::Bool(matches!(t, Value::Macro(m) if m.is_function)),
-            B::IsMacro => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),
+            B::IsMacro => Value::Bool(matches!(t, Value::Macro(_))),
             B::IsDirective => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),
             B::IsHash | B::IsHashEx => Value::Bool(t.is_hash()),
             B::IsSequence | B::IsIndexable => Value::Bool(t.is_seq()),
-            B::IsCollection | B::IsCollectionEx | B::IsEnumerable => {
-                Value::Bool(t.is_seq() && !matches!(t, Value::Range { .. }))
-            }
+            B::IsEnumerable => Value::Bool(t.is_seq()),
+            B::IsCollection | B::IsCollectionEx => Value::Bool(false),
             _ => return Err(self.err(span, format!("?{name} is not supported here"))),
         };
         Ok(Some(v))
@@ -1129,38 +1313,149 @@ fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-/// String order for `?sort` (Java Collator for en_US is approximated by case-insensitive, then case order).
+/// String order for `?sort`, approximating Java's `Collator` for en_US: letters compare without accents
+/// and case first, then unaccented before accented, then lower case before upper case.
 fn collate(a: &str, b: &str) -> std::cmp::Ordering {
-    let la = a.to_lowercase();
-    let lb = b.to_lowercase();
-    la.cmp(&lb).then_with(|| b.cmp(a))
+    let primary = |s: &str| -> String {
+        s.chars()
+            .flat_map(fold_accent)
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let secondary = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };
+    let tertiary = |s: &str| -> Vec<bool> { s.chars().map(char::is_uppercase).collect() };
+    primary(a)
+        .cmp(&primary(b))
+        .then_with(|| secondary(a).cmp(&secondary(b)))
+        .then_with(|| tertiary(a).cmp(&tertiary(b)))
 }
 
-/// `?truncate(n)`: cut to at most `n` characters including the terminator, preferring a word boundary.
-fn truncate(s: &str, n: usize, term: Option<&str>) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= n {
+/// The base letter(s) of a Latin-1 accented letter.
+fn fold_accent(c: char) -> Vec<char> {
+    let base = match c {
+        'À'..='Å' => "A",
+        'Æ' => "AE",
+        'Ç' => "C",
+        'È'..='Ë' => "E",
+        'Ì'..='Ï' => "I",
+        'Ð' => "D",
+        'Ñ' => "N",
+        'Ò'..='Ö' | 'Ø' => "O",
+        'Ù'..='Ü' => "U",
+        'Ý' => "Y",
+        'Þ' => "TH",
+        'ß' => "ss",
+        'à'..='å' => "a",
+        'æ' => "ae",
+        'ç' => "c",
+        'è'..='ë' => "e",
+        'ì'..='ï' => "i",
+        'ð' => "d",
+        'ñ' => "n",
+        'ò'..='ö' | 'ø' => "o",
+        'ù'..='ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'þ' => "th",
+        _ => return vec![c],
+    };
+    base.chars().collect()
+}
+
+/// How `?truncate*` picks the cut point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TruncMode {
+    Auto,
+    Word,
+    Char,
+}
+
+/// FreeMarker's default truncation (`DefaultTruncateBuiltinAlgorithm.ASCII_INSTANCE`): terminator `[...]`,
+/// a space at word boundaries, word-boundary cuts only when they keep at least 75% of the length.
+fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> String {
+    let c: Vec<char> = s.chars().collect();
+    if c.len() <= max_len {
         return s.to_string();
     }
     let term = term.unwrap_or("[...]");
-    let tlen = term.chars().count();
-    let keep = n.saturating_sub(tlen + 1);
-    let mut cut = keep;
-    // back off to a word boundary if one is near
-    let mut i = keep;
-    while i > 0 && !chars[i - 1].is_whitespace() {
-        i -= 1;
-    }
-    if i > 0 && i * 4 >= keep * 3 {
-        cut = i;
-        while cut > 0 && chars[cut - 1].is_whitespace() {
-            cut -= 1;
+    let term_len = term.chars().count() as i64;
+    let removes_dots = term.starts_with('.') || term.starts_with('\u{2026}');
+    let ws = |i: i64| crate::format::escape::is_java_whitespace(c[i as usize]);
+    let is_dot = |i: i64| c[i as usize] == '.' || c[i as usize] == '\u{2026}';
+    let len = c.len() as i64;
+    let word_end = |i: i64| i + 1 >= len || ws(i + 1);
+    let max = max_len as i64;
+    let cb_initial = max - term_len - 1;
+    let skip_ws = |mut i: i64| {
+        while i >= 0 && ws(i) {
+            i -= 1;
         }
+        i
+    };
+    let mut cb = skip_ws(cb_initial);
+    let cut: Option<String> = 'done: {
+        if cb < 0 {
+            break 'done None;
+        }
+        if mode != TruncMode::Char {
+            let wtl = term_len + 1;
+            let min_idx = if mode == TruncMode::Auto {
+                (((max as f64) * 0.75).ceil() as i64 - wtl - 1).max(0)
+            } else {
+                0
+            };
+            let mut wb = (max - wtl - 1).min(cb);
+            let mut following_ws = if len > wb + 1 { ws(wb + 1) } else { true };
+            let mut found = None;
+            while wb >= min_idx {
+                let cur_ws = ws(wb);
+                if !cur_ws && following_ws {
+                    let mut out: String = c[..(wb + 1) as usize].iter().collect();
+                    out.push(' ');
+                    found = Some(out);
+                    break;
+                }
+                following_ws = cur_ws;
+                wb -= 1;
+            }
+            if found.is_some() || mode == TruncMode::Word {
+                break 'done found;
+            }
+        }
+        if cb == cb_initial && word_end(cb) {
+            cb -= 1;
+            if cb < 0 {
+                break 'done None;
+            }
+        }
+        loop {
+            cb = skip_ws(cb);
+            if cb < 0 {
+                break 'done None;
+            }
+            if is_dot(cb) && !word_end(cb) && removes_dots {
+                while cb >= 0 && is_dot(cb) {
+                    cb -= 1;
+                }
+                if cb < 0 {
+                    break 'done None;
+                }
+                continue;
+            }
+            break;
+        }
+        let mut out: String = c[..(cb + 1) as usize].iter().collect();
+        if word_end(cb) {
+            out.push(' ');
+        }
+        Some(out)
+    };
+    match cut {
+        Some(mut t) if !t.is_empty() => {
+            t.push_str(term);
+            t
+        }
+        _ => term.to_string(),
     }
-    let mut out: String = chars[..cut].iter().collect();
-    out.push(' ');
-    out.push_str(term);
-    out
 }
 
 /// Converts parsed JSON (from `?eval_json`) to owned template values.

@@ -260,8 +260,6 @@ fn read_string(src: &str, start: usize, raw: bool) -> Result<Token, Error> {
                 'g' => value.push('>'),
                 'a' => value.push('&'),
                 '\\' | '"' | '\'' | '{' | '=' => value.push(e),
-                // keep `\$` as `\$` marker-free: a literal `$`
-                '$' => value.push('$'),
                 'x' => {
                     let hex_start = body_start + i + 2;
                     let hex: String = src[hex_start..]

@@ -17,6 +17,7 @@ pub(crate) enum AKind {
     Root,
     Text(String),
     Interp(Expr),
+    LegacyInterp(Expr, Option<(usize, usize)>),
     Trim {
         left: bool,
         right: bool,
@@ -367,8 +368,69 @@ impl<'s> Parser<'s> {
         self.pos += 2;
         self.in_tag = false;
         self.paren = 0;
+        let legacy = self.src[start..].starts_with("#{");
         let e = self.parse_expr()?;
-        let t = self.peek()?;
+        let mut t = self.peek()?;
+        let mut frac = None;
+        if legacy && t.tok == Tok::Semicolon {
+            // `#{x; m2M3}`: minimum / maximum fraction digits
+            let rest = &self.src[t.end..];
+            let close = rest
+                .find('}')
+                .ok_or_else(|| err_at(t.start, "Unclosed #{...}"))?;
+            let spec = rest[..close].trim();
+            let (mut min, mut max) = (None, None);
+            let mut chars = spec.chars().peekable();
+            while let Some(c) = chars.next() {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().map_err(|_| {
+                    err_at(
+                        t.end,
+                        format!("Invalid format specifier {spec:?} in #{{...}}"),
+                    )
+                })?;
+                match c {
+                    'm' => min = Some(n),
+                    'M' => max = Some(n),
+                    _ => {
+                        return Err(err_at(
+                            t.end,
+                            format!("Invalid format specifier {spec:?} in #{{...}}"),
+                        ))
+                    }
+                }
+            }
+            let min_v = min.unwrap_or(0);
+            let max_v = max.unwrap_or(min_v.max(min.map_or(0, |m| m))).max(min_v);
+            frac = Some((
+                min_v,
+                if max.is_none() && min.is_some() {
+                    min_v
+                } else {
+                    max_v
+                },
+            ));
+            self.pos = t.end + close;
+            t = self.peek()?;
+        }
+        if legacy {
+            if t.tok != Tok::RBrace {
+                return Err(err_at(
+                    t.start,
+                    format!(
+                        "Encountered {}, but was expecting \"}}\"",
+                        describe_tok(&t.tok)
+                    ),
+                ));
+            }
+            self.pos = t.end;
+            self.add(AKind::LegacyInterp(e, frac), start, t.end - 1);
+            return Ok(());
+        }
         if t.tok != Tok::RBrace {
             return Err(err_at(
                 t.start,
@@ -484,6 +546,12 @@ impl<'s> Parser<'s> {
                 self.stack.push(n);
             }
             "items" => {
+                if !self.inside(|k| matches!(k, AKind::List { vars: None, .. })) {
+                    return Err(err_at(
+                        start,
+                        "#items must be inside a #list block (one without \"as\").",
+                    ));
+                }
                 let vars = self
                     .parse_loop_vars(true)?
                     .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
@@ -492,6 +560,12 @@ impl<'s> Parser<'s> {
                 self.stack.push(n);
             }
             "sep" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(
+                        start,
+                        "#sep must be inside a #list (or #items) block.",
+                    ));
+                }
                 let (end, empty) = self.finish_tag()?;
                 let n = self.add(AKind::Sep, start, end);
                 if !empty {
@@ -499,10 +573,21 @@ impl<'s> Parser<'s> {
                 }
             }
             "break" => {
+                if !self.inside(|k| {
+                    matches!(
+                        k,
+                        AKind::List { .. } | AKind::Items(_) | AKind::Case(_) | AKind::Switch(_)
+                    )
+                }) {
+                    return Err(err_at(start, "#break must be nested inside a directive that supports it: #list with \"as\", #items, #switch"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Break, start, end);
             }
             "continue" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(start, "#continue must be nested inside a directive that supports it: #list with \"as\", #items"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Continue, start, end);
             }
@@ -584,6 +669,9 @@ impl<'s> Parser<'s> {
             }
             "macro" | "function" => self.parse_macro(start, name == "function")?,
             "nested" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(start, "#nested can only be used inside a #macro."));
+                }
                 let mut args = Vec::new();
                 loop {
                     let t = self.peek()?;
@@ -597,6 +685,12 @@ impl<'s> Parser<'s> {
                 self.add(AKind::Nested(args), start, end);
             }
             "return" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(
+                        start,
+                        "#return can only be used inside a #macro or #function.",
+                    ));
+                }
                 let t = self.peek()?;
                 let v = if matches!(t.tok, Tok::TagEnd | Tok::EmptyTagEnd) {
                     None
@@ -669,6 +763,20 @@ impl<'s> Parser<'s> {
             _ => return Err(err_at(start + 1, format!("Unknown directive: #{raw_name}"))),
         }
         Ok(())
+    }
+
+    /// Whether an open element (innermost first, not looking outside the current macro) satisfies `pred`.
+    fn inside(&self, pred: impl Fn(&AKind) -> bool) -> bool {
+        for &i in self.stack.iter().rev() {
+            let k = self.kind_of(i);
+            if pred(k) {
+                return true;
+            }
+            if matches!(k, AKind::Macro(_)) {
+                return false;
+            }
+        }
+        false
     }
 
     /// Implicitly closes an open `<#sep>` (it ends where its enclosing block continues).
@@ -1345,6 +1453,12 @@ impl<'s> Parser<'s> {
                     let n = self.peek()?;
                     if n.tok == Tok::Comma {
                         self.bump()?;
+                        if self.peek()?.tok == Tok::RBracket {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"]\", but was expecting an expression",
+                            ));
+                        }
                     } else if n.tok != Tok::RBracket {
                         return Err(err_at(
                             n.start,
@@ -1375,6 +1489,12 @@ impl<'s> Parser<'s> {
                     let n = self.peek()?;
                     if n.tok == Tok::Comma {
                         self.bump()?;
+                        if self.peek()?.tok == Tok::RBrace {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"}\", but was expecting an expression",
+                            ));
+                        }
                     } else if n.tok != Tok::RBrace {
                         return Err(err_at(
                             n.start,
@@ -1480,6 +1600,29 @@ impl<'s> Parser<'s> {
                     if after.tok == Tok::LParen && after.start == self.pos {
                         self.bump()?;
                         args = Some(self.parse_args()?);
+                    } else if after.tok == Tok::Dot
+                        && matches!(
+                            id,
+                            BuiltinId::String
+                                | BuiltinId::Date
+                                | BuiltinId::Time
+                                | BuiltinId::Datetime
+                        )
+                        && after.start == self.pos
+                    {
+                        self.bump()?;
+                        let fmt = self.peek()?;
+                        let Tok::Ident(fname) = fmt.tok else {
+                            return Err(err_at(
+                                fmt.start,
+                                "Expecting a format name after ?string.",
+                            ));
+                        };
+                        self.bump()?;
+                        args = Some(vec![Expr {
+                            kind: ExprKind::Str(fname.into()),
+                            span: Span::new(fmt.start, fmt.end),
+                        }]);
                     } else if after.tok == Tok::LBracket && id == BuiltinId::String {
                         self.bump()?;
                         let saved = self.paren;
@@ -1542,6 +1685,34 @@ impl<'s> Parser<'s> {
             if t.tok == Tok::RParen {
                 self.bump()?;
                 return Ok(args);
+            }
+            // lambda: `(x) -> expr`
+            if t.tok == Tok::LParen {
+                let save = (self.pos, self.paren);
+                self.bump()?;
+                let p = self.peek()?;
+                if let Tok::Ident(name) = &p.tok {
+                    self.pos = p.end;
+                    let close = self.peek()?;
+                    if close.tok == Tok::RParen {
+                        self.bump()?;
+                        if self.peek()?.tok == Tok::Arrow {
+                            self.bump()?;
+                            let body = self.parse_expr()?;
+                            let span = Span::new(t.start, body.span.end as usize);
+                            args.push(Expr {
+                                kind: ExprKind::Lambda(name.as_str().into(), Box::new(body)),
+                                span,
+                            });
+                            let n = self.peek()?;
+                            if n.tok == Tok::Comma {
+                                self.bump()?;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                (self.pos, self.paren) = save;
             }
             // lambda: `x -> expr`
             if let Tok::Ident(name) = &t.tok {
@@ -1757,6 +1928,7 @@ fn convert_children(arena: &mut Arena, idx: usize) -> Vec<Node> {
                 Node::Text(t.into())
             }
             AKind::Interp(e) => Node::Interp(e),
+            AKind::LegacyInterp(expr, frac) => Node::LegacyInterp { expr, frac },
             AKind::Trim { .. } | AKind::Comment | AKind::Flush | AKind::Taken | AKind::Root => {
                 continue
             }

@@ -5,7 +5,10 @@
 
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::{self as fb, Number, NumberFormat};
+use crate::format_bridge::{
+    self as fb, compile_number_format, DateFormat, DateKind, DateValue, Locale, Number,
+    NumberFormat, TimeZone,
+};
 use crate::settings::Settings;
 use crate::template::Template;
 use crate::value::Value;
@@ -50,6 +53,8 @@ pub(crate) struct Env<'a> {
     pub input: &'a Json,
     pub settings: Cow<'a, Settings>,
     pub number_format: Cow<'a, NumberFormat>,
+    pub locale: Cow<'a, Locale>,
+    pub time_zone: Cow<'a, TimeZone>,
     pub out: String,
     pub namespace: Vec<(Rc<str>, Value<'a>)>,
     pub globals: Vec<(Rc<str>, Value<'a>)>,
@@ -83,6 +88,8 @@ impl<'a> Env<'a> {
             input,
             settings: Cow::Borrowed(&tpl.settings),
             number_format: Cow::Borrowed(&tpl.number_format),
+            locale: Cow::Borrowed(&tpl.locale),
+            time_zone: Cow::Borrowed(&tpl.time_zone),
             out,
             namespace: Vec::new(),
             globals: Vec::new(),
@@ -176,6 +183,27 @@ impl<'a> Env<'a> {
                 self.write_value(v, e, "${...}")?;
                 self.check_output()?;
             }
+            Node::LegacyInterp { expr, frac } => {
+                let v = self.eval_required(expr)?;
+                let Value::Num(n) = v else {
+                    return Err(self.err(
+                        expr.span,
+                        format!("For \"#{{...}}\" content: Expected a number, but this has evaluated to {}:", v.describe()),
+                    ));
+                };
+                let (min, max) = frac.unwrap_or((0, 50));
+                let pattern = format!(
+                    "0{}{}{}",
+                    if max > 0 { "." } else { "" },
+                    "0".repeat(min),
+                    "#".repeat(max.saturating_sub(min))
+                );
+                let nf = compile_number_format(&pattern, &self.settings.locale)
+                    .map_err(|m| self.err(expr.span, m))?;
+                let s = nf.format(&n);
+                self.out.push_str(&s);
+                self.check_output()?;
+            }
             Node::If(branches) => {
                 for b in branches {
                     let take = match &b.cond {
@@ -253,9 +281,19 @@ impl<'a> Env<'a> {
                 if settings.number_format != self.settings.number_format
                     || settings.locale != self.settings.locale
                 {
-                    let nf = NumberFormat::new(&settings.number_format, &settings.locale)
+                    let nf = compile_number_format(&settings.number_format, &settings.locale)
                         .map_err(|m| self.err(*span, m))?;
                     self.number_format = Cow::Owned(nf);
+                }
+                if settings.locale != self.settings.locale {
+                    let loc = Locale::parse(&settings.locale)
+                        .map_err(|e| self.err(*span, e.to_string()))?;
+                    self.locale = Cow::Owned(loc);
+                }
+                if settings.time_zone != self.settings.time_zone {
+                    let tz = TimeZone::parse(&settings.time_zone)
+                        .map_err(|e| self.err(*span, e.to_string()))?;
+                    self.time_zone = Cow::Owned(tz);
                 }
                 self.settings = Cow::Owned(settings);
             }
@@ -332,7 +370,11 @@ impl<'a> Env<'a> {
         else_body: Option<&'a [Node]>,
         span: Span,
     ) -> R<Flow<'a>> {
-        let seq = self.eval_required(seq_e)?;
+        let seq = match self.eval(seq_e)? {
+            Some(v) => v,
+            None if self.settings.classic_compatible => Value::Seq(Rc::new(Vec::new())),
+            None => return Err(missing_err(self.src(), seq_e.span)),
+        };
         let empty = match &seq {
             v if v.is_seq() => v.seq_len() == Some(0),
             v if v.is_hash() => v.hash_len() == 0,
@@ -454,24 +496,23 @@ impl<'a> Env<'a> {
         result
     }
 
+    /// `#switch`: runs from the first matching `#case` on (falling through until `#break`); `#default`
+    /// runs alone when nothing matched.
     fn run_switch(
         &mut self,
         value: &'a Expr,
         cases: &'a [(Option<Expr>, Vec<Node>)],
     ) -> R<Flow<'a>> {
         let v = self.eval_required(value)?;
-        let mut matched = false;
+        let mut processing = false;
         for (case, body) in cases {
-            if !matched {
-                match case {
-                    Some(c) => {
-                        let cv = self.eval_required(c)?;
-                        matched = self.values_equal(&v, &cv, c.span, "==")?;
-                    }
-                    None => continue,
+            if !processing {
+                if let Some(c) = case {
+                    let cv = self.eval_required(c)?;
+                    processing = self.values_equal(&v, &cv, c.span, "==")?;
                 }
             }
-            if matched {
+            if processing {
                 match self.run_nodes(body)? {
                     Flow::Break => return Ok(Flow::Normal),
                     Flow::Normal => {}
@@ -479,20 +520,12 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if !matched {
-            // fall into #default and everything after it
-            let mut in_default = false;
-            for (case, body) in cases {
-                if case.is_none() {
-                    in_default = true;
-                }
-                if in_default {
-                    match self.run_nodes(body)? {
-                        Flow::Break => return Ok(Flow::Normal),
-                        Flow::Normal => {}
-                        other => return Ok(other),
-                    }
-                }
+        if !processing {
+            if let Some((_, body)) = cases.iter().find(|(c, _)| c.is_none()) {
+                return match self.run_nodes(body)? {
+                    Flow::Break => Ok(Flow::Normal),
+                    other => Ok(other),
+                };
             }
         }
         Ok(Flow::Normal)
@@ -522,11 +555,12 @@ impl<'a> Env<'a> {
                             ));
                         };
                         let one = Number::from_i64(1);
-                        Some(Value::Num(if op == AssignOp::Inc {
+                        let r = if op == AssignOp::Inc {
                             n.add(&one)
                         } else {
                             n.sub(&one)
-                        }))
+                        };
+                        Some(Value::Num(r.map_err(|e| self.err(a.span, e.to_string()))?))
                     }
                     _ => {
                         let rhs_e = a
@@ -605,6 +639,17 @@ impl<'a> Env<'a> {
         if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| &**k == name) {
             return v.clone();
         }
+        // the legacy `x_index` / `x_has_next` loop variables
+        if name.ends_with("_index") || name.ends_with("_has_next") {
+            for l in f.loops.iter().rev().filter(|l| !l.is_nested_scope) {
+                if name.strip_suffix("_index") == Some(l.name) {
+                    return Some(Value::Num(Number::from_i64(l.index as i64)));
+                }
+                if name.strip_suffix("_has_next") == Some(l.name) {
+                    return Some(Value::Bool(l.has_next));
+                }
+            }
+        }
         if let Some((_, v)) = self.namespace.iter().find(|(k, _)| &**k == name) {
             return Some(v.clone());
         }
@@ -648,6 +693,12 @@ impl<'a> Env<'a> {
             }
             None => return Err(missing_err(self.src(), callee.span)),
         };
+        if m.is_function {
+            return Err(self.err(callee.span, format!(
+                "Routine {:?} is a function, not a directive. Functions can only be called from expressions, like in ${{{}()}}, ${{x + {}()}} or <@someDirective someParam={}() />.",
+                &*m.name, &*m.name, &*m.name, &*m.name
+            )));
+        }
         let mut locals: Vec<(Rc<str>, Option<Value<'a>>)> = Vec::with_capacity(m.params.len());
         if !positional.is_empty() {
             if positional.len() > m.params.len() && m.catch_all.is_none() {
@@ -833,6 +884,10 @@ impl<'a> Env<'a> {
                 let s = self.format_bool(b, e.span)?;
                 self.out.push_str(&s);
             }
+            Value::Date(d) => {
+                let s = self.format_date(d, None, e.span)?;
+                self.out.push_str(&s);
+            }
             other => {
                 if self.settings.classic_compatible && other.is_seq() {
                     // classic mode prints nothing useful for containers either
@@ -847,6 +902,47 @@ impl<'a> Env<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Formats a date by `spec` or, without one, by the `date_format`/`time_format`/`datetime_format` setting.
+    pub fn format_date(&self, d: DateValue, spec: Option<&str>, span: Span) -> R<String> {
+        let setting = match d.kind {
+            DateKind::Date => &self.settings.date_format,
+            DateKind::Time => &self.settings.time_format,
+            DateKind::DateTime => &self.settings.datetime_format,
+            DateKind::Unknown => {
+                if spec.is_none() || matches!(spec, Some("short" | "medium" | "long" | "full")) {
+                    return Err(self.err(span, "Can't convert the date to string, because it is not known which parts of the date variable are in use. Use ?date, ?time, or ?datetime built-in, or ?string.<format> or ?string(<format>) built-in with this date."));
+                }
+                &self.settings.datetime_format
+            }
+        };
+        let spec = spec.unwrap_or(setting);
+        let f = DateFormat::new(spec, d.kind, &self.locale)
+            .map_err(|e| self.err(span, e.to_string()))?;
+        Ok(f.format(d.epoch_ms, &self.time_zone))
+    }
+
+    /// Parses a string into a date of `kind` by `spec` or the matching format setting.
+    pub fn parse_date(
+        &self,
+        s: &str,
+        kind: DateKind,
+        spec: Option<&str>,
+        span: Span,
+    ) -> R<DateValue> {
+        let setting = match kind {
+            DateKind::Date => &self.settings.date_format,
+            DateKind::Time => &self.settings.time_format,
+            _ => &self.settings.datetime_format,
+        };
+        let spec = spec.unwrap_or(setting);
+        let f =
+            DateFormat::new(spec, kind, &self.locale).map_err(|e| self.err(span, e.to_string()))?;
+        let ms = f
+            .parse(s, &self.time_zone)
+            .map_err(|e| self.err(span, e.to_string()))?;
+        Ok(DateValue { epoch_ms: ms, kind })
     }
 
     /// Formats a boolean for `${...}` / string conversion by the `boolean_format` setting.
@@ -872,6 +968,7 @@ impl<'a> Env<'a> {
             Value::String(s) => Ok(s.clone()),
             Value::Num(n) => Ok(self.number_format.format(n).into()),
             Value::Bool(b) => Ok(self.format_bool(*b, span)?.into()),
+            Value::Date(d) => Ok(self.format_date(*d, None, span)?.into()),
             other => Err(self.err(
                 span,
                 format!(
@@ -911,14 +1008,23 @@ impl<'a> Env<'a> {
                 Value::string(s)
             }
             ExprKind::Dot(target, key) => {
-                let t = self.eval_required(target)?;
+                let t = match self.eval(target)? {
+                    Some(t) => t,
+                    None if self.settings.classic_compatible => return Ok(None),
+                    None => return Err(missing_err(self.src(), target.span)),
+                };
                 return self.get_key(&t, key, target.span, e.span);
             }
             ExprKind::Index(target, idx) => {
-                let t = self.eval_required(target)?;
-                if let ExprKind::Range(..) = idx.kind {
+                let t = match self.eval(target)? {
+                    Some(t) => t,
+                    None if self.settings.classic_compatible => return Ok(None),
+                    None => return Err(missing_err(self.src(), target.span)),
+                };
+                if let ExprKind::Range(kind, ..) = idx.kind {
                     let r = self.eval_required(idx)?;
-                    return self.slice(&t, &r, target.span, idx.span).map(Some);
+                    let limited = kind == RangeKind::Length;
+                    return self.slice(&t, &r, limited, target.span, idx.span).map(Some);
                 }
                 let i = self.eval_required(idx)?;
                 return self.index(&t, &i, target.span, idx.span);
@@ -1079,6 +1185,7 @@ impl<'a> Env<'a> {
     pub fn eval_required(&mut self, e: &'a Expr) -> R<Value<'a>> {
         match self.eval(e)? {
             Some(v) => Ok(v),
+            None if self.settings.classic_compatible => Ok(Value::Str("")),
             None => Err(missing_err(self.src(), e.span)),
         }
     }
@@ -1087,6 +1194,7 @@ impl<'a> Env<'a> {
         let v = self.eval(e)?;
         match v {
             Some(Value::Bool(b)) => Ok(b),
+            Some(Value::Matches(m)) => Ok(m.whole),
             None if self.settings.classic_compatible => Ok(false),
             None => Err(missing_err(self.src(), e.span)),
             Some(other) if self.settings.classic_compatible => Ok(match &other {
@@ -1157,10 +1265,13 @@ impl<'a> Env<'a> {
             | "main_template_name"
             | "mainTemplateName" => Value::string(self.tpl.name.clone()),
             "now" => {
-                return Err(self.err(
-                    span,
-                    "The .now special variable is not available (dates are not supported yet)",
-                ))
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                Value::Date(DateValue {
+                    epoch_ms: ms,
+                    kind: DateKind::DateTime,
+                })
             }
             "data_model" | "dataModel" => {
                 let h = vec![(
@@ -1170,13 +1281,50 @@ impl<'a> Env<'a> {
                 Value::Hash(Rc::new(h))
             }
             "vars" | "globals" | "main" | "namespace" => {
-                return Err(self.err(
-                    span,
-                    format!("The .{name} special variable is not supported"),
-                ))
+                Value::Hash(Rc::new(self.special_hash(name)))
             }
             _ => return Err(self.err(span, format!("Unknown special variable name: {name:?}"))),
         }))
+    }
+
+    /// The variables `.vars`, `.globals`, `.main` / `.namespace` expose, as a hash.
+    fn special_hash(&self, which: &str) -> Vec<(Rc<str>, Value<'a>)> {
+        let mut out: Vec<(Rc<str>, Value<'a>)> = Vec::new();
+        let mut add = |k: &Rc<str>, v: &Value<'a>| {
+            if !out.iter().any(|(x, _)| x == k) {
+                out.push((k.clone(), v.clone()));
+            }
+        };
+        if which == "vars" {
+            let f = &self.frames[self.cur];
+            for l in f.loops.iter().rev() {
+                if let Some(v) = &l.item {
+                    add(&Rc::from(l.name), v);
+                }
+            }
+            for (k, v) in f.locals.iter().rev() {
+                if let Some(v) = v {
+                    add(k, v);
+                }
+            }
+        }
+        if which != "globals" {
+            for (k, v) in &self.namespace {
+                add(k, v);
+            }
+            for m in self.tpl.macros.iter() {
+                add(&Rc::from(&*m.name), &Value::Macro(m));
+            }
+        }
+        if which != "main" && which != "namespace" {
+            for (k, v) in &self.globals {
+                add(k, v);
+            }
+            if let Some(v) = Value::from_json(self.input) {
+                add(&Rc::from("input"), &v);
+            }
+        }
+        out
     }
 
     fn get_key(
@@ -1215,14 +1363,16 @@ impl<'a> Env<'a> {
                     return Ok(t.seq_get(idx as usize).flatten());
                 }
                 if let Some(s) = t.as_str() {
-                    let chars: Vec<char> = s.chars().collect();
+                    let chars: Vec<u16> = s.encode_utf16().collect();
                     if idx < 0 || idx as usize >= chars.len() {
                         return Err(self.err(
                             ispan,
                             format!("Index out of bounds: {idx} (string length {})", chars.len()),
                         ));
                     }
-                    return Ok(Some(Value::string(chars[idx as usize].to_string())));
+                    return Ok(Some(Value::string(utf16_to_string(
+                        &chars[idx as usize..idx as usize + 1],
+                    ))));
                 }
                 Err(self.err(
                     tspan,
@@ -1249,12 +1399,23 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn slice(&mut self, t: &Value<'a>, r: &Value<'a>, tspan: Span, rspan: Span) -> R<Value<'a>> {
+    /// `seq[range]` / `string[range]`; `limited` for `a..*n` ranges, which may run past the end.
+    fn slice(
+        &mut self,
+        t: &Value<'a>,
+        r: &Value<'a>,
+        limited: bool,
+        tspan: Span,
+        rspan: Span,
+    ) -> R<Value<'a>> {
         let Value::Range { start, step, len } = r else {
             return Err(self.err(rspan, "Expected a range"));
         };
-        let total = if let Some(s) = t.as_str() {
-            s.chars().count()
+        let units: Option<Vec<u16>> = t.as_str().map(|s| s.encode_utf16().collect());
+        let total = if let Some(u) = &units {
+            u.len()
+        } else if let Value::Range { len: None, .. } = t {
+            usize::MAX
         } else if let Some(l) = t.seq_len() {
             l
         } else {
@@ -1270,26 +1431,37 @@ impl<'a> Env<'a> {
             return Err(self.err(rspan, format!("Negative range start index ({start}) isn't allowed for a range used for slicing.")));
         }
         let start_u = *start as usize;
-        let len = match len {
+        let mut len = match len {
             Some(l) => *l,
             None => total.saturating_sub(start_u),
         };
         if *step < 0 {
+            if limited {
+                len = len.min(start_u + 1);
+            }
             if len > 0 && start_u >= total {
                 return Err(self.err(rspan, format!("Range start index {start} is out of bounds, because the sliced sequence has only {total} element(s).")));
             }
-        } else if start_u > total || start_u + len > total {
-            return Err(self.err(rspan, format!("Range end index {} is out of bounds, because the sliced sequence has only {total} element(s).", start_u + len - 1)));
+        } else {
+            if limited {
+                len = len.min(total.saturating_sub(start_u));
+            }
+            if start_u > total || start_u.saturating_add(len) > total {
+                return Err(self.err(rspan, format!(
+                    "Range end index {} is out of bounds, because the sliced sequence has only {total} element(s).",
+                    start_u + len - 1
+                )));
+            }
         }
-        let idxs: Vec<usize> = (0..len)
-            .map(|k| (*start + *step * k as i64) as usize)
-            .collect();
-        if let Some(s) = t.as_str() {
-            let chars: Vec<char> = s.chars().collect();
-            let out: String = idxs.iter().filter_map(|&i| chars.get(i)).collect();
-            return Ok(Value::string(out));
+        if len > 10_000_000 {
+            return Err(self.err(rspan, "The slice is too long"));
         }
-        let mut out = Vec::with_capacity(idxs.len());
+        let idxs = (0..len).map(|k| (*start + *step * k as i64) as usize);
+        if let Some(u) = units {
+            let picked: Vec<u16> = idxs.filter_map(|i| u.get(i).copied()).collect();
+            return Ok(Value::string(utf16_to_string(&picked)));
+        }
+        let mut out = Vec::with_capacity(len.min(1024));
         for i in idxs {
             if let Some(Some(v)) = t.seq_get(i) {
                 out.push(v);
@@ -1359,13 +1531,16 @@ impl<'a> Env<'a> {
         rspan: Span,
     ) -> R<Value<'a>> {
         if let (Value::Num(a), Value::Num(b)) = (&l, &r) {
-            return Ok(Value::Num(match op {
-                BinOp::Add => a.add(b),
-                BinOp::Sub => a.sub(b),
-                BinOp::Mul => a.mul(b),
-                BinOp::Div => a.div(b).map_err(|e| self.err(span, e.0))?,
-                BinOp::Rem => a.rem(b).map_err(|e| self.err(span, e.0))?,
-            }));
+            return Ok(Value::Num(
+                match op {
+                    BinOp::Add => a.add(b),
+                    BinOp::Sub => a.sub(b),
+                    BinOp::Mul => a.mul(b),
+                    BinOp::Div => a.div(b),
+                    BinOp::Rem => a.rem(b),
+                }
+                .map_err(|e| self.err(span, e.to_string()))?,
+            ));
         }
         if op == BinOp::Add {
             if l.is_hash() && r.is_hash() && !l.is_string() {
@@ -1431,12 +1606,15 @@ impl<'a> Env<'a> {
     fn compare(&mut self, op: CmpOp, l: &'a Expr, r: &'a Expr) -> R<bool> {
         let lv = self.eval(l)?;
         let rv = self.eval(r)?;
+        let classic = self.settings.classic_compatible;
         let lv = match lv {
             Some(v) => v,
+            None if classic => Value::Str(""),
             None => return Err(missing_err(self.src(), l.span)),
         };
         let rv = match rv {
             Some(v) => v,
+            None if classic => Value::Str(""),
             None => return Err(missing_err(self.src(), r.span)),
         };
         let sym = match op {
@@ -1453,6 +1631,7 @@ impl<'a> Env<'a> {
             _ => {
                 let ord = match (&lv, &rv) {
                     (Value::Num(a), Value::Num(b)) => a.compare(b),
+                    (Value::Date(a), Value::Date(b)) => a.epoch_ms.cmp(&b.epoch_ms),
                     (a, b) if a.is_string() && b.is_string() => {
                         return Err(self.err(
                             l.span.to(r.span),
@@ -1485,30 +1664,47 @@ impl<'a> Env<'a> {
         match (l, r) {
             (Value::Num(a), Value::Num(b)) => Ok(a.compare(b).is_eq()),
             (Value::Bool(a), Value::Bool(b)) => Ok(a == b),
+            (Value::Date(a), Value::Date(b)) => Ok(a.epoch_ms == b.epoch_ms),
             (a, b) if a.is_string() && b.is_string() => Ok(a.as_str() == b.as_str()),
+            _ if self.settings.classic_compatible => Ok(false),
             _ => Err(self.cmp_type_err(l, r, span)),
         }
     }
+}
+
+/// Decodes UTF-16 as Java's UTF-8 encoder would output it: unpaired surrogates become `?`.
+pub(crate) fn utf16_to_string(units: &[u16]) -> String {
+    char::decode_utf16(units.iter().copied())
+        .map(|r| r.unwrap_or('?'))
+        .collect()
 }
 
 /// `<#compress>`: trims the whole text; runs of white-space become one line break (if they held one) or a space.
 fn compress_into(s: &str, out: &mut String) {
     let t = s.trim_matches(|c: char| c.is_whitespace());
     let mut run = false;
-    let mut run_nl = false;
-    for c in t.chars() {
+    let mut line_break: Option<&str> = None;
+    let mut iter = t.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
         if c.is_whitespace() {
             run = true;
-            if c == '\n' || c == '\r' {
-                run_nl = true;
+            if line_break.is_none() && (c == '\n' || c == '\r') {
+                line_break = Some(if c == '\r' && t[i + 1..].starts_with('\n') {
+                    "\r\n"
+                } else if c == '\r' {
+                    "\r"
+                } else {
+                    "\n"
+                });
             }
         } else {
             if run {
-                out.push(if run_nl { '\n' } else { ' ' });
+                out.push_str(line_break.unwrap_or(" "));
                 run = false;
-                run_nl = false;
+                line_break = None;
             }
             out.push(c);
         }
+        let _ = iter.peek();
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::ast::{MacroDef, Node};
 use crate::error::{Error, ErrorKind};
-use crate::format_bridge::NumberFormat;
+use crate::format_bridge::{compile_number_format, Locale, NumberFormat, TimeZone};
 use crate::render::{Env, Flow};
 use crate::settings::Settings;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Template {
     pub(crate) macros: Vec<Arc<MacroDef>>,
     pub(crate) settings: Settings,
     pub(crate) number_format: NumberFormat,
+    pub(crate) locale: Locale,
+    pub(crate) time_zone: TimeZone,
 }
 
 impl Template {
@@ -25,14 +27,28 @@ impl Template {
         let nodes = crate::parser::parse(name, source, settings.whitespace_stripping)?;
         let mut macros = Vec::new();
         collect_macros(&nodes, &mut macros);
-        let number_format =
-            NumberFormat::new(&settings.number_format, &settings.locale).map_err(|m| {
+        let number_format = compile_number_format(&settings.number_format, &settings.locale)
+            .map_err(|m| {
                 Error::new(
                     ErrorKind::Setting,
                     format!("Invalid number_format {:?}: {m}", settings.number_format),
                 )
             })?;
+        let locale = Locale::parse(&settings.locale).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid locale {:?}: {e}", settings.locale),
+            )
+        })?;
+        let time_zone = TimeZone::parse(&settings.time_zone).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid time_zone {:?}: {e}", settings.time_zone),
+            )
+        })?;
         Ok(Template {
+            locale,
+            time_zone,
             name: name.to_string(),
             source: source.to_string(),
             nodes,

@@ -24,6 +24,21 @@ pub(crate) enum Value<'a> {
         len: Option<usize>,
     },
     Macro(&'a MacroDef),
+    /// A date, time or date-time (milliseconds since the epoch, and which parts are meaningful).
+    Date(crate::format_bridge::DateValue),
+    /// The result of `?matches`: a boolean (whole string matched) and a sequence of the found matches.
+    Matches(Rc<Matches>),
+}
+
+/// What `?matches` found.
+#[derive(Debug)]
+pub(crate) struct Matches {
+    /// Whether the whole string matched.
+    pub whole: bool,
+    /// The groups of the whole-string match (group 0 first).
+    pub groups: Vec<Rc<str>>,
+    /// The substrings found by searching.
+    pub found: Vec<Rc<str>>,
 }
 
 impl<'a> Value<'a> {
@@ -57,7 +72,7 @@ impl<'a> Value<'a> {
     pub fn is_seq(&self) -> bool {
         matches!(
             self,
-            Value::Seq(_) | Value::Range { .. } | Value::Json(Json::Array(_))
+            Value::Seq(_) | Value::Range { .. } | Value::Json(Json::Array(_)) | Value::Matches(_)
         )
     }
 
@@ -71,6 +86,7 @@ impl<'a> Value<'a> {
             Value::Seq(v) => Some(v.len()),
             Value::Json(Json::Array(a)) => Some(a.len()),
             Value::Range { len, .. } => *len,
+            Value::Matches(m) => Some(m.found.len()),
             _ => None,
         }
     }
@@ -80,6 +96,7 @@ impl<'a> Value<'a> {
         match self {
             Value::Seq(v) => v.get(i).map(|x| Some(x.clone())),
             Value::Json(Json::Array(a)) => a.get(i).map(Value::from_json),
+            Value::Matches(m) => m.found.get(i).map(|s| Some(Value::String(s.clone()))),
             Value::Range { start, step, len } => {
                 if len.is_some_and(|l| i >= l) {
                     None
@@ -142,6 +159,8 @@ impl<'a> Value<'a> {
             Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
             Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
             Value::Macro(_) => "a macro (wrapper: f.c.Macro)",
+            Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
+            Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
         }
     }
 }

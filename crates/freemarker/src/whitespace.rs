@@ -89,6 +89,10 @@ impl Stripper<'_> {
             let c = self.arena.nodes[idx].children[i];
             self.cleanup(c);
         }
+        // FreeMarker's root is the only element itself when there is just one; nothing removes it.
+        if self.arena.nodes[idx].parent.is_none() && self.arena.nodes[idx].children.len() == 1 {
+            return;
+        }
         let mut i = 0;
         while i < self.arena.nodes[idx].children.len() {
             let c = self.arena.nodes[idx].children[i];
@@ -199,7 +203,7 @@ impl Stripper<'_> {
 
     fn heeds_opening(&self, idx: usize) -> bool {
         match &self.arena.nodes[idx].kind {
-            AKind::Interp(_) => true,
+            AKind::Interp(_) | AKind::LegacyInterp(..) => true,
             AKind::Text(_) => {
                 if self.is_ignorable(idx) {
                     return false;
@@ -220,7 +224,7 @@ impl Stripper<'_> {
 
     fn heeds_trailing(&self, idx: usize) -> bool {
         match &self.arena.nodes[idx].kind {
-            AKind::Interp(_) => true,
+            AKind::Interp(_) | AKind::LegacyInterp(..) => true,
             AKind::Text(_) => {
                 if self.is_ignorable(idx) {
                     return false;

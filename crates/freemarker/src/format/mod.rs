@@ -24,6 +24,18 @@
 //! format::parse_number(&str) -> Option<Number>        ?number
 //! format::Locale::parse(&str) -> Result<Locale, FormatError>; Locale::en_us()
 //! format::FormatError                                 Display = message naming the pattern/value
+//! format::DateFormat::new(spec: &str, DateKind, &Locale) -> Result<DateFormat, FormatError>
+//!   spec = "" (= medium) | "short" | "medium" | "long" | "full" | "long_short" (date-times) |
+//!          "iso"/"xs" [options: h m s ms nz fz u, separated by ' ' or '_'] | SimpleDateFormat pattern
+//!   .format(epoch_ms: i64, &TimeZone) -> String
+//!   .parse(&str, &TimeZone) -> Result<i64, FormatError>   (lenient like Java; error text is FreeMarker's
+//!                                                          "The string doesn't match the expected ...")
+//! format::{DateKind, DateValue}                       DateKind::{Date, Time, DateTime, Unknown}
+//! format::TimeZone::parse(&str) -> Result<TimeZone, FormatError>  (unknown ids -> GMT, like Java); TimeZone::utc()
+//! format::iso::{IsoOptions, Accuracy, ZoneMode}        for ?iso_utc, ?iso_local_ms_nz, ?iso(tz), ...:
+//!   format::iso::format_iso(epoch_ms, DateKind, &TimeZone, &IsoOptions) -> String
+//!   ?iso_utc = {xs:false, accuracy:Seconds, zone:Auto, utc:true}; _ms suffix -> MillisOptional
+//!   (".5", nothing for .000); _m -> Minutes; _h -> Hours; _nz -> ZoneMode::Never; ?iso_local -> utc:false
 //! format::escape::{html, xhtml, xml, rtf, js_string, json_string, j_string}(s: &str, out: &mut String)
 //! format::escape::{url, url_path}(s: &str, charset: &str, out: &mut String) -> Result<(), FormatError>
 //!   (FreeMarker has no default charset: with neither url_escaping_charset nor output_encoding set,
@@ -34,18 +46,26 @@
 //! ```
 #![allow(dead_code)]
 
+pub(crate) mod calendar;
+pub mod date;
 pub(crate) mod decimal;
 pub mod escape;
+pub mod iso;
 pub mod locale;
 pub mod number;
+pub mod zone;
 
 use std::fmt;
 
 // Re-exported for the engine, which merges this branch later.
 #[allow(unused_imports)]
+pub use date::{DateFormat, DateKind, DateValue};
+#[allow(unused_imports)]
 pub use locale::Locale;
 #[allow(unused_imports)]
 pub use number::{format_c, parse_number, NumberFormat};
+#[allow(unused_imports)]
+pub use zone::TimeZone;
 
 /// A format spec, locale, time zone or value that cannot be used; the message names it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,478 @@
+//! FreeMarker's own ISO 8601 and XML Schema date formats: `?iso_utc`, `?iso_local`, `?iso(...)`,
+//! `date_format="iso ms"`, `"xs nz"`, ... and their parsing (`?datetime.iso`, `?date.xs`).
+//! These use the proleptic Gregorian calendar (unlike SimpleDateFormat's Julian switch).
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::calendar::{days_from_gregorian, gregorian_from_days, DAY_MS};
+use super::date::DateKind;
+use super::zone::TimeZone;
+use super::FormatError;
+
+/// How much of the time is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accuracy {
+    Hours,
+    Minutes,
+    Seconds,
+    /// Milliseconds only when not zero, without trailing zeros (`.5`, `.05`): `?iso_utc_ms`,
+    /// and the default of the `iso`/`xs` format strings.
+    MillisOptional,
+    /// Always three digits (`.000`): the `ms` option of `iso`/`xs` format strings.
+    Millis,
+}
+
+/// Whether the offset is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneMode {
+    /// ISO: with times and date-times, not with dates. XS: always.
+    Auto,
+    /// `nz` / `?iso_..._nz`.
+    Never,
+    /// `fz`: also with ISO dates.
+    Force,
+}
+
+/// A compiled `iso ...` / `xs ...` format string, or the options of an `?iso...` built-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsoOptions {
+    /// XML Schema flavour (dates carry offsets, years have no 0).
+    pub xs: bool,
+    pub accuracy: Accuracy,
+    pub zone: ZoneMode,
+    /// `u`: print in UTC whatever the time zone setting.
+    pub utc: bool,
+}
+
+impl IsoOptions {
+    /// Parses `iso`, `xs`, `iso ms`, `xs nz`, `iso_u`, `iso m fz`; `None` when `spec` is not an
+    /// ISO/XS format at all, `Err` when its options are malformed (message as FreeMarker's).
+    pub fn parse(spec: &str) -> Option<Result<IsoOptions, FormatError>> {
+        let (xs, rest) = if let Some(r) = spec.strip_prefix("iso") {
+            (false, r)
+        } else if let Some(r) = spec.strip_prefix("xs") {
+            (true, r)
+        } else {
+            return None;
+        };
+        if !(rest.is_empty() || rest.starts_with(' ') || rest.starts_with('_')) {
+            return None;
+        }
+        let prefix_len = spec.len() - rest.len();
+        let mut opts = IsoOptions {
+            xs,
+            accuracy: Accuracy::MillisOptional,
+            zone: ZoneMode::Auto,
+            utc: false,
+        };
+        let err = |msg: String| {
+            Some(Err(FormatError::new(format!(
+                "Can't create date/time/datetime format based on format string \"{spec}\". Reason given: {msg}"
+            ))))
+        };
+        let bytes = rest.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b' ' && bytes[i] != b'_' {
+                return err(format!(
+                    "Missing space or \"_\" before \"{}\" (at char pos. {}).",
+                    rest[i..].chars().next().unwrap_or(' '),
+                    prefix_len + i + 1
+                ));
+            }
+            while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'_') {
+                i += 1;
+            }
+            if i >= bytes.len() {
+                break;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            // the longest known option that the word starts with
+            let word = &rest[start..i];
+            let known = ["ms", "nz", "fz", "h", "m", "s", "u"];
+            let Some(opt) = known.iter().find(|k| word.starts_with(**k)) else {
+                return err(format!(
+                    "Unexpected character, \"{}\". Expected the beginning of one of: h, m, s, ms, nz, fz, u (at char pos. {}).",
+                    rest[start..].chars().next().unwrap_or(' '),
+                    prefix_len + start + 1
+                ));
+            };
+            i = start + opt.len();
+            match *opt {
+                "h" => opts.accuracy = Accuracy::Hours,
+                "m" => opts.accuracy = Accuracy::Minutes,
+                "s" => opts.accuracy = Accuracy::Seconds,
+                "ms" => opts.accuracy = Accuracy::Millis,
+                "nz" => opts.zone = ZoneMode::Never,
+                "fz" => opts.zone = ZoneMode::Force,
+                _ => opts.utc = true,
+            }
+        }
+        Some(Ok(opts))
+    }
+}
+
+/// Formats an instant of kind `kind` (date only, time only, or both) in `tz` (UTC if `opts.utc`).
+pub fn format_iso(epoch_ms: i64, kind: DateKind, tz: &TimeZone, opts: &IsoOptions) -> String {
+    let utc = TimeZone::utc();
+    let tz = if opts.utc { &utc } else { tz };
+    let offset = tz.offset_at(epoch_ms).seconds;
+    let local = epoch_ms + offset as i64 * 1000;
+    let days = local.div_euclid(DAY_MS);
+    let ms_of_day = local.rem_euclid(DAY_MS);
+    let date_part = kind != DateKind::Time;
+    let time_part = kind != DateKind::Date;
+    let zone_part = match opts.zone {
+        ZoneMode::Never => false,
+        ZoneMode::Force => true,
+        ZoneMode::Auto => time_part || opts.xs,
+    };
+    let mut out = String::new();
+    if date_part {
+        let (mut y, m, d) = gregorian_from_days(days);
+        if opts.xs && y <= 0 {
+            y -= 1;
+        }
+        if (0..=9999).contains(&y) {
+            out.push_str(&format!("{y:04}"));
+        } else {
+            out.push_str(&y.to_string());
+        }
+        out.push_str(&format!("-{m:02}-{d:02}"));
+    }
+    if time_part {
+        if date_part {
+            out.push('T');
+        }
+        let h = ms_of_day / 3_600_000;
+        let mi = ms_of_day / 60_000 % 60;
+        let s = ms_of_day / 1000 % 60;
+        let ms = ms_of_day % 1000;
+        out.push_str(&format!("{h:02}"));
+        if opts.accuracy != Accuracy::Hours {
+            out.push_str(&format!(":{mi:02}"));
+        }
+        if !matches!(opts.accuracy, Accuracy::Hours | Accuracy::Minutes) {
+            out.push_str(&format!(":{s:02}"));
+        }
+        match opts.accuracy {
+            Accuracy::Millis => out.push_str(&format!(".{ms:03}")),
+            Accuracy::MillisOptional if ms != 0 => {
+                let frac = format!("{ms:03}");
+                out.push('.');
+                out.push_str(frac.trim_end_matches('0'));
+            }
+            _ => {}
+        }
+    }
+    if zone_part {
+        if offset == 0 {
+            out.push('Z');
+        } else {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let m = offset.unsigned_abs() / 60;
+            out.push_str(&format!("{sign}{:02}:{:02}", m / 60, m % 60));
+        }
+    }
+    out
+}
+
+struct IsoRegexes {
+    iso_date: Regex,
+    iso_time: Regex,
+    iso_date_time: Regex,
+    xs_date: Regex,
+    xs_time: Regex,
+    xs_date_time: Regex,
+}
+
+fn regexes() -> &'static IsoRegexes {
+    static R: OnceLock<IsoRegexes> = OnceLock::new();
+    R.get_or_init(|| {
+        let zone = r"(Z|[+-]\d\d(?::?\d\d)?)?";
+        let ext_date = r"([+-]?\d{4,})-(\d\d)-(\d\d)";
+        let basic_date = r"([+-]?\d{4,})(\d\d)(\d\d)";
+        let ext_time = r"(\d\d)(?::(\d\d)(?::(\d\d)(?:[.,](\d+))?)?)?";
+        let basic_time = r"(\d\d)(?:(\d\d)(?:(\d\d)(?:[.,](\d+))?)?)?";
+        // constant patterns, covered by the tests below; never built from input
+        let build = |s: String| Regex::new(&s).expect("ISO date regex is valid");
+        IsoRegexes {
+            iso_date: build(format!("^(?:{ext_date}|{basic_date})$")),
+            iso_time: build(format!("^(?:{ext_time}|{basic_time}){zone}$")),
+            iso_date_time: build(format!(
+                "^(?:{ext_date}T{ext_time}|{basic_date}T{basic_time}){zone}$"
+            )),
+            xs_date: build(format!(r"^(-?\d{{4,}})-(\d\d)-(\d\d){zone}$")),
+            xs_time: build(format!(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$")),
+            xs_date_time: build(format!(
+                r"^(-?\d{{4,}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$"
+            )),
+        }
+    })
+}
+
+/// What FreeMarker calls the expected format in its parse error message.
+fn expected_name(kind: DateKind, xs: bool) -> &'static str {
+    match (xs, kind) {
+        (false, DateKind::Date) => "ISO 8601 (subset) date",
+        (false, DateKind::Time) => "ISO 8601 (subset) time",
+        (false, _) => "ISO 8601 (subset) date-time",
+        (true, DateKind::Date) => "W3C XML Schema date",
+        (true, DateKind::Time) => "W3C XML Schema time",
+        (true, _) => "W3C XML Schema dateTime",
+    }
+}
+
+/// Of a regex alternation's two halves of capture groups, the one that matched.
+fn half<'a>(fs: &[Option<&'a str>], width: usize) -> Vec<Option<&'a str>> {
+    if fs.len() == 2 * width && fs[..width].iter().all(|f| f.is_none()) {
+        fs[width..].to_vec()
+    } else {
+        fs[..width.min(fs.len())].to_vec()
+    }
+}
+
+/// Parses an ISO 8601 (`xs == false`) or XML Schema string of kind `kind`; a missing offset
+/// means `tz`.
+pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64, FormatError> {
+    let fail = || {
+        FormatError::new(format!(
+            "The string doesn't match the expected date/time/date-time format. The string to parse was: \"{s}\". The expected format was: \"{}\".",
+            expected_name(kind, xs)
+        ))
+    };
+    let r = regexes();
+    let re = match (xs, kind) {
+        (false, DateKind::Date) => &r.iso_date,
+        (false, DateKind::Time) => &r.iso_time,
+        (false, _) => &r.iso_date_time,
+        (true, DateKind::Date) => &r.xs_date,
+        (true, DateKind::Time) => &r.xs_time,
+        (true, _) => &r.xs_date_time,
+    };
+    let caps = re.captures(s).ok_or_else(fail)?;
+    // the capture groups that matched, in order (alternations leave the others empty)
+    let groups: Vec<Option<&str>> = caps.iter().skip(1).map(|m| m.map(|m| m.as_str())).collect();
+    let has_zone = kind != DateKind::Date || xs;
+    let zone_text = if has_zone {
+        groups.last().copied().flatten()
+    } else {
+        None
+    };
+    let fields: Vec<Option<&str>> = groups[..groups.len() - usize::from(has_zone)].to_vec();
+    let n = |o: Option<&str>| -> Result<i64, FormatError> {
+        match o {
+            None => Ok(0),
+            Some(t) => t.trim_start_matches('+').parse::<i64>().map_err(|_| fail()),
+        }
+    };
+    let (date, time): (Vec<Option<&str>>, Vec<Option<&str>>) = match kind {
+        DateKind::Date => (half(&fields, 3), vec![]),
+        DateKind::Time => (vec![], half(&fields, 4)),
+        _ => {
+            let f = half(&fields, 7);
+            (f[..3].to_vec(), f[3..].to_vec())
+        }
+    };
+    let mut days = 0;
+    if !date.is_empty() {
+        let mut y = n(date[0])?;
+        if xs && y < 0 {
+            y += 1;
+        }
+        let m = n(date[1])?;
+        let d = n(date[2])?;
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err(fail());
+        }
+        days = days_from_gregorian(y, m as u32, d);
+        let (_, m2, _) = gregorian_from_days(days);
+        if m2 != m as u32 {
+            return Err(fail());
+        }
+    }
+    let mut ms_of_day = 0;
+    if !time.is_empty() {
+        let h = n(time[0])?;
+        let mi = n(time[1])?;
+        let sec = n(time[2])?;
+        let ms = match time[3] {
+            Some(f) => {
+                let mut digits: String = f.chars().take(3).collect();
+                while digits.len() < 3 {
+                    digits.push('0');
+                }
+                digits.parse::<i64>().map_err(|_| fail())?
+            }
+            None => 0,
+        };
+        if h > 24 || mi > 59 || sec > 60 || (h == 24 && (mi != 0 || sec != 0 || ms != 0)) {
+            return Err(fail());
+        }
+        ms_of_day = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
+    }
+    let local = days * DAY_MS + ms_of_day;
+    let offset = match zone_text {
+        Some("Z") => 0,
+        Some(z) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let digits: String = z.chars().filter(|c| c.is_ascii_digit()).collect();
+            let h: i64 = digits
+                .get(..2)
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(fail)?;
+            let m: i64 = digits.get(2..4).and_then(|d| d.parse().ok()).unwrap_or(0);
+            sign * (h * 3600 + m * 60)
+        }
+        None => tz.offset_for_local(local) as i64,
+    };
+    Ok(local - offset * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1_643_659_621_795; // 2022-01-31T20:07:01.795Z
+
+    fn opts(spec: &str) -> IsoOptions {
+        IsoOptions::parse(spec).unwrap().unwrap()
+    }
+
+    #[test]
+    fn iso_builtins_and_format_strings() {
+        let utc = TimeZone::utc();
+        let bud = TimeZone::parse("Europe/Budapest").unwrap();
+        let secs = IsoOptions {
+            xs: false,
+            accuracy: Accuracy::Seconds,
+            zone: ZoneMode::Auto,
+            utc: true,
+        };
+        // oracle: ?iso_utc -> 2022-01-31T20:07:01Z; ?date?iso_utc -> 2022-01-31; ?time?iso_utc -> 20:07:01Z
+        assert_eq!(
+            format_iso(MS, DateKind::DateTime, &bud, &secs),
+            "2022-01-31T20:07:01Z"
+        );
+        assert_eq!(format_iso(MS, DateKind::Date, &utc, &secs), "2022-01-31");
+        assert_eq!(format_iso(MS, DateKind::Time, &utc, &secs), "20:07:01Z");
+        // oracle: ?string.iso -> 2022-01-31T20:07:01.795Z; "iso m nz" -> 2022-01-31T20:07;
+        // ?date?string.xs -> 2022-01-31Z; ?string("xs nz") -> 2022-01-31T20:07:01.795
+        assert_eq!(
+            format_iso(MS, DateKind::DateTime, &utc, &opts("iso")),
+            "2022-01-31T20:07:01.795Z"
+        );
+        assert_eq!(
+            format_iso(MS, DateKind::DateTime, &utc, &opts("iso m nz")),
+            "2022-01-31T20:07"
+        );
+        assert_eq!(
+            format_iso(MS, DateKind::Date, &utc, &opts("xs")),
+            "2022-01-31Z"
+        );
+        assert_eq!(
+            format_iso(MS, DateKind::DateTime, &utc, &opts("xs nz")),
+            "2022-01-31T20:07:01.795"
+        );
+        // oracle: time_zone=Europe/Budapest ?string.iso -> 2022-01-31T21:07:01.795+01:00
+        assert_eq!(
+            format_iso(MS, DateKind::DateTime, &bud, &opts("iso")),
+            "2022-01-31T21:07:01.795+01:00"
+        );
+        // oracle: 1643659621500 -> ...01.5Z; 1643659621050 -> ...01.05Z; "iso ms" of ...01.000 -> .000Z
+        assert_eq!(
+            format_iso(1_643_659_621_050, DateKind::DateTime, &utc, &opts("iso")),
+            "2022-01-31T20:07:01.05Z"
+        );
+        assert_eq!(
+            format_iso(1_643_659_621_000, DateKind::DateTime, &utc, &opts("iso ms")),
+            "2022-01-31T20:07:01.000Z"
+        );
+        // oracle: -62198755200000 -> iso "-1-01-01T00:00:00Z", xs "-2-01-01T00:00:00Z";
+        // 253402300800000 -> "10000-01-01T00:00:00Z"
+        assert_eq!(
+            format_iso(-62_198_755_200_000, DateKind::DateTime, &utc, &opts("iso")),
+            "-1-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_iso(-62_198_755_200_000, DateKind::DateTime, &utc, &opts("xs")),
+            "-2-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_iso(253_402_300_800_000, DateKind::DateTime, &utc, &opts("iso")),
+            "10000-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn option_errors_match_freemarker() {
+        // oracle: "iso_utc" -> Missing space or "_" before "t" (at char pos. 6).
+        let e = IsoOptions::parse("iso_utc").unwrap().unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("Reason given: Missing space or \"_\" before \"t\" (at char pos. 6)."),
+            "{e}"
+        );
+        // oracle: "iso xyz" -> Unexpected character, "x". Expected the beginning of one of: h, m, s, ms, nz, fz, u (at char pos. 5).
+        let e = IsoOptions::parse("iso xyz").unwrap().unwrap_err();
+        assert!(e.to_string().ends_with("(at char pos. 5)."), "{e}");
+        assert!(IsoOptions::parse("isolation").is_none());
+        assert_eq!(opts("iso_ms").accuracy, Accuracy::Millis);
+    }
+
+    #[test]
+    fn parses_iso_subset() {
+        let utc = TimeZone::utc();
+        let p = |s: &str, k: DateKind, xs: bool| parse_iso(s, k, xs, &utc);
+        // oracle: "2022-01-31T20:07:01.5+01:00"?datetime.iso -> 2022-01-31T19:07:01.5Z
+        assert_eq!(
+            p("2022-01-31T20:07:01.5+01:00", DateKind::DateTime, false).unwrap(),
+            1_643_656_021_500
+        );
+        // oracle: "2022-01-31T20:07" -> 20:07:00Z; "20220131T200701Z" -> 20:07:01Z; "2022-01-31T20Z" -> 20:00:00Z
+        assert_eq!(
+            p("2022-01-31T20:07", DateKind::DateTime, false).unwrap(),
+            1_643_659_620_000
+        );
+        assert_eq!(
+            p("20220131T200701Z", DateKind::DateTime, false).unwrap(),
+            1_643_659_621_000
+        );
+        assert_eq!(
+            p("2022-01-31T20Z", DateKind::DateTime, false).unwrap(),
+            1_643_659_200_000
+        );
+        // oracle: ",5" fraction -> .5; 9 fraction digits -> .123; T24:00:00Z -> next day
+        assert_eq!(
+            p("2022-01-31T20:07:01,5Z", DateKind::DateTime, false).unwrap(),
+            1_643_659_621_500
+        );
+        assert_eq!(
+            p("2022-01-31T20:07:01.123456789Z", DateKind::DateTime, false).unwrap(),
+            1_643_659_621_123
+        );
+        assert_eq!(
+            p("2022-01-31T24:00:00Z", DateKind::DateTime, false).unwrap(),
+            1_643_673_600_000
+        );
+        // oracle: "2022-01-31"?datetime.iso and "2022-1-31T20:07:01" fail
+        let e = p("2022-01-31", DateKind::DateTime, false).unwrap_err();
+        assert_eq!(e.to_string(), "The string doesn't match the expected date/time/date-time format. The string to parse was: \"2022-01-31\". The expected format was: \"ISO 8601 (subset) date-time\".");
+        assert!(p("2022-1-31T20:07:01", DateKind::DateTime, false).is_err());
+        // oracle: "2022-01-31+02:00"?date.xs -> 2022-01-30 (UTC); xs date-time without zone uses the default zone
+        assert_eq!(
+            p("2022-01-31+02:00", DateKind::Date, true).unwrap(),
+            1_643_580_000_000
+        );
+        assert_eq!(
+            p("2022-01-31T20:07:01", DateKind::DateTime, true).unwrap(),
+            1_643_659_621_000
+        );
+        assert_eq!(p("20:07:01Z", DateKind::Time, false).unwrap(), 72_421_000);
+    }
+}
