@@ -46,7 +46,7 @@ pub struct DateNames {
 }
 
 /// The locale's `DateFormat` style patterns (index 0 = full .. 3 = short) and the patterns
-/// joining date and time, chosen by the time style (what Java 17 does).
+/// joining date and time, chosen by the shorter of the two styles (what Java 17 does).
 #[derive(Clone, Copy, Debug)]
 pub struct DatePatterns {
     pub date: [&'static str; 4],

@@ -1,0 +1,62 @@
+//! Backpressure through the real binary: a sink that cannot write (nobody reads its stdout)
+//! stalls the whole pipeline; an endless source emits only what the bounded channels hold and
+//! the process's memory stays bounded.
+
+mod host_support;
+
+use std::time::Duration;
+
+use host_support::{free_port, rss_kib, scrape, wait_until, Workspace};
+
+/// Batches per channel and events per batch, as the host defines them.
+const CHANNEL_BATCHES: f64 = pipeline_host::CHANNEL_CAPACITY as f64;
+const BATCH_EVENTS: f64 = 100.0;
+
+#[test]
+fn a_stalled_sink_stalls_an_endless_source_with_bounded_memory() {
+    let port = free_port();
+    let workspace = Workspace::with_config(&format!(
+        r#"
+data_dir = "{{data_dir}}"
+[api]
+address = "127.0.0.1:{port}"
+[sources.demo]
+type = "demo"
+[transforms.all]
+type = "filter"
+inputs = ["demo"]
+condition = {{ all = [] }}
+[sinks.out]
+type = "console"
+inputs = ["all"]
+"#
+    ));
+    // stdout is piped and never read: once the pipe is full, the console sink cannot write.
+    let mut child = workspace.spawn_run();
+    let source = [("component_id", "demo"), ("component_kind", "source")];
+    let sent = || scrape(port, "component_sent_events_total", &source);
+    let mut previous = -1.0;
+    let stalled = wait_until(Duration::from_secs(15), || {
+        let now = sent();
+        // At least one channel's worth sent, and no progress for half a second.
+        let steady = now >= CHANNEL_BATCHES * BATCH_EVENTS && now == previous;
+        previous = now;
+        std::thread::sleep(Duration::from_millis(500));
+        steady
+    });
+    let emitted = sent();
+    let rss = rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    eprintln!("stalled source sent {emitted} events; resident memory {rss:?} KiB");
+    assert!(stalled, "the source never stalled (sent {emitted})");
+    // Two channels (filter, sink) full, plus one batch held by each of source, filter and sink.
+    let bound = (2.0 * CHANNEL_BATCHES + 3.0) * BATCH_EVENTS;
+    assert!(
+        emitted <= bound,
+        "source sent {emitted} events, more than the channels hold ({bound})"
+    );
+    let rss_mib = rss.expect("read VmRSS") / 1024;
+    assert!(rss_mib < 256, "resident memory {rss_mib} MiB");
+}
