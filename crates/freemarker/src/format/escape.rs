@@ -213,8 +213,8 @@ fn is_cased(c: char) -> bool {
 }
 
 /// Java's `String.toLowerCase` (non-Turkic locale): full mappings, and a capital sigma becomes
-/// final `ς` when a cased letter precedes it within the same whitespace-separated run and no
-/// letter directly follows it (oracle-checked approximation of Java's word-boundary rule).
+/// final `ς` when a cased letter precedes it (possibly across `-`, `'`, `.`, `:`) and no letter
+/// directly follows it (an oracle-checked approximation of Java's word-boundary rule).
 fn java_lower(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
@@ -223,8 +223,8 @@ fn java_lower(s: &str) -> String {
             let before = chars[..i]
                 .iter()
                 .rev()
-                .take_while(|c| !c.is_whitespace())
-                .any(|c| is_cased(*c));
+                .find(|c| !matches!(c, '-' | '\'' | '.' | ':'))
+                .is_some_and(|c| is_cased(*c));
             let after = chars.get(i + 1).is_some_and(|c| c.is_alphabetic());
             out.push(if before && !after {
                 '\u{3c2}'
