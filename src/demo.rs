@@ -199,3 +199,45 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     }
     Ok(summary)
 }
+
+/// Arguments of `webhook-sink demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// How many synthetic Amplitude records the demo source emits.
+    #[arg(long, default_value_t = 2000)]
+    pub count: u64,
+    /// Records per second (0 = as fast as the webhook takes them).
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Have the receiver answer every n-th request with 503, to show retries (0 = never).
+    #[arg(long, default_value_t = 50)]
+    pub fail_every: u64,
+}
+
+/// Runs `webhook-sink demo` on a fresh runtime, printing to standard output.
+pub fn execute(args: DemoArgs) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let options = DemoOptions {
+        count: args.count,
+        rate: args.rate,
+        fail_every: args.fail_every,
+        ..DemoOptions::default()
+    };
+    let mut out = std::io::stdout();
+    match runtime.block_on(run(options, &mut out)) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

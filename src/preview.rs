@@ -224,3 +224,66 @@ event_types = ["Purchase"]
         assert_eq!(sink_config(bad, "hook").unwrap_err().path, "sinks.hook.url");
     }
 }
+
+/// Arguments of `webhook-sink preview`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PreviewArgs {
+    /// The pipeline config (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// The id of the `webhook` sink to preview (`hook` for `[sinks.hook]`).
+    #[arg(long, value_name = "ID")]
+    pub sink: String,
+    /// NDJSON records to preview; standard input when absent.
+    #[arg(long, value_name = "FILE.ndjson")]
+    pub input: Option<std::path::PathBuf>,
+}
+
+/// Runs `webhook-sink preview`, printing to standard output; exit 1 on a bad config or input.
+pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::error!("cannot read {}: {error}", args.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let sink = match sink_config(&text, &args.sink) {
+        Ok(sink) => sink,
+        Err(error) => {
+            tracing::error!("invalid config {}: {error}", args.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match &args.input {
+        Some(path) => match std::fs::File::open(path) {
+            Ok(file) => run(&sink, &args.sink, std::io::BufReader::new(file), &mut out),
+            Err(error) => {
+                tracing::error!("cannot read {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => run(&sink, &args.sink, std::io::stdin().lock(), &mut out),
+    };
+    match result {
+        Ok(summary) => {
+            let _ = writeln!(
+                out,
+                "# {} records: {} payloads, {} filtered out, {} errors",
+                summary.records, summary.payloads, summary.discarded, summary.errors
+            );
+            if summary.errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
