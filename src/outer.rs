@@ -150,6 +150,13 @@ pub trait RetryTier: Send + Sync {
         retry_after: Option<Duration>,
     ) -> Result<Option<Disposition>, TierError>;
 
+    /// Leases every waiting record at once, due or not: the last chance for a tier that does
+    /// not survive the process. A durable tier keeps its records for the next start and
+    /// returns nothing (the default).
+    async fn take_all_for_shutdown(&self) -> Vec<DueRecord> {
+        Vec::new()
+    }
+
     /// Records held (waiting or leased).
     fn len(&self) -> usize;
 
@@ -329,6 +336,20 @@ impl RetryTier for MemoryTier {
         Ok(disposition)
     }
 
+    async fn take_all_for_shutdown(&self) -> Vec<DueRecord> {
+        let mut state = self.lock();
+        let waiting = std::mem::take(&mut state.waiting);
+        waiting
+            .into_values()
+            .filter_map(|id| {
+                state.held.get(&id).map(|held| DueRecord {
+                    record: held.record.clone(),
+                    id,
+                })
+            })
+            .collect()
+    }
+
     fn len(&self) -> usize {
         self.lock().held.len()
     }
@@ -439,6 +460,23 @@ mod tests {
         blocking.complete(due.id, Ok(()), None).await.unwrap();
         second.await.unwrap().unwrap();
         assert_eq!(blocking.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn shutdown_leases_every_waiting_record_at_once() {
+        let schedule = Schedule::explicit(vec![Duration::from_secs(3600)]);
+        let tier = MemoryTier::new(schedule, 10, WhenFull::Block);
+        tier.enqueue(record("a")).await.unwrap();
+        tier.enqueue(record("b")).await.unwrap();
+        let all = tier.take_all_for_shutdown().await;
+        let mut bodies: Vec<_> = all.iter().map(|d| d.record.body.clone()).collect();
+        bodies.sort();
+        assert_eq!(bodies, ["a", "b"]);
+        assert_eq!(tier.len(), 2, "still held until completed");
+        for due in all {
+            tier.complete(due.id, Ok(()), None).await.unwrap();
+        }
+        assert!(tier.is_empty());
     }
 
     #[tokio::test]

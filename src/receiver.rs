@@ -55,6 +55,10 @@ struct State {
     record_bodies: bool,
     received: Mutex<Vec<Received>>,
     count: AtomicU64,
+    /// Answer every n-th request (0 = none) with `fail_status`.
+    fail_every: AtomicU64,
+    fail_status: AtomicU64,
+    failures: AtomicU64,
     arrived: Notify,
     released: watch::Sender<bool>,
 }
@@ -94,6 +98,15 @@ impl Receiver {
     /// memory flat under a throughput run.
     pub async fn start_with(record_bodies: bool) -> std::io::Result<Receiver> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(listener, record_bodies)
+    }
+
+    /// Starts a recording receiver on an already bound listener (e.g. a port chosen earlier).
+    pub async fn start_on(listener: TcpListener) -> std::io::Result<Receiver> {
+        Self::serve(listener, true)
+    }
+
+    fn serve(listener: TcpListener, record_bodies: bool) -> std::io::Result<Receiver> {
         let addr = listener.local_addr()?;
         let (released, _) = watch::channel(false);
         let state = Arc::new(State {
@@ -102,6 +115,9 @@ impl Receiver {
             record_bodies,
             received: Mutex::new(Vec::new()),
             count: AtomicU64::new(0),
+            fail_every: AtomicU64::new(0),
+            fail_status: AtomicU64::new(503),
+            failures: AtomicU64::new(0),
             arrived: Notify::new(),
             released,
         });
@@ -132,6 +148,19 @@ impl Receiver {
     /// Sets the reply used when the script is empty.
     pub fn set_default(&self, reply: Reply) {
         *lock(&self.state.default_reply) = reply;
+    }
+
+    /// Answers every `n`-th request with `status` instead of its reply (0 turns this off).
+    pub fn fail_every(&self, n: u64, status: u16) {
+        self.state
+            .fail_status
+            .store(u64::from(status), Ordering::Release);
+        self.state.fail_every.store(n, Ordering::Release);
+    }
+
+    /// Requests answered with a failure by [`Receiver::fail_every`] so far.
+    pub fn failures(&self) -> u64 {
+        self.state.failures.load(Ordering::Acquire)
     }
 
     /// Lets every hanging request (and later ones scripted to hang) answer 200.
@@ -221,9 +250,15 @@ async fn handle(
             connection,
         });
     }
-    state.count.fetch_add(1, Ordering::AcqRel);
+    let number = state.count.fetch_add(1, Ordering::AcqRel) + 1;
     state.arrived.notify_waiters();
 
+    let fail_every = state.fail_every.load(Ordering::Acquire);
+    if fail_every > 0 && number.is_multiple_of(fail_every) {
+        state.failures.fetch_add(1, Ordering::AcqRel);
+        let status = state.fail_status.load(Ordering::Acquire);
+        return Ok(respond(u16::try_from(status).unwrap_or(503), None));
+    }
     let reply = state.next_reply();
     match reply {
         Reply::Status(status) => Ok(respond(status, None)),

@@ -32,6 +32,12 @@ enum Command {
     Run(run::RunArgs),
     /// Check a config (and everything it refers to) and exit 0, or non-zero with the reason.
     Validate(validate::ValidateArgs),
+    /// The main job on an embedded default: demo source -> filter -> webhook sink -> an
+    /// embedded webhook receiver on loopback, with live progress and a summary.
+    Demo(webhook_sink::demo::DemoArgs),
+    /// Show what a webhook sink would send for each input record (stream, headers, body),
+    /// sending nothing.
+    Preview(webhook_sink::preview::PreviewArgs),
     /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
     /// settings, printing each output (or error).
     Render(render::RenderArgs),
@@ -44,6 +50,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Validate(args) => validate::execute(args),
+        Command::Demo(args) => webhook_sink::demo::execute(args),
+        Command::Preview(args) => webhook_sink::preview::execute(args),
         Command::Render(args) => render::execute(args),
     }
 }
@@ -51,5 +59,7 @@ pub fn main() -> ExitCode {
 /// The component types this binary knows besides the host's built-ins. Plugin sinks register
 /// themselves here.
 pub fn registry() -> Registry {
-    Registry::new()
+    let mut registry = Registry::new();
+    webhook_sink::register(&mut registry);
+    registry
 }

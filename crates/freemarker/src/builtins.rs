@@ -2,9 +2,7 @@
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Error;
-use crate::format_bridge::{
-    self as fb, compile_number_format, escape, DateKind, DateValue, Number, TimeZone,
-};
+use crate::format_bridge::{self as fb, escape, DateKind, DateValue, Number, TimeZone};
 use crate::render::{missing_err, Env};
 use crate::value::Value;
 use std::rc::Rc;
@@ -763,9 +761,11 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(1, 1);
                         let f = self.arg_str(a, 0)?;
-                        let nf = compile_number_format(&f, &self.settings.locale)
+                        let s = self
+                            .tpl
+                            .format_number_with(&f, &self.settings.locale, n)
                             .map_err(|m| self.err(span, m))?;
-                        Value::string(nf.format(n))
+                        Value::string(s)
                     }
                 }
                 Value::Bool(b) => {

@@ -999,7 +999,7 @@ impl<'s> Parser<'s> {
                     let name = self.expect_ident("name after '.'")?;
                     let span = callee.span.to(Span::new(n.start, self.pos));
                     callee = Expr {
-                        kind: ExprKind::Dot(Box::new(callee), name.into()),
+                        kind: ExprKind::Dot(Box::new(callee), name.into(), KeyHint::default()),
                         span,
                     };
                 }
@@ -1554,9 +1554,47 @@ impl<'s> Parser<'s> {
                     };
                     self.bump()?;
                     let span = e.span.to(Span::new(n.start, n.end));
-                    e = Expr {
-                        kind: ExprKind::Dot(Box::new(e), name.into()),
-                        span,
+                    e = match e.kind {
+                        // `a.b.c` rooted at a variable: one flat path, evaluated without recursion
+                        ExprKind::Var(root) if name != "*" => Expr {
+                            kind: ExprKind::Path {
+                                root,
+                                root_span: e.span,
+                                steps: vec![PathStep {
+                                    key: name.into(),
+                                    hint: KeyHint::default(),
+                                    span,
+                                }],
+                            },
+                            span,
+                        },
+                        ExprKind::Path {
+                            root,
+                            root_span,
+                            mut steps,
+                        } if name != "*" => {
+                            steps.push(PathStep {
+                                key: name.into(),
+                                hint: KeyHint::default(),
+                                span,
+                            });
+                            Expr {
+                                kind: ExprKind::Path {
+                                    root,
+                                    root_span,
+                                    steps,
+                                },
+                                span,
+                            }
+                        }
+                        kind => Expr {
+                            kind: ExprKind::Dot(
+                                Box::new(Expr { kind, span: e.span }),
+                                name.into(),
+                                KeyHint::default(),
+                            ),
+                            span,
+                        },
                     };
                 }
                 Tok::LBracket => {
@@ -1808,7 +1846,7 @@ fn reoffset(e: Error, base: usize) -> Error {
 fn respan(e: &mut Expr, span: Span) {
     e.span = span;
     match &mut e.kind {
-        ExprKind::Dot(a, _)
+        ExprKind::Dot(a, _, _)
         | ExprKind::Exists(a)
         | ExprKind::Paren(a)
         | ExprKind::Not(a)
@@ -1851,6 +1889,14 @@ fn respan(e: &mut Expr, span: Span) {
                 respan(x, span)
             }
         }),
+        ExprKind::Path {
+            root_span, steps, ..
+        } => {
+            *root_span = span;
+            for s in steps {
+                s.span = span;
+            }
+        }
         ExprKind::Str(_)
         | ExprKind::Num(_)
         | ExprKind::Bool(_)

@@ -47,6 +47,57 @@ pub(crate) struct Frame<'a> {
     pub nested_vars: &'a [Box<str>],
 }
 
+/// The frame stack. The top-level frame lives inline so a render that calls no macro allocates nothing here.
+pub(crate) struct Frames<'a> {
+    top: Frame<'a>,
+    rest: Vec<Frame<'a>>,
+}
+
+impl<'a> Frames<'a> {
+    fn new() -> Frames<'a> {
+        Frames {
+            top: Frame {
+                locals: Vec::new(),
+                loops: Vec::new(),
+                caller: 0,
+                nested_body: None,
+                nested_vars: &[],
+            },
+            rest: Vec::new(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.rest.len() + 1
+    }
+    pub fn push(&mut self, f: Frame<'a>) {
+        self.rest.push(f);
+    }
+    pub fn truncate(&mut self, len: usize) {
+        self.rest.truncate(len.saturating_sub(1));
+    }
+}
+
+impl<'a> std::ops::Index<usize> for Frames<'a> {
+    type Output = Frame<'a>;
+    fn index(&self, i: usize) -> &Frame<'a> {
+        if i == 0 {
+            &self.top
+        } else {
+            &self.rest[i - 1]
+        }
+    }
+}
+
+impl<'a> std::ops::IndexMut<usize> for Frames<'a> {
+    fn index_mut(&mut self, i: usize) -> &mut Frame<'a> {
+        if i == 0 {
+            &mut self.top
+        } else {
+            &mut self.rest[i - 1]
+        }
+    }
+}
+
 /// The state of one render.
 pub(crate) struct Env<'a> {
     pub tpl: &'a Template,
@@ -58,12 +109,15 @@ pub(crate) struct Env<'a> {
     pub out: String,
     pub namespace: Vec<(Rc<str>, Value<'a>)>,
     pub globals: Vec<(Rc<str>, Value<'a>)>,
-    pub frames: Vec<Frame<'a>>,
+    pub frames: Frames<'a>,
     pub cur: usize,
     /// Sequences listed by `<#list xs>` waiting for their `<#items>`.
     pub pending_items: Vec<Value<'a>>,
     steps: u64,
     depth: usize,
+    /// Copies of the limits (read on every step).
+    max_steps: u64,
+    max_output: usize,
 }
 
 /// Marks an error as FreeMarker's "InvalidReferenceException" (a missing value), which `!`/`??` on a
@@ -93,17 +147,13 @@ impl<'a> Env<'a> {
             out,
             namespace: Vec::new(),
             globals: Vec::new(),
-            frames: vec![Frame {
-                locals: Vec::new(),
-                loops: Vec::new(),
-                caller: 0,
-                nested_body: None,
-                nested_vars: &[],
-            }],
+            frames: Frames::new(),
             cur: 0,
             pending_items: Vec::new(),
             steps: 0,
             depth: 0,
+            max_steps: tpl.settings.max_steps,
+            max_output: tpl.settings.max_output_bytes,
         }
     }
 
@@ -119,7 +169,7 @@ impl<'a> Env<'a> {
     #[inline]
     pub fn step(&mut self) -> R<()> {
         self.steps += 1;
-        if self.steps > self.settings.max_steps {
+        if self.steps > self.max_steps {
             return Err(Error::new(
                 ErrorKind::Limit,
                 format!(
@@ -131,8 +181,9 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
+    #[inline]
     fn check_output(&self) -> R<()> {
-        if self.out.len() > self.settings.max_output_bytes {
+        if self.out.len() > self.max_output {
             return Err(Error::new(
                 ErrorKind::Limit,
                 format!(
@@ -198,9 +249,10 @@ impl<'a> Env<'a> {
                     "0".repeat(min),
                     "#".repeat(max.saturating_sub(min))
                 );
-                let nf = compile_number_format(&pattern, &self.settings.locale)
+                let s = self
+                    .tpl
+                    .format_number_with(&pattern, &self.settings.locale, &n)
                     .map_err(|m| self.err(expr.span, m))?;
-                let s = nf.format(&n);
                 self.out.push_str(&s);
                 self.check_output()?;
             }
@@ -628,6 +680,15 @@ impl<'a> Env<'a> {
     /// Resolves a variable name: loop variables, macro locals, `#assign`ed, `#global`, then the data model.
     pub fn lookup(&self, name: &str) -> Option<Value<'a>> {
         let f = &self.frames[self.cur];
+        // fast path: nothing can shadow the data model
+        if name == "input"
+            && f.loops.is_empty()
+            && f.locals.is_empty()
+            && self.namespace.is_empty()
+            && self.globals.is_empty()
+        {
+            return Value::from_json(self.input);
+        }
         for l in f.loops.iter().rev() {
             if l.name == name {
                 return l.item.clone();
@@ -1007,12 +1068,41 @@ impl<'a> Env<'a> {
                 }
                 Value::string(s)
             }
-            ExprKind::Dot(target, key) => {
+            ExprKind::Path {
+                root,
+                root_span,
+                steps,
+            } => {
+                let mut cur = self.lookup(root);
+                let mut prefix = *root_span;
+                for step in steps {
+                    let t = match cur {
+                        Some(t) => t,
+                        None if self.settings.classic_compatible => return Ok(None),
+                        None => return Err(missing_err(self.src(), prefix)),
+                    };
+                    cur = match &t {
+                        Value::Json(Json::Object(m)) => {
+                            crate::value::json_get_hinted(m, &step.key, &step.hint)
+                                .and_then(Value::from_json)
+                        }
+                        _ => self.get_key(&t, &step.key, prefix, step.span)?,
+                    };
+                    prefix = step.span;
+                }
+                return Ok(cur);
+            }
+            ExprKind::Dot(target, key, hint) => {
                 let t = match self.eval(target)? {
                     Some(t) => t,
                     None if self.settings.classic_compatible => return Ok(None),
                     None => return Err(missing_err(self.src(), target.span)),
                 };
+                if let Value::Json(Json::Object(m)) = &t {
+                    return Ok(
+                        crate::value::json_get_hinted(m, key, hint).and_then(Value::from_json)
+                    );
+                }
                 return self.get_key(&t, key, target.span, e.span);
             }
             ExprKind::Index(target, idx) => {
