@@ -46,6 +46,17 @@ impl ArithError {
     }
 }
 
+/// Products (and negations) with more fraction digits than this are rounded half-up to it.
+const MAX_SCALE: i64 = 12;
+
+fn limit_scale(d: Decimal) -> Decimal {
+    if d.scale() > MAX_SCALE {
+        d.set_scale(MAX_SCALE, Rounding::HalfUp)
+    } else {
+        d
+    }
+}
+
 /// FreeMarker's BigDecimal engine divides with at least this many fraction digits.
 const MIN_DIVISION_SCALE: i64 = 12;
 
@@ -118,9 +129,11 @@ impl Number {
         Ok(Number::Decimal(self.to_decimal()?.sub(&o.to_decimal()?)))
     }
 
-    /// `a * b` (exact).
+    /// `a * b`, rounded half-up to 12 fraction digits when it has more.
     pub fn mul(&self, o: &Number) -> Result<Number, ArithError> {
-        Ok(Number::Decimal(self.to_decimal()?.mul(&o.to_decimal()?)))
+        Ok(Number::Decimal(limit_scale(
+            self.to_decimal()?.mul(&o.to_decimal()?),
+        )))
     }
 
     /// `a / b`: scale `max(12, scale(a), scale(b))`, rounded half-up; fails on division by zero.
@@ -143,16 +156,17 @@ impl Number {
         Ok(Number::Int(a.wrapping_rem(b)))
     }
 
-    /// Unary minus; keeps the Java type (FreeMarker multiplies by -1 "conservatively").
+    /// Unary minus; keeps the Java type (FreeMarker multiplies by -1 keeping the type, so the
+    /// most negative `int`/`long` stays itself and decimals get at most 12 fraction digits).
     pub fn neg(&self) -> Number {
         match self {
-            Number::Int(i) => match i.checked_neg() {
-                Some(v) => Number::Int(v),
-                None => Number::BigInt(-BigInt::from(*i)),
-            },
+            // oracle: -(input.i) with i = -2147483648 -> -2147483648
+            Number::Int(i) if *i == i32::MIN as i64 || *i == i64::MIN => Number::Int(*i),
+            Number::Int(i) => Number::Int(-i),
             Number::BigInt(b) => Number::BigInt(-b),
             Number::Double(f) => Number::Double(-f),
-            Number::Decimal(d) => Number::Decimal(d.neg()),
+            // oracle: -("-0.0662811405923388"?number) -> 0.066281140592
+            Number::Decimal(d) => Number::Decimal(limit_scale(d.neg())),
         }
     }
 
@@ -256,25 +270,59 @@ impl Number {
         }
     }
 
-    /// `?round`: floor(x + 0.5), so halves go up (-2.5 -> -2).
+    /// The exact value of `doubleValue()`, which `?round`, `?floor` and `?ceiling` start from
+    /// (so a long beyond 2^53 loses precision, as in FreeMarker).
+    fn exact_double(&self) -> Result<Decimal, ArithError> {
+        let f = self.to_f64();
+        Decimal::from_f64_exact(f).ok_or_else(|| ArithError("Infinite or NaN".into()))
+    }
+
+    /// `?round`: floor(x + 0.5) on the double value, so halves go up (-2.5 -> -2).
     pub fn round(&self) -> Result<Number, ArithError> {
         let half = Decimal::new(BigInt::from(5), 1);
-        let d = self.to_decimal()?.add(&half);
+        let d = self.exact_double()?.add(&half);
         Ok(Number::Decimal(d.set_scale(0, Rounding::Floor)))
     }
 
-    /// `?floor`.
+    /// `?floor` (on the double value).
     pub fn floor(&self) -> Result<Number, ArithError> {
         Ok(Number::Decimal(
-            self.to_decimal()?.set_scale(0, Rounding::Floor),
+            self.exact_double()?.set_scale(0, Rounding::Floor),
         ))
     }
 
-    /// `?ceiling`.
+    /// `?ceiling` (on the double value).
     pub fn ceiling(&self) -> Result<Number, ArithError> {
         Ok(Number::Decimal(
-            self.to_decimal()?.set_scale(0, Rounding::Ceiling),
+            self.exact_double()?.set_scale(0, Rounding::Ceiling),
         ))
+    }
+
+    /// Epoch milliseconds for `?number_to_datetime` and friends (FreeMarker's `safeToLong`:
+    /// doubles and decimals round half-up; out of the `long` range is an error).
+    pub fn to_epoch_ms(&self) -> Result<i64, ArithError> {
+        let too_big = |shown: String| {
+            ArithError(format!(
+                "Number doesn't fit into a 64 bit signed integer (long): {shown}"
+            ))
+        };
+        match self {
+            Number::Int(i) => Ok(*i),
+            Number::Double(f) => {
+                let r = (f + 0.5).floor();
+                if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
+                    return Err(too_big(java_double_to_string(r)));
+                }
+                Ok(r as i64)
+            }
+            Number::BigInt(b) => b.to_i64().ok_or_else(|| too_big(b.to_string())),
+            Number::Decimal(d) => {
+                let r = d.set_scale(0, Rounding::HalfUp);
+                r.to_bigint()
+                    .to_i64()
+                    .ok_or_else(|| too_big(r.to_plain_string()))
+            }
+        }
     }
 
     /// `?int`: Java `intValue()` (truncates toward zero; 1e20 -> 2147483647, big integers wrap).
@@ -429,6 +477,44 @@ mod tests {
         assert_eq!(json("0.1").compare(&lit("0.10")), Ordering::Equal);
         assert_eq!(lit("2").compare(&json("1.5")), Ordering::Greater);
         assert_eq!(lit("2").neg().compare(&json("-1.5")), Ordering::Less);
+    }
+
+    #[test]
+    fn products_and_negation_keep_at_most_twelve_fraction_digits() {
+        // oracle: ("5343152582959.241"?number * "-5.424755574590948e-10"?number)?c -> -2898.529676029817
+        let a = parse_str("5343152582959.241");
+        let b = parse_str("-5.424755574590948e-10");
+        assert_eq!(c(&a.mul(&b).unwrap()), "-2898.529676029817");
+        // oracle: (-("-0.0662811405923388"?number))?c -> 0.066281140592; -(-2147483648) -> -2147483648
+        assert_eq!(c(&parse_str("-0.0662811405923388").neg()), "0.066281140592");
+        assert_eq!(c(&json("-2147483648").neg()), "-2147483648");
+    }
+
+    #[test]
+    fn rounding_builtins_go_through_double() {
+        // oracle: input.a = -495525280377343427 (Long): ?round, ?floor, ?ceiling -> -495525280377343424
+        let a = json("-495525280377343427");
+        assert_eq!(c(&a.round().unwrap()), "-495525280377343424");
+        assert_eq!(c(&a.floor().unwrap()), "-495525280377343424");
+        // oracle: "4.26873996799682e+19"?number?round -> 42687399679968198656
+        assert_eq!(
+            c(&parse_str("4.26873996799682e+19").round().unwrap()),
+            "42687399679968198656"
+        );
+    }
+
+    #[test]
+    fn epoch_ms_conversion() {
+        assert_eq!(
+            json("1643659621795").to_epoch_ms().unwrap(),
+            1_643_659_621_795
+        );
+        assert_eq!(parse_str("1.5").to_epoch_ms().unwrap(), 2);
+        assert!(json("1e300").to_epoch_ms().is_err());
+    }
+
+    fn parse_str(s: &str) -> Number {
+        crate::format::parse_number(s).unwrap()
     }
 
     #[test]

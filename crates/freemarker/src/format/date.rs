@@ -140,10 +140,13 @@ fn style_pattern(spec: &str, kind: DateKind, locale: &Locale) -> Option<String> 
             (s, s)
         }
     };
+    // oracle: for a date-only or time-only value a pair like "full_short" uses its first style;
+    // date-times are joined by the pattern of the shorter of the two styles ("long_short" uses
+    // ", ", "full_long" uses " 'at' ")
     Some(match kind {
         DateKind::Date => p.date[d].to_string(),
-        DateKind::Time => p.time[t].to_string(),
-        DateKind::DateTime | DateKind::Unknown => p.date_time[t]
+        DateKind::Time => p.time[d].to_string(),
+        DateKind::DateTime | DateKind::Unknown => p.date_time[d.max(t)]
             .replace("{1}", p.date[d])
             .replace("{0}", p.time[t]),
     })
@@ -359,12 +362,14 @@ impl SimplePattern {
         obey_count: bool,
         f: &mut Parsed,
     ) -> Option<usize> {
+        // Java limits an abutting field to `n` characters counted from before the skipped spaces
+        let field_start = pos;
         while matches!(t.get(pos), Some(' ') | Some('\t')) {
             pos += 1;
         }
         let names = self.names;
         let number = |pos: usize| -> Option<(i64, usize, usize)> {
-            let end_limit = if obey_count { pos + n } else { t.len() };
+            let end_limit = if obey_count { field_start + n } else { t.len() };
             if obey_count && end_limit > t.len() {
                 return None;
             }
@@ -535,52 +540,9 @@ fn parse_zone(t: &[char], pos: usize, c: char, n: usize) -> Option<(i32, usize)>
         }
         return Some((0, p));
     }
-    // zone names, longest first
-    const NAMES: &[(&str, i32)] = &[
-        ("Coordinated Universal Time", 0),
-        ("Greenwich Mean Time", 0),
-        ("Central European Standard Time", 3600),
-        ("Central European Summer Time", 7200),
-        ("Eastern European Standard Time", 7200),
-        ("Eastern European Summer Time", 10800),
-        ("Western European Standard Time", 0),
-        ("Western European Summer Time", 3600),
-        ("British Summer Time", 3600),
-        ("Eastern Standard Time", -18000),
-        ("Eastern Daylight Time", -14400),
-        ("Central Standard Time", -21600),
-        ("Central Daylight Time", -18000),
-        ("Mountain Standard Time", -25200),
-        ("Mountain Daylight Time", -21600),
-        ("Pacific Standard Time", -28800),
-        ("Pacific Daylight Time", -25200),
-        ("Japan Standard Time", 32400),
-        ("India Standard Time", 19800),
-        ("AEST", 36000),
-        ("AEDT", 39600),
-        ("CEST", 7200),
-        ("EEST", 10800),
-        ("WEST", 3600),
-        ("UTC", 0),
-        ("CET", 3600),
-        ("EET", 7200),
-        ("WET", 0),
-        ("BST", 3600),
-        ("MSK", 10800),
-        ("EST", -18000),
-        ("EDT", -14400),
-        ("CST", -21600),
-        ("CDT", -18000),
-        ("MST", -25200),
-        ("MDT", -21600),
-        ("PST", -28800),
-        ("PDT", -25200),
-        ("JST", 32400),
-        ("IST", 19800),
-    ];
-    let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-    let (i, len) = match_names(t, pos, &names)?;
-    Some((NAMES[i].1, pos + len))
+    // zone names of every known locale (std and daylight, short and long)
+    let (offset, len) = super::zone::match_zone_name(t, pos)?;
+    Some((offset, pos + len))
 }
 
 /// Fields collected by a parse, resolved like Java's lenient `GregorianCalendar`.
@@ -604,12 +566,25 @@ struct Parsed {
 impl Parsed {
     fn resolve(&self, tz: &TimeZone) -> Option<i64> {
         let mut year = self.year.unwrap_or(1970);
-        // Java's two-digit years: within 80 years before and 20 years after now
-        let century_start_year = current_year() - 80;
+        // Java's two-digit years: within 80 years before and 20 years after now; the one
+        // two-digit value that can mean either century is decided after resolving the date
+        let century_start = now_ms() - 80 * 3_652_425 * DAY_MS / 10_000;
+        let century_start_year =
+            super::calendar::gregorian_from_days(century_start.div_euclid(DAY_MS)).0;
+        let mut borderline = false;
         if self.ambiguous_year {
             let two = century_start_year.rem_euclid(100);
+            borderline = year == two;
             year += (century_start_year / 100) * 100 + if year < two { 100 } else { 0 };
         }
+        let epoch = self.resolve_year(year, tz)?;
+        if borderline && epoch < century_start {
+            return self.resolve_year(year + 100, tz);
+        }
+        Some(epoch)
+    }
+
+    fn resolve_year(&self, mut year: i64, tz: &TimeZone) -> Option<i64> {
         if self.bc {
             year = 1 - year;
         }
@@ -633,12 +608,11 @@ impl Parsed {
     }
 }
 
-fn current_year() -> i64 {
-    let now_ms = SystemTime::now()
+fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    super::calendar::gregorian_from_days(now_ms.div_euclid(DAY_MS)).0
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -915,5 +889,54 @@ mod tests {
         ] {
             assert!(parse(pat, Date, s).is_err(), "{pat} {s}");
         }
+    }
+
+    #[test]
+    fn style_pairs() {
+        use DateKind::*;
+        // oracle: 1830792795871 "short_long" -> "1/6/28, 5:33:15 PM UTC" (joined by the shorter
+        // style); a time value with "full_short" uses "full"
+        assert_eq!(
+            fmt("short_long", DateTime, "en_US", 1_830_792_795_871),
+            "1/6/28, 5:33:15 PM UTC"
+        );
+        assert_eq!(
+            fmt("full_short", Time, "en_US", 1_830_792_795_871),
+            "5:33:15 PM Coordinated Universal Time"
+        );
+        // oracle: "iso fz" on a date value -> "2028-01-06" (no offset)
+        assert_eq!(
+            fmt("iso fz", Date, "en_US", 1_830_792_795_871),
+            "2028-01-06"
+        );
+    }
+
+    #[test]
+    fn parsing_zone_names_and_abutting_fields() {
+        use DateKind::*;
+        let de = Locale::parse("de_DE").unwrap();
+        let f = DateFormat::new("EEE, d MMM yyyy HH:mm:ss z", DateTime, &de).unwrap();
+        // oracle: locale=de_DE "Mi., 2 Okt. 2019 18:02:27 MESZ" -> 1570032147000
+        assert_eq!(
+            f.parse("Mi., 2 Okt. 2019 18:02:27 MESZ", &TimeZone::utc())
+                .unwrap(),
+            1_570_032_147_000
+        );
+        // oracle: "full" in de_DE parses "... Koordinierte Weltzeit"
+        let f = DateFormat::new("full", DateTime, &de).unwrap();
+        assert_eq!(
+            f.parse(
+                "Mittwoch, 2. Oktober 2019 um 16:02:27 Koordinierte Weltzeit",
+                &TimeZone::utc()
+            )
+            .unwrap(),
+            1_570_032_147_000
+        );
+        // oracle: "  2022-01-31" with "yyyyMMddHHmmss" -> -61481113379000 (the 4-character year
+        // field counts the leading spaces)
+        assert_eq!(
+            parse("yyyyMMddHHmmss", DateTime, "  2022-01-31").unwrap(),
+            -61_481_113_379_000
+        );
     }
 }

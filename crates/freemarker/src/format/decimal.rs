@@ -358,6 +358,43 @@ pub fn shortest_digits(f: f64) -> (String, i64) {
     (digits, exp + 1)
 }
 
+/// The digits Java 17's `Double.toString` (and `DecimalFormat`) starts from for a finite,
+/// non-zero double: the shortest round-trip digits, except for integer values in [2^53, 2^63),
+/// where Java's old `FloatingDecimal` prints the exact integer with only its provably
+/// insignificant low digits rounded away (2.249049295654513E16 prints as 22490492956545128).
+pub fn java_double_digits(f: f64) -> (String, i64) {
+    let a = f.abs();
+    if (9_007_199_254_740_992.0..9_223_372_036_854_775_808.0).contains(&a) && a.fract() == 0.0 {
+        let bin_exp = ((a.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+        // FloatingDecimal passes 53 "significant bits" for every normal double
+        let significant_bits = 53;
+        const INSIGNIFICANT: [u32; 64] = [
+            0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8,
+            8, 9, 9, 9, 9, 10, 10, 10, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15,
+            15, 15, 16, 16, 16, 17, 17, 17, 18, 18, 18, 19,
+        ];
+        let p2 = bin_exp - significant_bits - 1;
+        let insignificant = if bin_exp > significant_bits && p2 > 1 && p2 < 64 {
+            INSIGNIFICANT[p2 as usize]
+        } else {
+            0
+        };
+        let mut value = a as u64;
+        if insignificant > 0 {
+            let pow10 = 10u64.pow(insignificant);
+            let residue = value % pow10;
+            value /= pow10;
+            if residue >= pow10 / 2 {
+                value += 1;
+            }
+        }
+        let s = value.to_string();
+        let point = s.len() as i64 + insignificant as i64;
+        return (s.trim_end_matches('0').to_string(), point);
+    }
+    shortest_digits(f)
+}
+
 /// Java's `Double.toString(f)`: plain notation for 10^-3 <= |f| < 10^7, otherwise
 /// `d.dddE±n`; always at least one fraction digit. (Java 17 occasionally prints one more digit
 /// than the shortest round-trip form; we print the shortest.)
@@ -376,7 +413,7 @@ pub fn java_double_to_string(f: f64) -> String {
         out.push_str("0.0");
         return out;
     }
-    let (digits, point) = shortest_digits(f);
+    let (digits, point) = java_double_digits(f);
     let a = f.abs();
     if (1e-3..1e7).contains(&a) {
         if point <= 0 {

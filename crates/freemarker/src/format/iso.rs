@@ -127,10 +127,10 @@ pub fn format_iso(epoch_ms: i64, kind: DateKind, tz: &TimeZone, opts: &IsoOption
     let ms_of_day = local.rem_euclid(DAY_MS);
     let date_part = kind != DateKind::Time;
     let time_part = kind != DateKind::Date;
+    // oracle: "iso fz" still prints ISO dates without an offset
     let zone_part = match opts.zone {
         ZoneMode::Never => false,
-        ZoneMode::Force => true,
-        ZoneMode::Auto => time_part || opts.xs,
+        ZoneMode::Force | ZoneMode::Auto => time_part || opts.xs,
     };
     let mut out = String::new();
     if date_part {

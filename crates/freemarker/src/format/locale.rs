@@ -46,7 +46,7 @@ pub struct DateNames {
 }
 
 /// The locale's `DateFormat` style patterns (index 0 = full .. 3 = short) and the patterns
-/// joining date and time, chosen by the time style (what Java 17 does).
+/// joining date and time, chosen by the shorter of the two styles (what Java 17 does).
 #[derive(Clone, Copy, Debug)]
 pub struct DatePatterns {
     pub date: [&'static str; 4],
@@ -401,7 +401,7 @@ impl Locale {
         match (self.language.as_str(), self.country.as_str()) {
             ("ja", "JP") | ("en", "JP") => "\u{a4}#,##0",
             ("de", "CH") => "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
-            ("en", _) if !self.country.is_empty() => "\u{a4}#,##0.00",
+            ("en", _) => "\u{a4}#,##0.00",
             ("ja", _) => "\u{a4}#,##0.00",
             ("de" | "fr" | "hu" | "it" | "es" | "sv", _) => "#,##0.00\u{a0}\u{a4}",
             _ => "\u{a4}\u{a0}#,##0.00",

@@ -3,7 +3,7 @@
 
 use num_bigint::BigInt;
 
-use super::decimal::{shortest_digits, Decimal, Rounding};
+use super::decimal::{java_double_digits, Decimal, Rounding};
 use super::locale::{Locale, Symbols};
 use super::FormatError;
 use crate::number::Number;
@@ -71,11 +71,8 @@ impl NumberFormat {
     /// Formats `n` (never fails: NaN and infinities have symbols).
     pub fn format(&self, n: &Number) -> String {
         match &self.kind {
-            Kind::Computer => match n {
-                // oracle: number_format=computer prints doubles' infinities with DecimalFormat's symbol
-                Number::Double(f) if !f.is_finite() => c_pattern().format(n),
-                _ => format_c(n),
-            },
+            // oracle: ${"INF"?number?string("computer")} -> INF, like ?c
+            Kind::Computer => format_c(n),
             Kind::Decimal(p) => p.format(n),
         }
     }
@@ -177,6 +174,17 @@ fn rounded_digits(
         }
     }
     let abs = exact.abs();
+    if let Some(max_frac) = fixed {
+        // Java's DigitList: a value whose first digit lies beyond the next-to-last printable
+        // place becomes zero whatever the rounding mode (so UP/CEILING never make it 0.01)
+        let (_, point) = abs.digits();
+        if !abs.is_zero() && -point > max_frac as i64 {
+            return Digits {
+                digits: Vec::new(),
+                point: 0,
+            };
+        }
+    }
     let rounded = match fixed {
         Some(max_frac) => abs.set_scale(max_frac as i64, mode),
         None if max_sig == 0 => abs,
@@ -486,7 +494,7 @@ impl DecimalPattern {
                 let shortest = if f == 0.0 {
                     None
                 } else {
-                    Some(shortest_digits(f))
+                    Some(java_double_digits(f))
                 };
                 (negative, exact, shortest)
             }
@@ -503,18 +511,23 @@ impl DecimalPattern {
                 (d.signum() < 0, d, None)
             }
         };
+        // digits are rounded as magnitudes, so directed modes flip for negative values
+        let rounding = match (negative, self.rounding) {
+            (true, Rounding::Ceiling) => Rounding::Floor,
+            (true, Rounding::Floor) => Rounding::Ceiling,
+            (_, r) => r,
+        };
         let mut out = String::new();
         let (pre, suf) = self.affixes(negative);
         out.push_str(pre);
         match self.exponent {
             None => {
-                let digits =
-                    rounded_digits(&exact, shortest, Some(self.max_frac), 0, self.rounding);
+                let digits = rounded_digits(&exact, shortest, Some(self.max_frac), 0, rounding);
                 self.write_fixed(&digits, &mut out);
             }
             Some(min_exp_digits) => {
                 let max_sig = self.max_int.saturating_add(self.max_frac);
-                let digits = rounded_digits(&exact, shortest, None, max_sig, self.rounding);
+                let digits = rounded_digits(&exact, shortest, None, max_sig, rounding);
                 self.write_scientific(&digits, min_exp_digits, &mut out);
             }
         }
@@ -640,7 +653,7 @@ impl DecimalPattern {
     }
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct NumberPart {
     left: usize,
     zero: usize,
@@ -649,6 +662,19 @@ struct NumberPart {
     grouping: i64,
     decimal_pos: Option<usize>,
     exponent: Option<usize>,
+}
+
+impl Default for NumberPart {
+    fn default() -> NumberPart {
+        NumberPart {
+            left: 0,
+            zero: 0,
+            right: 0,
+            grouping: -1,
+            decimal_pos: None,
+            exponent: None,
+        }
+    }
 }
 
 /// Splits FreeMarker's extended syntax: the options follow the second `;` outside quotes.
@@ -770,6 +796,33 @@ mod tests {
             format_c(&n.div(&Number::Int(3)).unwrap()),
             "0.3333333333333"
         );
+    }
+
+    #[test]
+    fn java_quirks_in_digits() {
+        // oracle: 2.249049295654513e16 (JSON) with "number" -> 22,490,492,956,545,128 (Java 17 prints
+        // integer-valued doubles below 2^63 with their exact digits)
+        assert_eq!(
+            fmt("number", "en_US", &Number::Double(2.249049295654513e16)),
+            "22,490,492,956,545,128"
+        );
+        // oracle: -8.335317243922042e-12 with "0.00;; roundingMode=floor" -> -0.00 and with
+        // "0.0;; roundingMode=up" -> -0.0 (values far below the last place underflow to zero)
+        let tiny = Number::Double(-8.335317243922042e-12);
+        assert_eq!(fmt("0.00;; roundingMode=floor", "en_US", &tiny), "-0.00");
+        assert_eq!(fmt("0.0;; roundingMode=up", "en_US", &tiny), "-0.0");
+        // oracle: -870.261 with "0.00;; roundingMode=ceiling" -> -870.26, "floor" -> -870.27
+        let n = Number::Double(-870.261);
+        assert_eq!(fmt("0.00;; roundingMode=ceiling", "en_US", &n), "-870.26");
+        assert_eq!(fmt("0.00;; roundingMode=floor", "en_US", &n), "-870.27");
+        // oracle: "INF"?number?string("computer") -> INF
+        assert_eq!(
+            fmt("computer", "en_US", &Number::Double(f64::INFINITY)),
+            "INF"
+        );
+        // oracle: 777197 with "0000" -> 777197, "#,##,###" groups by the last interval
+        assert_eq!(fmt("0000", "en_US", &Number::Int(777197)), "777197");
+        assert_eq!(fmt("#,##,###", "en_US", &Number::Int(1234567)), "1,234,567");
     }
 
     #[test]

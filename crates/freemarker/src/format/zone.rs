@@ -2,6 +2,8 @@
 //! `GMT`, custom `GMT+hh:mm` ids, and GMT for anything unknown), with the short and long names
 //! Java 17 (CLDR) prints for `z` / `zzzz`.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use chrono::{NaiveDateTime, Offset, TimeZone as _};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
@@ -21,6 +23,9 @@ enum Kind {
     Fixed(i32),
     Named(Tz),
 }
+
+/// 1900-01-01T00:00:00Z: Java's time zone data starts here.
+const UTC_1900_MS: i64 = -2_208_988_800_000;
 
 /// The offset in force at one instant, with what `z`/`zzzz` need.
 #[derive(Clone, Copy, Debug)]
@@ -81,8 +86,25 @@ impl TimeZone {
         &self.id
     }
 
-    /// The offset at an instant.
+    /// The offset at an instant. Like Java's `ZoneInfo`, which drops transitions before 1900,
+    /// earlier instants get the zone's present standard offset (no local mean time).
     pub fn offset_at(&self, epoch_ms: i64) -> ZoneOffset {
+        if let (Kind::Named(tz), true) = (self.kind, epoch_ms < UTC_1900_MS) {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let seconds = chrono::DateTime::from_timestamp(now, 0)
+                .map(|t| {
+                    let off = tz.offset_from_utc_datetime(&t.naive_utc());
+                    off.base_utc_offset().num_seconds() as i32
+                })
+                .unwrap_or(0);
+            return ZoneOffset {
+                seconds,
+                dst: false,
+            };
+        }
         match self.kind {
             Kind::Fixed(s) => ZoneOffset {
                 seconds: s,
@@ -112,6 +134,7 @@ impl TimeZone {
     pub fn offset_for_local(&self, local_ms: i64) -> i32 {
         match self.kind {
             Kind::Fixed(s) => s,
+            Kind::Named(_) if local_ms < UTC_1900_MS => self.offset_at(local_ms).seconds,
             Kind::Named(tz) => {
                 let secs = local_ms.div_euclid(1000);
                 let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
@@ -130,24 +153,28 @@ impl TimeZone {
         }
     }
 
-    /// The `z` (short) or `zzzz` (long) name at an instant.
+    /// The `z` (short) or `zzzz` (long) name at an instant, in the locale's language where
+    /// known (en_US, en_GB, de, fr, hu, ja; others get en_US names). Zones outside the table get
+    /// tzdb's alphabetic abbreviation or `GMT±hh:mm`.
     pub fn display_name(&self, epoch_ms: i64, long: bool, locale: &Locale) -> String {
         let off = self.offset_at(epoch_ms);
-        if let Some(names) = self.metazone() {
-            if names.0 == "UTC" && long {
-                return utc_long_name(locale).into();
-            }
-            let i = if off.dst { 1 } else { 0 };
-            let pair = if long { names.1 } else { names.0 };
-            let name = pair.split('|').nth(i).unwrap_or(pair);
-            return name.into();
+        if let Some(meta) = self.metazone() {
+            let loc = match (locale.language(), locale.country()) {
+                ("en", "GB") => 1,
+                ("de", _) => 2,
+                ("fr", _) => 3,
+                ("hu", _) => 4,
+                ("ja", _) => 5,
+                _ => 0,
+            };
+            let names = ZONE_NAMES[meta][loc];
+            return names[usize::from(long) * 2 + usize::from(off.dst)].into();
         }
         if let Kind::Named(tz) = self.kind {
             if !long {
-                if let Some(secs_ok) =
-                    chrono::DateTime::from_timestamp(epoch_ms.div_euclid(1000), 0)
-                {
-                    let o = tz.offset_from_utc_datetime(&secs_ok.naive_utc());
+                let at = epoch_ms.div_euclid(1000);
+                if let Some(utc) = chrono::DateTime::from_timestamp(at, 0) {
+                    let o = tz.offset_from_utc_datetime(&utc.naive_utc());
                     if let Some(abbr) = o.abbreviation() {
                         if abbr.chars().all(|c| c.is_ascii_alphabetic()) {
                             return abbr.into();
@@ -159,22 +186,16 @@ impl TimeZone {
         custom_id(off.seconds)
     }
 
-    /// (short "std|dst", long "std|dst") names of the CLDR metazone of well-known zones.
-    fn metazone(&self) -> Option<(&'static str, &'static str)> {
-        let id = self.id.as_str();
-        let utc = ("UTC", "Coordinated Universal Time");
-        let gmt = ("GMT", "Greenwich Mean Time");
-        Some(match id {
+    /// The row of `ZONE_NAMES` for well-known zones (the CLDR metazone they belong to).
+    fn metazone(&self) -> Option<usize> {
+        Some(match self.id.as_str() {
             "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Etc/Zulu"
-            | "Zulu" => utc,
+            | "Zulu" => 0,
             "GMT" | "Etc/GMT" | "Etc/Greenwich" | "Greenwich" | "Etc/GMT0" | "GMT0"
-            | "Etc/GMT+0" | "Etc/GMT-0" => gmt,
-            "Europe/London" => ("GMT|BST", "Greenwich Mean Time|British Summer Time"),
-            "Europe/Dublin" => ("GMT|IST", "Greenwich Mean Time|Irish Standard Time"),
-            "Europe/Lisbon" | "WET" | "Atlantic/Canary" | "Atlantic/Madeira" => (
-                "WET|WEST",
-                "Western European Standard Time|Western European Summer Time",
-            ),
+            | "Etc/GMT+0" | "Etc/GMT-0" => 1,
+            "Europe/London" => 2,
+            "Europe/Dublin" => 3,
+            "Europe/Lisbon" | "WET" | "Atlantic/Canary" | "Atlantic/Madeira" => 4,
             "CET"
             | "Europe/Berlin"
             | "Europe/Budapest"
@@ -209,18 +230,12 @@ impl TimeZone {
             | "Africa/Ceuta"
             | "Arctic/Longyearbyen"
             | "Europe/Busingen"
-            | "MET" => (
-                "CET|CEST",
-                "Central European Standard Time|Central European Summer Time",
-            ),
+            | "MET" => 5,
             "EET" | "Europe/Athens" | "Europe/Helsinki" | "Europe/Kiev" | "Europe/Kyiv"
             | "Europe/Bucharest" | "Europe/Sofia" | "Europe/Riga" | "Europe/Tallinn"
             | "Europe/Vilnius" | "Europe/Chisinau" | "Asia/Nicosia" | "Europe/Nicosia"
-            | "Asia/Beirut" | "Africa/Cairo" | "Europe/Mariehamn" => (
-                "EET|EEST",
-                "Eastern European Standard Time|Eastern European Summer Time",
-            ),
-            "Europe/Moscow" => ("MSK|MSK", "Moscow Standard Time|Moscow Summer Time"),
+            | "Asia/Beirut" | "Africa/Cairo" | "Europe/Mariehamn" => 6,
+            "Europe/Moscow" => 7,
             "America/New_York"
             | "America/Detroit"
             | "America/Toronto"
@@ -229,52 +244,222 @@ impl TimeZone {
             | "US/Eastern"
             | "America/Indiana/Indianapolis"
             | "America/Kentucky/Louisville"
-            | "EST" => ("EST|EDT", "Eastern Standard Time|Eastern Daylight Time"),
-            "America/Chicago"
-            | "US/Central"
-            | "CST6CDT"
-            | "America/Winnipeg"
-            | "America/Mexico_City" => ("CST|CDT", "Central Standard Time|Central Daylight Time"),
+            | "EST" => 8,
+            "America/Chicago" | "US/Central" | "CST6CDT" | "America/Winnipeg" => 9,
             "America/Denver" | "US/Mountain" | "MST7MDT" | "America/Edmonton"
-            | "America/Phoenix" | "MST" => {
-                ("MST|MDT", "Mountain Standard Time|Mountain Daylight Time")
-            }
+            | "America/Phoenix" | "MST" => 10,
             "America/Los_Angeles"
             | "US/Pacific"
             | "PST8PDT"
             | "America/Vancouver"
-            | "America/Tijuana" => ("PST|PDT", "Pacific Standard Time|Pacific Daylight Time"),
-            "Asia/Tokyo" | "Japan" => ("JST|JDT", "Japan Standard Time|Japan Daylight Time"),
-            "Asia/Kolkata" | "Asia/Calcutta" => {
-                ("IST|IST", "India Standard Time|India Standard Time")
-            }
-            "Asia/Shanghai" | "PRC" | "Asia/Chongqing" => {
-                ("CST|CDT", "China Standard Time|China Daylight Time")
-            }
+            | "America/Tijuana" => 11,
+            "Asia/Tokyo" | "Japan" => 12,
+            "Asia/Kolkata" | "Asia/Calcutta" => 13,
+            "Asia/Shanghai" | "PRC" | "Asia/Chongqing" => 14,
             "Australia/Sydney"
             | "Australia/Melbourne"
             | "Australia/Canberra"
             | "Australia/Hobart"
             | "Australia/ACT"
             | "Australia/NSW"
-            | "Australia/Victoria" => (
-                "AEST|AEDT",
-                "Australian Eastern Standard Time|Australian Eastern Daylight Time",
-            ),
+            | "Australia/Victoria" => 15,
             _ => return None,
         })
     }
 }
 
-fn utc_long_name(locale: &Locale) -> &'static str {
-    // oracle: ${d?time?string.full} with locale=de_DE/fr_FR/hu_HU/ja_JP
-    match locale.language() {
-        "de" => "Koordinierte Weltzeit",
-        "fr" => "Temps universel coordonn\u{e9}",
-        "hu" => "koordin\u{e1}lt vil\u{e1}gid\u{151}",
-        "ja" => "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}",
-        _ => "Coordinated Universal Time",
+/// CLDR zone names as Java 17 prints them: [metazone][locale] = [short std, short dst, long std,
+/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja (oracle-generated).
+const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
+    // UTC
+    [
+        ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
+        ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
+        ["UTC", "UTC", "Koordinierte Weltzeit", "Koordinierte Weltzeit"],
+        ["UTC", "UTC", "Temps universel coordonn\u{e9}", "Temps universel coordonn\u{e9}"],
+        ["UTC", "UTC", "koordin\u{e1}lt vil\u{e1}gid\u{151}", "koordin\u{e1}lt vil\u{e1}gid\u{151}"],
+        ["UTC", "UTC", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}"],
+    ],
+    // GMT
+    [
+        ["GMT", "GMT", "Greenwich Mean Time", "Greenwich Mean Time"],
+        ["GMT", "GMT", "Greenwich Mean Time", "Greenwich Mean Time"],
+        ["GMT", "GMT", "Mittlere Greenwich-Zeit", "Mittlere Greenwich-Zeit"],
+        ["GMT", "GMT", "heure moyenne de Greenwich", "heure moyenne de Greenwich"],
+        ["GMT", "GMT", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}"],
+        ["GMT", "GMT", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // Europe/London
+    [
+        ["GMT", "BST", "Greenwich Mean Time", "British Summer Time"],
+        ["GMT", "BST", "Greenwich Mean Time", "British Summer Time"],
+        ["GMT", "BST", "Mittlere Greenwich-Zeit", "Britische Sommerzeit"],
+        ["GMT", "BST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} britannique"],
+        ["GMT", "BST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "brit ny\u{e1}ri id\u{151}"],
+        ["GMT", "BST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{82f1}\u{56fd}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // Europe/Dublin
+    [
+        ["GMT", "IST", "Greenwich Mean Time", "Irish Standard Time"],
+        ["GMT", "IST", "Greenwich Mean Time", "Irish Standard Time"],
+        ["GMT", "IST", "Mittlere Greenwich-Zeit", "Irische Sommerzeit"],
+        ["GMT", "IST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} irlandaise"],
+        ["GMT", "IST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "\u{ed}r ny\u{e1}ri id\u{151}"],
+        ["GMT", "IST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30a4}\u{30eb}\u{30e9}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // Europe/Lisbon
+    [
+        ["WET", "WEST", "Western European Standard Time", "Western European Summer Time"],
+        ["WET", "WEST", "Western European Standard Time", "Western European Summer Time"],
+        ["WEZ", "WESZ", "Westeurop\u{e4}ische Normalzeit", "Westeurop\u{e4}ische Sommerzeit"],
+        ["WET", "WEST", "heure normale d\u{2019}Europe de l\u{2019}Ouest", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Ouest"],
+        ["WET", "WEST", "nyugat-eur\u{f3}pai t\u{e9}li id\u{151}", "nyugat-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
+        ["WET", "WEST", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // Europe/Berlin
+    [
+        ["CET", "CEST", "Central European Standard Time", "Central European Summer Time"],
+        ["CET", "CEST", "Central European Standard Time", "Central European Summer Time"],
+        ["MEZ", "MESZ", "Mitteleurop\u{e4}ische Normalzeit", "Mitteleurop\u{e4}ische Sommerzeit"],
+        ["CET", "CEST", "heure normale d\u{2019}Europe centrale", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe centrale"],
+        ["CET", "CEST", "k\u{f6}z\u{e9}p-eur\u{f3}pai t\u{e9}li id\u{151}", "k\u{f6}z\u{e9}p-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
+        ["CET", "CEST", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // Europe/Athens
+    [
+        ["EET", "EEST", "Eastern European Standard Time", "Eastern European Summer Time"],
+        ["EET", "EEST", "Eastern European Standard Time", "Eastern European Summer Time"],
+        ["OEZ", "OESZ", "Osteurop\u{e4}ische Normalzeit", "Osteurop\u{e4}ische Sommerzeit"],
+        ["EET", "EEST", "heure normale d\u{2019}Europe de l\u{2019}Est", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Est"],
+        ["EET", "EEST", "kelet-eur\u{f3}pai t\u{e9}li id\u{151}", "kelet-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
+        ["EET", "EEST", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // Europe/Moscow
+    [
+        ["MSK", "MSK", "Moscow Standard Time", "Moscow Standard Time"],
+        ["MSK", "MSK", "Moscow Standard Time", "Moscow Standard Time"],
+        ["MSK", "MSK", "Moskauer Normalzeit", "Moskauer Normalzeit"],
+        ["MSK", "MSK", "heure normale de Moscou", "heure normale de Moscou"],
+        ["MSK", "MSK", "moszkvai t\u{e9}li id\u{151}", "moszkvai t\u{e9}li id\u{151}"],
+        ["MSK", "MSK", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // America/New_York
+    [
+        ["EST", "EDT", "Eastern Standard Time", "Eastern Daylight Time"],
+        ["GMT-05:00", "GMT-04:00", "Eastern Standard Time", "Eastern Daylight Time"],
+        ["EST", "EDT", "Nordamerikanische Ostk\u{fc}sten-Normalzeit", "Nordamerikanische Ostk\u{fc}sten-Sommerzeit"],
+        ["EST", "EDT", "heure normale de l\u{2019}Est nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est"],
+        ["EST", "EDT", "keleti \u{e1}llamokbeli z\u{f3}naid\u{151}", "keleti \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
+        ["EST", "EDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // America/Chicago
+    [
+        ["CST", "CDT", "Central Standard Time", "Central Daylight Time"],
+        ["GMT-06:00", "GMT-05:00", "Central Standard Time", "Central Daylight Time"],
+        ["CST", "CDT", "Nordamerikanische Inland-Normalzeit", "Nordamerikanische Inland-Sommerzeit"],
+        ["CST", "CDT", "heure normale du centre nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Centre"],
+        ["CST", "CDT", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli z\u{f3}naid\u{151}", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
+        ["CST", "CDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // America/Denver
+    [
+        ["MST", "MDT", "Mountain Standard Time", "Mountain Daylight Time"],
+        ["GMT-07:00", "GMT-06:00", "Mountain Standard Time", "Mountain Daylight Time"],
+        ["MST", "MDT", "Rocky Mountain-Normalzeit", "Rocky-Mountain-Sommerzeit"],
+        ["MST", "MDT", "heure normale des Rocheuses", "heure d\u{2019}\u{e9}t\u{e9} des Rocheuses"],
+        ["MST", "MDT", "hegyvid\u{e9}ki z\u{f3}naid\u{151}", "hegyvid\u{e9}ki ny\u{e1}ri id\u{151}"],
+        ["MST", "MDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // America/Los_Angeles
+    [
+        ["PST", "PDT", "Pacific Standard Time", "Pacific Daylight Time"],
+        ["GMT-08:00", "GMT-07:00", "Pacific Standard Time", "Pacific Daylight Time"],
+        ["PST", "PDT", "Nordamerikanische Westk\u{fc}sten-Normalzeit", "Nordamerikanische Westk\u{fc}sten-Sommerzeit"],
+        ["PST", "PDT", "heure normale du Pacifique nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Pacifique"],
+        ["PST", "PDT", "csendes-\u{f3}ce\u{e1}ni z\u{f3}naid\u{151}", "csendes-\u{f3}ce\u{e1}ni ny\u{e1}ri id\u{151}"],
+        ["PST", "PDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{590f}\u{6642}\u{9593}"],
+    ],
+    // Asia/Tokyo
+    [
+        ["JST", "JST", "Japan Standard Time", "Japan Standard Time"],
+        ["JST", "JST", "Japan Standard Time", "Japan Standard Time"],
+        ["JST", "JST", "Japanische Normalzeit", "Japanische Normalzeit"],
+        ["JST", "JST", "heure normale du Japon", "heure normale du Japon"],
+        ["JST", "JST", "jap\u{e1}n t\u{e9}li id\u{151}", "jap\u{e1}n t\u{e9}li id\u{151}"],
+        ["JST", "JST", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // Asia/Kolkata
+    [
+        ["IST", "IST", "India Standard Time", "India Standard Time"],
+        ["IST", "IST", "India Standard Time", "India Standard Time"],
+        ["IST", "IST", "Indische Normalzeit", "Indische Normalzeit"],
+        ["IST", "IST", "heure de l\u{2019}Inde", "heure de l\u{2019}Inde"],
+        ["IST", "IST", "indiai t\u{e9}li id\u{151}", "indiai t\u{e9}li id\u{151}"],
+        ["IST", "IST", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // Asia/Shanghai
+    [
+        ["CST", "CST", "China Standard Time", "China Standard Time"],
+        ["CST", "CST", "China Standard Time", "China Standard Time"],
+        ["CST", "CST", "Chinesische Normalzeit", "Chinesische Normalzeit"],
+        ["CST", "CST", "heure normale de la Chine", "heure normale de la Chine"],
+        ["CST", "CST", "k\u{ed}nai t\u{e9}li id\u{151}", "k\u{ed}nai t\u{e9}li id\u{151}"],
+        ["CST", "CST", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}"],
+    ],
+    // Australia/Sydney
+    [
+        ["AEST", "AEDT", "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
+        ["AEST", "AEDT", "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
+        ["AEST", "AEDT", "Ostaustralische Normalzeit", "Ostaustralische Sommerzeit"],
+        ["AEST", "AEDT", "heure normale de l\u{2019}Est de l\u{2019}Australie", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est de l\u{2019}Australie"],
+        ["AEST", "AEDT", "kelet-ausztr\u{e1}liai t\u{e9}li id\u{151}", "kelet-ausztr\u{e1}liai ny\u{e1}ri id\u{151}"],
+        ["AEST", "AEDT", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+    ],
+];
+
+/// (standard, daylight) offsets in seconds of each `ZONE_NAMES` row, for parsing names.
+const ZONE_OFFSETS: [(i32, i32); 16] = [
+    (0, 0),
+    (0, 0),
+    (0, 3600),
+    (0, 3600),
+    (0, 3600),
+    (3600, 7200),
+    (7200, 10800),
+    (10800, 10800),
+    (-18000, -14400),
+    (-21600, -18000),
+    (-25200, -21600),
+    (-28800, -25200),
+    (32400, 32400),
+    (19800, 19800),
+    (28800, 28800),
+    (36000, 39600),
+];
+
+/// The longest zone name of any known locale at `pos` (ignoring case): (offset seconds, length
+/// in chars). Ambiguous abbreviations resolve to the first row (CST is US Central, IST Irish).
+pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
+    let mut best: Option<(i32, usize)> = None;
+    for (row, names) in ZONE_NAMES.iter().enumerate() {
+        for locale_names in names {
+            for (k, name) in locale_names.iter().enumerate() {
+                let len = name.chars().count();
+                if len == 0 || pos + len > t.len() || best.is_some_and(|(_, l)| l >= len) {
+                    continue;
+                }
+                let hit = name
+                    .chars()
+                    .zip(&t[pos..pos + len])
+                    .all(|(a, b)| a == *b || a.to_lowercase().eq(b.to_lowercase()));
+                if hit && !name.starts_with("GMT") {
+                    let (std, dst) = ZONE_OFFSETS[row];
+                    best = Some((if k % 2 == 0 { std } else { dst }, len));
+                }
+            }
+        }
     }
+    best
 }
 
 /// `GMT+05:30` style id of a fixed offset (Java's normalized custom id).
@@ -349,5 +534,31 @@ mod tests {
             TimeZone::utc().display_name(0, true, &en),
             "Coordinated Universal Time"
         );
+    }
+
+    #[test]
+    fn names_in_other_locales() {
+        // oracle: locale=de_DE, Europe/Budapest in January -> "MEZ Mitteleurop\u00e4ische Normalzeit";
+        // en_GB, America/New_York -> "GMT-05:00 Eastern Standard Time"
+        let bud = TimeZone::parse("Europe/Budapest").unwrap();
+        let de = Locale::parse("de_DE").unwrap();
+        assert_eq!(bud.display_name(1_643_659_621_795, false, &de), "MEZ");
+        assert_eq!(
+            bud.display_name(1_643_659_621_795, true, &de),
+            "Mitteleurop\u{e4}ische Normalzeit"
+        );
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        let gb = Locale::parse("en_GB").unwrap();
+        assert_eq!(ny.display_name(1_643_659_621_795, false, &gb), "GMT-05:00");
+    }
+
+    #[test]
+    fn before_1900_the_standard_offset_applies() {
+        // oracle: Europe/Budapest, -5838701818029 (1784) -> "+01:00" (no local mean time);
+        // Asia/Kolkata at -2198000000000 (1900-05-08) -> "+05:21" (tzdb history from 1900 on)
+        let bud = TimeZone::parse("Europe/Budapest").unwrap();
+        assert_eq!(bud.offset_at(-5_838_701_818_029).seconds, 3600);
+        let kol = TimeZone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(kol.offset_at(-2_198_000_000_000).seconds / 60, 321);
     }
 }
