@@ -28,6 +28,8 @@ pub struct Symbols {
     pub nan: String,
     pub currency: String,
     pub currency_code: String,
+    /// The digit zero; other digits follow it (`zeroDigit` option).
+    pub zero: char,
 }
 
 /// Month, day, AM/PM and era names of a locale (SimpleDateFormat's `DateFormatSymbols`).
@@ -388,6 +390,7 @@ impl Locale {
             nan: "NaN".into(),
             currency: currency.into(),
             currency_code: currency_code.into(),
+            zero: '0',
         }
     }
 

@@ -42,6 +42,8 @@
 //!   ?url fails: "To do URL encoding, the framework that encloses FreeMarker must specify the
 //!   \"output_encoding\" setting or the \"url_escaping_charset\" setting, so ask the programmers to set them. ...")
 //! format::escape::{cap_first, uncap_first, capitalize, upper_case, lower_case}(s: &str) -> String
+//! format::escape::{upper_case_in, lower_case_in}(s: &str, &Locale) -> String  (use these for
+//!   ?upper_case/?lower_case: Java applies the template locale, e.g. tr_TR "i" -> "İ")
 //! format::escape::is_java_whitespace(char) -> bool      (Java's Character.isWhitespace; note ?trim uses String.trim: chars <= U+0020)
 //! ```
 #![allow(dead_code)]
