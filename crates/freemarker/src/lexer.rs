@@ -95,12 +95,14 @@ pub(crate) fn skip_ws(src: &str, mut pos: usize) -> usize {
     }
 }
 
-/// Reads the token at `pos` (after white-space). `in_tag` with `paren_depth == 0` makes `>` a [`Tok::TagEnd`].
+/// Reads the token at `pos` (after white-space). `in_tag` with `paren_depth == 0` makes `>` (with the
+/// `square` tag syntax: `]`) a [`Tok::TagEnd`].
 pub(crate) fn next_token(
     src: &str,
     pos: usize,
     in_tag: bool,
     paren_depth: u32,
+    square: bool,
 ) -> Result<Token, Error> {
     let start = skip_ws(src, pos);
     let rest = &src[start..];
@@ -191,8 +193,9 @@ pub(crate) fn next_token(
         "&&" => return tok(Tok::And, 2),
         "||" => return tok(Tok::Or, 2),
         "->" => return tok(Tok::Arrow, 2),
-        "/>" if in_tag => return tok(Tok::EmptyTagEnd, 2),
-        ">=" if !(in_tag && paren_depth == 0) => return tok(Tok::Ge, 2),
+        "/>" if in_tag && !square => return tok(Tok::EmptyTagEnd, 2),
+        "/]" if in_tag && square && paren_depth == 0 => return tok(Tok::EmptyTagEnd, 2),
+        ">=" if !(in_tag && paren_depth == 0 && !square) => return tok(Tok::Ge, 2),
         _ => {}
     }
     let t = match c {
@@ -208,6 +211,7 @@ pub(crate) fn next_token(
         '(' => Tok::LParen,
         ')' => Tok::RParen,
         '[' => Tok::LBracket,
+        ']' if in_tag && paren_depth == 0 && square => Tok::TagEnd,
         ']' => Tok::RBracket,
         '{' => Tok::LBrace,
         '}' => Tok::RBrace,
@@ -217,7 +221,7 @@ pub(crate) fn next_token(
         '<' => Tok::Lt,
         '&' => Tok::And,
         '|' => Tok::Or,
-        '>' if in_tag && paren_depth == 0 => Tok::TagEnd,
+        '>' if in_tag && paren_depth == 0 && !square => Tok::TagEnd,
         '>' => Tok::Gt,
         _ => {
             return Err(syntax_err(format!(

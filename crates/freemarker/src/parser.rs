@@ -114,6 +114,7 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
         },
         stack: vec![0],
         strip_whitespace: strip_default,
+        square: false,
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
@@ -148,6 +149,8 @@ struct Parser<'s> {
     arena: Arena,
     stack: Vec<usize>,
     strip_whitespace: bool,
+    /// Square-bracket tag syntax (`[#if ...]`), chosen by a leading `[#ftl]`.
+    square: bool,
     in_macro: u32,
     /// Current expression nesting (parentheses, unary operators, literals, arguments).
     expr_depth: u32,
@@ -266,25 +269,31 @@ impl<'s> Parser<'s> {
         self.parse_ftl_header()?;
         let src = self.src;
         let mut text_start = self.pos;
+        let (open, _) = self.tag_chars();
+        let (tag_start, end_start, call_start, call_end_start) = if self.square {
+            ("[#", "[/#", "[@", "[/@")
+        } else {
+            ("<#", "</#", "<@", "</@")
+        };
         while self.pos < src.len() {
             let rest = &src[self.pos..];
-            let Some(off) = rest.find(['<', '$', '#']) else {
+            let Some(off) = rest.find([open, '$', '#']) else {
                 self.pos = src.len();
                 break;
             };
             let at = self.pos + off;
             let r = &src[at..];
-            let is_tag = r.starts_with("<#")
+            let is_tag = r.starts_with(tag_start)
                 && r[2..]
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
-            let is_end = r.starts_with("</#")
+            let is_end = r.starts_with(end_start)
                 && r[3..]
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic());
-            let is_call = r.starts_with("<@") || r.starts_with("</@");
+            let is_call = r.starts_with(call_start) || r.starts_with(call_end_start);
             let is_interp = r.starts_with("${") || r.starts_with("#{");
             if !(is_tag || is_end || is_call || is_interp) {
                 self.pos = at + 1;
@@ -293,8 +302,8 @@ impl<'s> Parser<'s> {
             let text = &src[text_start..at];
             self.add_text(text, text_start);
             self.pos = at;
-            if let Some(body) = r.strip_prefix("<#--") {
-                let Some(e) = body.find("-->") else {
+            if let Some(body) = r.strip_prefix(if self.square { "[#--" } else { "<#--" }) {
+                let Some(e) = body.find(if self.square { "--]" } else { "-->" }) else {
                     return Err(err_at(at, "Unclosed comment"));
                 };
                 let end = at + 4 + e + 3;
@@ -306,7 +315,7 @@ impl<'s> Parser<'s> {
                 self.parse_directive()?;
             } else if is_end {
                 self.parse_end_tag()?;
-            } else if r.starts_with("</@") {
+            } else if r.starts_with(call_end_start) {
                 self.parse_call_end()?;
             } else {
                 self.parse_call()?;
@@ -344,13 +353,19 @@ impl<'s> Parser<'s> {
             .find(|c: char| !c.is_whitespace())
             .map_or(start, |_| start);
         let lead = &self.src[..start];
-        if !lead.chars().all(char::is_whitespace) || !self.src[start..].starts_with("<#ftl") {
+        let square = self.src[start..].starts_with("[#ftl");
+        if !lead.chars().all(char::is_whitespace)
+            || !(self.src[start..].starts_with("<#ftl") || square)
+        {
             return Ok(());
         }
         let after = self.src[start + 5..].chars().next();
-        if !matches!(after, Some(c) if c.is_whitespace() || c == '>' || c == '/') {
+        let close = if square { ']' } else { '>' };
+        if !matches!(after, Some(c) if c.is_whitespace() || c == close || c == '/') {
             return Ok(());
         }
+        // a `[#ftl]` header switches the whole template to square-bracket tags
+        self.square = square;
         self.pos = start + 5;
         self.in_tag = true;
         loop {
@@ -471,6 +486,15 @@ impl<'s> Parser<'s> {
         self.pos = t.end;
         self.add(AKind::Interp(e), start, t.end - 1);
         Ok(())
+    }
+
+    /// The characters that open and close tags in the current tag syntax.
+    fn tag_chars(&self) -> (char, char) {
+        if self.square {
+            ('[', ']')
+        } else {
+            ('<', '>')
+        }
     }
 
     /// Reads the directive name after `<#` / `</#`.
@@ -766,8 +790,8 @@ impl<'s> Parser<'s> {
                 let (end, _) = self.finish_tag()?;
                 let _ = end;
                 let rest = &self.src[self.pos..];
-                let close =
-                    find_noparse_end(rest).ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
+                let close = find_noparse_end(rest, self.square)
+                    .ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
                 let body_start = self.pos;
                 let body = &self.src[body_start..body_start + close.0];
                 self.add_text(body, body_start);
@@ -1106,7 +1130,7 @@ impl<'s> Parser<'s> {
 
     fn parse_call_end(&mut self) -> PResult<()> {
         let start = self.pos;
-        let Some(close) = self.src[start..].find('>') else {
+        let Some(close) = self.src[start..].find(self.tag_chars().1) else {
             return Err(err_at(start, "Unclosed end tag"));
         };
         self.pos = start + close + 1;
@@ -1133,7 +1157,7 @@ impl<'s> Parser<'s> {
         let name = canonical_directive(&raw);
         let rest = &self.src[self.pos..];
         let trimmed = rest.trim_start();
-        if !trimmed.starts_with('>') {
+        if !trimmed.starts_with(self.tag_chars().1) {
             return Err(err_at(
                 self.pos,
                 format!("Expecting \">\" to close </#{raw}"),
@@ -1216,7 +1240,7 @@ impl<'s> Parser<'s> {
     // ----- expressions -----
 
     fn peek(&self) -> PResult<Token> {
-        next_token(self.src, self.pos, self.in_tag, self.paren)
+        next_token(self.src, self.pos, self.in_tag, self.paren, self.square)
     }
 
     fn bump(&mut self) -> PResult<Token> {
@@ -1224,6 +1248,9 @@ impl<'s> Parser<'s> {
         match t.tok {
             Tok::LParen => self.paren += 1,
             Tok::RParen => self.paren = self.paren.saturating_sub(1),
+            // with square-bracket tags, `]` only ends a tag outside brackets
+            Tok::LBracket if self.square => self.paren += 1,
+            Tok::RBracket if self.square => self.paren = self.paren.saturating_sub(1),
             _ => {}
         }
         self.pos = t.end;
@@ -1661,9 +1688,9 @@ impl<'s> Parser<'s> {
                     };
                 }
                 Tok::LBracket => {
-                    self.bump()?;
                     let saved = (self.in_tag, self.paren);
-                    self.paren += 1;
+                    self.bump()?;
+                    self.paren = saved.1 + 1;
                     let idx = self.parse_expr()?;
                     let close = self.expect(Tok::RBracket, "]")?;
                     (self.in_tag, self.paren) = saved;
@@ -1725,9 +1752,9 @@ impl<'s> Parser<'s> {
                             span: Span::new(fmt.start, fmt.end),
                         }]);
                     } else if after.tok == Tok::LBracket && id == BuiltinId::String {
-                        self.bump()?;
                         let saved = self.paren;
-                        self.paren += 1;
+                        self.bump()?;
+                        self.paren = saved + 1;
                         let a = self.parse_expr()?;
                         self.expect(Tok::RBracket, "]")?;
                         self.paren = saved;
@@ -1875,6 +1902,7 @@ impl<'s> Parser<'s> {
                 arena: Arena { nodes: Vec::new() },
                 stack: Vec::new(),
                 strip_whitespace: false,
+                square: self.square,
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,
@@ -1998,12 +2026,17 @@ fn respan(e: &mut Expr, span: Span) {
 }
 
 /// Finds `</#noparse>`: returns (body length, length including the end tag).
-fn find_noparse_end(rest: &str) -> Option<(usize, usize)> {
-    for pat in ["</#noparse", "</#noParse"] {
+fn find_noparse_end(rest: &str, square: bool) -> Option<(usize, usize)> {
+    let (pats, close) = if square {
+        (["[/#noparse", "[/#noParse"], ']')
+    } else {
+        (["</#noparse", "</#noParse"], '>')
+    };
+    for pat in pats {
         if let Some(i) = rest.find(pat) {
             let after = &rest[i + pat.len()..];
             let t = after.trim_start();
-            if t.starts_with('>') {
+            if t.starts_with(close) {
                 return Some((i, i + pat.len() + (after.len() - t.len()) + 1));
             }
         }
