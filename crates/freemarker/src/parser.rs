@@ -1,0 +1,2089 @@
+//! The parser: template text and FTL tags into an element tree, then white-space stripping, then [`Node`]s.
+//!
+//! Directives are parsed into a small arena first ([`ANode`]) because FreeMarker's white-space stripping
+//! looks at neighbouring elements on the same line and at parent/sibling relations; the arena mirrors
+//! FreeMarker's element tree closely enough to port its `postParseCleanup` rules (see `whitespace.rs`).
+
+use crate::ast::*;
+use crate::builtins::BuiltinId;
+use crate::error::{syntax_err, Error};
+use crate::format_bridge::Number;
+use crate::lexer::{next_token, skip_ws, Tok, Token};
+use std::sync::Arc;
+
+/// The kind of an arena element; mirrors FreeMarker's `TemplateElement` subclasses.
+#[derive(Debug)]
+pub(crate) enum AKind {
+    Root,
+    Text(String),
+    Interp(Expr),
+    LegacyInterp(Expr, Option<(usize, usize)>),
+    Trim {
+        left: bool,
+        right: bool,
+    },
+    Comment,
+    If,
+    Branch(Option<Expr>),
+    List {
+        seq: Expr,
+        vars: Option<LoopVars>,
+    },
+    ListElse,
+    Items(LoopVars),
+    Sep,
+    Break,
+    Continue,
+    Switch(Expr),
+    Case(Option<Expr>),
+    Assign {
+        scope: Scope,
+        items: Vec<Assignment>,
+    },
+    Capture {
+        scope: Scope,
+        name: Box<str>,
+    },
+    Setting {
+        name: Box<str>,
+        value: Expr,
+    },
+    Attempt,
+    Recover,
+    Macro(MacroHead),
+    Nested(Vec<Expr>),
+    Return(Option<Expr>),
+    Call(CallHead),
+    Compress,
+    Stop(Option<Expr>),
+    Flush,
+    Taken,
+}
+
+#[derive(Debug)]
+pub(crate) struct MacroHead {
+    name: Box<str>,
+    is_function: bool,
+    params: Vec<(Box<str>, Option<Expr>)>,
+    catch_all: Option<Box<str>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CallHead {
+    callee: Expr,
+    named: Vec<(Box<str>, Expr)>,
+    positional: Vec<Expr>,
+    loop_vars: Vec<Box<str>>,
+    has_body: bool,
+}
+
+/// One element of the arena tree.
+#[derive(Debug)]
+pub(crate) struct ANode {
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// Byte offset of the first character.
+    pub begin: usize,
+    /// Byte offset of the last character (inclusive).
+    pub end: usize,
+    pub kind: AKind,
+    pub span: Span,
+}
+
+/// The element tree produced by the parser, before conversion into [`Node`]s.
+pub(crate) struct Arena {
+    pub nodes: Vec<ANode>,
+}
+
+/// Parses a whole template into nodes.
+pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<Node>, Error> {
+    let mut p = Parser {
+        src,
+        pos: 0,
+        in_tag: false,
+        paren: 0,
+        arena: Arena {
+            nodes: vec![ANode {
+                parent: None,
+                children: Vec::new(),
+                begin: 0,
+                end: 0,
+                kind: AKind::Root,
+                span: Span::default(),
+            }],
+        },
+        stack: vec![0],
+        strip_whitespace: strip_default,
+        in_macro: 0,
+    };
+    let result = p.parse_template();
+    let last_pos = p.pos;
+    result.map_err(|e| e.locate(name, src, last_pos))?;
+    let mut arena = p.arena;
+    if p.strip_whitespace {
+        let lines = crate::whitespace::LineIndex::new(src);
+        crate::whitespace::strip(&mut arena, &lines);
+    }
+    Ok(convert_children(&mut arena, 0))
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    pos: usize,
+    in_tag: bool,
+    paren: u32,
+    arena: Arena,
+    stack: Vec<usize>,
+    strip_whitespace: bool,
+    in_macro: u32,
+}
+
+type PResult<T> = Result<T, Error>;
+
+fn err_at(pos: usize, msg: impl Into<String>) -> Error {
+    syntax_err(msg).with_offset(pos)
+}
+
+const DIRECTIVES: &[&str] = &[
+    "if",
+    "elseif",
+    "else",
+    "list",
+    "items",
+    "sep",
+    "break",
+    "continue",
+    "switch",
+    "case",
+    "default",
+    "assign",
+    "local",
+    "global",
+    "setting",
+    "attempt",
+    "recover",
+    "macro",
+    "function",
+    "nested",
+    "return",
+    "compress",
+    "noparse",
+    "t",
+    "lt",
+    "rt",
+    "nt",
+    "ftl",
+    "stop",
+    "flush",
+    "include",
+    "import",
+    "visit",
+    "recurse",
+    "fallback",
+    "escape",
+    "noescape",
+    "autoesc",
+    "noautoesc",
+    "outputformat",
+    "foreach",
+    "on",
+];
+
+fn canonical_directive(name: &str) -> String {
+    match name {
+        "elseIf" => "elseif".into(),
+        "noParse" => "noparse".into(),
+        "noEscape" => "noescape".into(),
+        "noAutoEsc" => "noautoesc".into(),
+        "outputFormat" => "outputformat".into(),
+        "autoEsc" => "autoesc".into(),
+        "forEach" => "foreach".into(),
+        other => other.to_string(),
+    }
+}
+
+impl<'s> Parser<'s> {
+    fn current(&self) -> usize {
+        *self.stack.last().unwrap_or(&0)
+    }
+
+    fn add(&mut self, kind: AKind, begin: usize, end: usize) -> usize {
+        let parent = self.current();
+        let idx = self.arena.nodes.len();
+        self.arena.nodes.push(ANode {
+            parent: Some(parent),
+            children: Vec::new(),
+            begin,
+            end: end.max(begin),
+            kind,
+            span: Span::new(begin, end + 1),
+        });
+        self.arena.nodes[parent].children.push(idx);
+        idx
+    }
+
+    fn add_text(&mut self, text: &str, begin: usize) {
+        if text.is_empty() {
+            return;
+        }
+        let end = begin + text.len() - text.chars().last().map_or(1, |c| c.len_utf8());
+        self.add(AKind::Text(text.to_string()), begin, end);
+    }
+
+    fn kind_of(&self, idx: usize) -> &AKind {
+        &self.arena.nodes[idx].kind
+    }
+
+    // ----- template level -----
+
+    fn parse_template(&mut self) -> PResult<()> {
+        self.parse_ftl_header()?;
+        let src = self.src;
+        let mut text_start = self.pos;
+        while self.pos < src.len() {
+            let rest = &src[self.pos..];
+            let Some(off) = rest.find(['<', '$', '#']) else {
+                self.pos = src.len();
+                break;
+            };
+            let at = self.pos + off;
+            let r = &src[at..];
+            let is_tag = r.starts_with("<#")
+                && r[2..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
+            let is_end = r.starts_with("</#")
+                && r[3..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic());
+            let is_call = r.starts_with("<@") || r.starts_with("</@");
+            let is_interp = r.starts_with("${") || r.starts_with("#{");
+            if !(is_tag || is_end || is_call || is_interp) {
+                self.pos = at + 1;
+                continue;
+            }
+            let text = &src[text_start..at];
+            self.add_text(text, text_start);
+            self.pos = at;
+            if let Some(body) = r.strip_prefix("<#--") {
+                let Some(e) = body.find("-->") else {
+                    return Err(err_at(at, "Unclosed comment"));
+                };
+                let end = at + 4 + e + 3;
+                self.add(AKind::Comment, at, end - 1);
+                self.pos = end;
+            } else if is_interp {
+                self.parse_interpolation()?;
+            } else if is_tag {
+                self.parse_directive()?;
+            } else if is_end {
+                self.parse_end_tag()?;
+            } else if r.starts_with("</@") {
+                self.parse_call_end()?;
+            } else {
+                self.parse_call()?;
+            }
+            text_start = self.pos;
+        }
+        let text = &src[text_start..];
+        self.add_text(text, text_start);
+        // Close implicitly closed #sep at the end; anything else still open is an error.
+        while self.stack.len() > 1 {
+            let top = self.current();
+            match self.kind_of(top) {
+                AKind::Sep => {
+                    self.stack.pop();
+                }
+                _ => {
+                    let begin = self.arena.nodes[top].begin;
+                    let what = describe_open(self.kind_of(top));
+                    return Err(err_at(
+                        begin,
+                        format!("Unclosed \"{what}\": reached the end of the template"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `<#ftl ...>` at the very start (only white-space may precede it).
+    fn parse_ftl_header(&mut self) -> PResult<()> {
+        let start = skip_ws(self.src, 0);
+        let start = self.src[..start]
+            .find(|c: char| !c.is_whitespace())
+            .map_or(start, |_| start);
+        let lead = &self.src[..start];
+        if !lead.chars().all(char::is_whitespace) || !self.src[start..].starts_with("<#ftl") {
+            return Ok(());
+        }
+        let after = self.src[start + 5..].chars().next();
+        if !matches!(after, Some(c) if c.is_whitespace() || c == '>' || c == '/') {
+            return Ok(());
+        }
+        self.pos = start + 5;
+        self.in_tag = true;
+        loop {
+            let t = self.peek()?;
+            match t.tok {
+                Tok::TagEnd | Tok::EmptyTagEnd => {
+                    self.pos = t.end;
+                    break;
+                }
+                Tok::Ident(name) => {
+                    self.pos = t.end;
+                    self.expect(Tok::Assign, "=")?;
+                    let value = self.parse_expr()?;
+                    if name == "strip_whitespace" || name == "stripWhitespace" {
+                        self.strip_whitespace = match value.kind {
+                            ExprKind::Bool(b) => b,
+                            _ => {
+                                return Err(err_at(
+                                    t.start,
+                                    "Expecting boolean (true/false) parameter",
+                                ))
+                            }
+                        };
+                    }
+                }
+                Tok::Comma => self.pos = t.end,
+                _ => return Err(err_at(t.start, "Unexpected token in #ftl header")),
+            }
+        }
+        self.in_tag = false;
+        // The header and the rest of its line (if only white-space) are not output.
+        let rest = &self.src[self.pos..];
+        if let Some(nl) = rest.find('\n') {
+            if rest[..nl].trim().is_empty() {
+                self.pos += nl + 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_interpolation(&mut self) -> PResult<()> {
+        let start = self.pos;
+        self.pos += 2;
+        self.in_tag = false;
+        self.paren = 0;
+        let legacy = self.src[start..].starts_with("#{");
+        let e = self.parse_expr()?;
+        let mut t = self.peek()?;
+        let mut frac = None;
+        if legacy && t.tok == Tok::Semicolon {
+            // `#{x; m2M3}`: minimum / maximum fraction digits
+            let rest = &self.src[t.end..];
+            let close = rest
+                .find('}')
+                .ok_or_else(|| err_at(t.start, "Unclosed #{...}"))?;
+            let spec = rest[..close].trim();
+            let (mut min, mut max) = (None, None);
+            let mut chars = spec.chars().peekable();
+            while let Some(c) = chars.next() {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().map_err(|_| {
+                    err_at(
+                        t.end,
+                        format!("Invalid format specifier {spec:?} in #{{...}}"),
+                    )
+                })?;
+                match c {
+                    'm' => min = Some(n),
+                    'M' => max = Some(n),
+                    _ => {
+                        return Err(err_at(
+                            t.end,
+                            format!("Invalid format specifier {spec:?} in #{{...}}"),
+                        ))
+                    }
+                }
+            }
+            let min_v = min.unwrap_or(0);
+            let max_v = max.unwrap_or(min_v.max(min.map_or(0, |m| m))).max(min_v);
+            frac = Some((
+                min_v,
+                if max.is_none() && min.is_some() {
+                    min_v
+                } else {
+                    max_v
+                },
+            ));
+            self.pos = t.end + close;
+            t = self.peek()?;
+        }
+        if legacy {
+            if t.tok != Tok::RBrace {
+                return Err(err_at(
+                    t.start,
+                    format!(
+                        "Encountered {}, but was expecting \"}}\"",
+                        describe_tok(&t.tok)
+                    ),
+                ));
+            }
+            self.pos = t.end;
+            self.add(AKind::LegacyInterp(e, frac), start, t.end - 1);
+            return Ok(());
+        }
+        if t.tok != Tok::RBrace {
+            return Err(err_at(
+                t.start,
+                format!(
+                    "Encountered {}, but was expecting \"}}\"",
+                    describe_tok(&t.tok)
+                ),
+            ));
+        }
+        self.pos = t.end;
+        self.add(AKind::Interp(e), start, t.end - 1);
+        Ok(())
+    }
+
+    /// Reads the directive name after `<#` / `</#`.
+    fn read_name(&mut self) -> String {
+        let rest = &self.src[self.pos..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        self.pos += len;
+        rest[..len].to_string()
+    }
+
+    /// Finishes a tag: expects `>` or `/>`; returns (offset of the last char, was it `/>`).
+    fn finish_tag(&mut self) -> PResult<(usize, bool)> {
+        let t = self.peek()?;
+        self.in_tag = false;
+        match t.tok {
+            Tok::TagEnd => {
+                self.pos = t.end;
+                Ok((t.end - 1, false))
+            }
+            Tok::EmptyTagEnd => {
+                self.pos = t.end;
+                Ok((t.end - 1, true))
+            }
+            other => Err(err_at(
+                t.start,
+                format!(
+                    "Encountered {}, but was expecting \">\"",
+                    describe_tok(&other)
+                ),
+            )),
+        }
+    }
+
+    fn parse_directive(&mut self) -> PResult<()> {
+        let start = self.pos;
+        self.pos += 2;
+        let raw_name = self.read_name();
+        let name = canonical_directive(&raw_name);
+        if !DIRECTIVES.contains(&name.as_str()) {
+            return Err(err_at(
+                start + 1,
+                format!("Unknown directive: #{raw_name}. Help (latest version): https://freemarker.apache.org/docs/ref_directive_alphaidx.html"),
+            ));
+        }
+        self.in_tag = true;
+        self.paren = 0;
+        match name.as_str() {
+            "if" => {
+                let cond = self.parse_expr()?;
+                let (end, _) = self.finish_tag()?;
+                let ifn = self.add(AKind::If, start, end);
+                self.stack.push(ifn);
+                let b = self.add(AKind::Branch(Some(cond)), start, end);
+                self.stack.push(b);
+            }
+            "elseif" => {
+                let cond = self.parse_expr()?;
+                let (end, _) = self.finish_tag()?;
+                self.close_sep();
+                let top = self.current();
+                if !matches!(self.kind_of(top), AKind::Branch(Some(_))) {
+                    return Err(err_at(
+                        start,
+                        "Unexpected directive #elseif: it must be inside #if, before #else",
+                    ));
+                }
+                self.stack.pop();
+                let b = self.add(AKind::Branch(Some(cond)), start, end);
+                self.stack.push(b);
+            }
+            "else" => {
+                let (end, _) = self.finish_tag()?;
+                self.close_sep();
+                let top = self.current();
+                match self.kind_of(top) {
+                    AKind::Branch(Some(_)) => {
+                        self.stack.pop();
+                        let b = self.add(AKind::Branch(None), start, end);
+                        self.stack.push(b);
+                    }
+                    AKind::List { .. } => {
+                        self.stack.pop();
+                        let le = self.add(AKind::ListElse, start, end);
+                        self.stack.push(le);
+                    }
+                    _ => {
+                        return Err(err_at(
+                            start,
+                            "Unexpected directive #else: it must be inside #if or #list",
+                        ))
+                    }
+                }
+            }
+            "list" | "foreach" => {
+                let seq = self.parse_expr()?;
+                let vars = self.parse_loop_vars(false)?;
+                let (end, _) = self.finish_tag()?;
+                let n = self.add(AKind::List { seq, vars }, start, end);
+                self.stack.push(n);
+            }
+            "items" => {
+                if !self.inside(|k| matches!(k, AKind::List { vars: None, .. })) {
+                    return Err(err_at(
+                        start,
+                        "#items must be inside a #list block (one without \"as\").",
+                    ));
+                }
+                let vars = self
+                    .parse_loop_vars(true)?
+                    .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
+                let (end, _) = self.finish_tag()?;
+                let n = self.add(AKind::Items(vars), start, end);
+                self.stack.push(n);
+            }
+            "sep" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(
+                        start,
+                        "#sep must be inside a #list (or #items) block.",
+                    ));
+                }
+                let (end, empty) = self.finish_tag()?;
+                let n = self.add(AKind::Sep, start, end);
+                if !empty {
+                    self.stack.push(n);
+                }
+            }
+            "break" => {
+                if !self.inside(|k| {
+                    matches!(
+                        k,
+                        AKind::List { .. } | AKind::Items(_) | AKind::Case(_) | AKind::Switch(_)
+                    )
+                }) {
+                    return Err(err_at(start, "#break must be nested inside a directive that supports it: #list with \"as\", #items, #switch"));
+                }
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Break, start, end);
+            }
+            "continue" => {
+                if !self.inside(|k| matches!(k, AKind::List { .. } | AKind::Items(_))) {
+                    return Err(err_at(start, "#continue must be nested inside a directive that supports it: #list with \"as\", #items"));
+                }
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Continue, start, end);
+            }
+            "switch" => {
+                let v = self.parse_expr()?;
+                let (end, _) = self.finish_tag()?;
+                let n = self.add(AKind::Switch(v), start, end);
+                self.stack.push(n);
+            }
+            "case" | "default" => {
+                let v = if name == "case" {
+                    Some(self.parse_expr()?)
+                } else {
+                    None
+                };
+                let (end, _) = self.finish_tag()?;
+                let top = self.current();
+                if matches!(self.kind_of(top), AKind::Case(_)) {
+                    self.stack.pop();
+                }
+                let top = self.current();
+                if !matches!(self.kind_of(top), AKind::Switch(_)) {
+                    return Err(err_at(
+                        start,
+                        format!("Unexpected directive #{name}: it must be inside #switch"),
+                    ));
+                }
+                let n = self.add(AKind::Case(v), start, end);
+                self.stack.push(n);
+            }
+            "assign" | "local" | "global" => {
+                let scope = match name.as_str() {
+                    "assign" => Scope::Namespace,
+                    "local" => Scope::Local,
+                    _ => Scope::Global,
+                };
+                if scope == Scope::Local && self.in_macro == 0 {
+                    return Err(err_at(
+                        start,
+                        "The #local directive can only be used inside a macro or function",
+                    ));
+                }
+                self.parse_assign(start, scope)?;
+            }
+            "setting" => {
+                let t = self.peek()?;
+                let Tok::Ident(sname) = t.tok else {
+                    return Err(err_at(t.start, "Expecting a setting name after #setting"));
+                };
+                self.pos = t.end;
+                self.expect(Tok::Assign, "=")?;
+                let value = self.parse_expr()?;
+                let (end, _) = self.finish_tag()?;
+                self.add(
+                    AKind::Setting {
+                        name: sname.into(),
+                        value,
+                    },
+                    start,
+                    end,
+                );
+            }
+            "attempt" => {
+                let (end, _) = self.finish_tag()?;
+                let n = self.add(AKind::Attempt, start, end);
+                self.stack.push(n);
+            }
+            "recover" => {
+                let (end, _) = self.finish_tag()?;
+                let top = self.current();
+                if !matches!(self.kind_of(top), AKind::Attempt) {
+                    return Err(err_at(
+                        start,
+                        "Unexpected directive #recover: it must be inside #attempt",
+                    ));
+                }
+                let n = self.add(AKind::Recover, start, end);
+                self.stack.push(n);
+            }
+            "macro" | "function" => self.parse_macro(start, name == "function")?,
+            "nested" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(start, "#nested can only be used inside a #macro."));
+                }
+                let mut args = Vec::new();
+                loop {
+                    let t = self.peek()?;
+                    match t.tok {
+                        Tok::TagEnd | Tok::EmptyTagEnd => break,
+                        Tok::Comma => self.pos = t.end,
+                        _ => args.push(self.parse_expr()?),
+                    }
+                }
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Nested(args), start, end);
+            }
+            "return" => {
+                if self.in_macro == 0 {
+                    return Err(err_at(
+                        start,
+                        "#return can only be used inside a #macro or #function.",
+                    ));
+                }
+                let t = self.peek()?;
+                let v = if matches!(t.tok, Tok::TagEnd | Tok::EmptyTagEnd) {
+                    None
+                } else {
+                    Some(self.parse_expr()?)
+                };
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Return(v), start, end);
+            }
+            "stop" => {
+                let t = self.peek()?;
+                let v = if matches!(t.tok, Tok::TagEnd | Tok::EmptyTagEnd) {
+                    None
+                } else {
+                    Some(self.parse_expr()?)
+                };
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Stop(v), start, end);
+            }
+            "flush" => {
+                let (end, _) = self.finish_tag()?;
+                self.add(AKind::Flush, start, end);
+            }
+            "t" | "lt" | "rt" | "nt" => {
+                let (end, _) = self.finish_tag()?;
+                let (left, right) = match name.as_str() {
+                    "t" => (true, true),
+                    "lt" => (true, false),
+                    "rt" => (false, true),
+                    _ => (false, false),
+                };
+                self.add(AKind::Trim { left, right }, start, end);
+            }
+            "compress" => {
+                let (end, empty) = self.finish_tag()?;
+                let n = self.add(AKind::Compress, start, end);
+                if !empty {
+                    self.stack.push(n);
+                }
+            }
+            "noparse" => {
+                let (end, _) = self.finish_tag()?;
+                let _ = end;
+                let rest = &self.src[self.pos..];
+                let close =
+                    find_noparse_end(rest).ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
+                let body_start = self.pos;
+                let body = &self.src[body_start..body_start + close.0];
+                self.add_text(body, body_start);
+                self.pos = body_start + close.1;
+            }
+            "ftl" => {
+                return Err(err_at(
+                    start,
+                    "The \"ftl\" directive can only be at the very beginning of the template",
+                ));
+            }
+            "include" | "import" | "visit" | "recurse" | "fallback" => {
+                return Err(err_at(
+                    start,
+                    format!("The #{name} directive is not supported in this sandboxed FreeMarker engine"),
+                ));
+            }
+            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" | "on" => {
+                return Err(err_at(
+                    start,
+                    format!("The #{name} directive is not supported yet"),
+                ));
+            }
+            _ => return Err(err_at(start + 1, format!("Unknown directive: #{raw_name}"))),
+        }
+        Ok(())
+    }
+
+    /// Whether an open element (innermost first, not looking outside the current macro) satisfies `pred`.
+    fn inside(&self, pred: impl Fn(&AKind) -> bool) -> bool {
+        for &i in self.stack.iter().rev() {
+            let k = self.kind_of(i);
+            if pred(k) {
+                return true;
+            }
+            if matches!(k, AKind::Macro(_)) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Implicitly closes an open `<#sep>` (it ends where its enclosing block continues).
+    fn close_sep(&mut self) {
+        let top = self.current();
+        if matches!(self.kind_of(top), AKind::Sep) {
+            self.stack.pop();
+        }
+    }
+
+    fn parse_loop_vars(&mut self, required: bool) -> PResult<Option<LoopVars>> {
+        let t = self.peek()?;
+        match &t.tok {
+            Tok::Ident(s) if s == "as" => {
+                self.pos = t.end;
+                let first = self.expect_ident("loop variable name")?;
+                let t2 = self.peek()?;
+                let value = if t2.tok == Tok::Comma {
+                    self.pos = t2.end;
+                    Some(self.expect_ident("loop variable name")?.into())
+                } else {
+                    None
+                };
+                Ok(Some(LoopVars {
+                    first: first.into(),
+                    value,
+                }))
+            }
+            _ if required => Err(err_at(t.start, "Expecting \"as\"")),
+            _ => Ok(None),
+        }
+    }
+
+    fn parse_assign(&mut self, start: usize, scope: Scope) -> PResult<()> {
+        let mut items = Vec::new();
+        loop {
+            let t = self.peek()?;
+            let name: String = match t.tok {
+                Tok::Ident(n) => n,
+                Tok::Str { value, .. } => value,
+                Tok::TagEnd | Tok::EmptyTagEnd if !items.is_empty() => break,
+                Tok::Comma if !items.is_empty() => {
+                    self.pos = t.end;
+                    continue;
+                }
+                _ => {
+                    return Err(err_at(
+                        t.start,
+                        "Expecting a variable name in the assignment",
+                    ))
+                }
+            };
+            self.pos = t.end;
+            let op_tok = self.peek()?;
+            let op = match op_tok.tok {
+                Tok::Assign => AssignOp::Set,
+                Tok::PlusAssign => AssignOp::Add,
+                Tok::MinusAssign => AssignOp::Sub,
+                Tok::StarAssign => AssignOp::Mul,
+                Tok::SlashAssign => AssignOp::Div,
+                Tok::PercentAssign => AssignOp::Rem,
+                Tok::PlusPlus => AssignOp::Inc,
+                Tok::MinusMinus => AssignOp::Dec,
+                Tok::TagEnd if items.is_empty() => {
+                    // capture form: <#assign x>...</#assign>
+                    self.pos = op_tok.end;
+                    self.in_tag = false;
+                    let n = self.add(
+                        AKind::Capture {
+                            scope,
+                            name: name.into(),
+                        },
+                        start,
+                        op_tok.end - 1,
+                    );
+                    self.stack.push(n);
+                    return Ok(());
+                }
+                Tok::Ident(ref s) if s == "in" => {
+                    return Err(err_at(
+                        op_tok.start,
+                        "Assignments into namespaces (\"in\") are not supported",
+                    ))
+                }
+                _ => {
+                    return Err(err_at(
+                        op_tok.start,
+                        format!(
+                            "Encountered {}, but was expecting an assignment operator",
+                            describe_tok(&op_tok.tok)
+                        ),
+                    ))
+                }
+            };
+            self.pos = op_tok.end;
+            let value = if matches!(op, AssignOp::Inc | AssignOp::Dec) {
+                None
+            } else {
+                Some(self.parse_expr()?)
+            };
+            items.push(Assignment {
+                name: name.into(),
+                op,
+                value,
+                span: Span::new(t.start, self.pos),
+            });
+        }
+        let (end, _) = self.finish_tag()?;
+        self.add(AKind::Assign { scope, items }, start, end);
+        Ok(())
+    }
+
+    fn parse_macro(&mut self, start: usize, is_function: bool) -> PResult<()> {
+        let t = self.peek()?;
+        let name: String = match t.tok {
+            Tok::Ident(n) => n,
+            Tok::Str { value, .. } => value,
+            _ => return Err(err_at(t.start, "Expecting the macro/function name")),
+        };
+        self.pos = t.end;
+        let mut params = Vec::new();
+        let mut catch_all = None;
+        let mut parens = false;
+        loop {
+            let t = self.peek()?;
+            match t.tok {
+                Tok::TagEnd if !parens => break,
+                Tok::LParen if params.is_empty() && !parens => {
+                    parens = true;
+                    self.pos = t.end;
+                }
+                Tok::RParen if parens => {
+                    parens = false;
+                    self.pos = t.end;
+                }
+                Tok::Comma => self.pos = t.end,
+                Tok::Ident(p) => {
+                    self.pos = t.end;
+                    if catch_all.is_some() {
+                        return Err(err_at(
+                            t.start,
+                            "There can be no parameter after the catch-all parameter",
+                        ));
+                    }
+                    let n = self.peek()?;
+                    match n.tok {
+                        Tok::Assign => {
+                            self.pos = n.end;
+                            let d = self.parse_expr()?;
+                            params.push((p.into(), Some(d)));
+                        }
+                        Tok::Ellipsis => {
+                            self.pos = n.end;
+                            catch_all = Some(p.into());
+                        }
+                        _ => {
+                            if params
+                                .iter()
+                                .any(|(_, d): &(Box<str>, Option<Expr>)| d.is_some())
+                            {
+                                return Err(err_at(
+                                    t.start,
+                                    "In a macro/function definition, parameters without default value must come before those with one",
+                                ));
+                            }
+                            params.push((p.into(), None));
+                        }
+                    }
+                }
+                other => {
+                    return Err(err_at(
+                        t.start,
+                        format!(
+                            "Encountered {}, but was expecting a parameter name",
+                            describe_tok(&other)
+                        ),
+                    ))
+                }
+            }
+        }
+        let (end, _) = self.finish_tag()?;
+        let n = self.add(
+            AKind::Macro(MacroHead {
+                name: name.into(),
+                is_function,
+                params,
+                catch_all,
+            }),
+            start,
+            end,
+        );
+        self.stack.push(n);
+        self.in_macro += 1;
+        Ok(())
+    }
+
+    fn parse_call(&mut self) -> PResult<()> {
+        let start = self.pos;
+        self.pos += 2;
+        self.in_tag = true;
+        self.paren = 0;
+        // the callee: a name with `.name` / `[expr]` steps
+        let t = self.peek()?;
+        let Tok::Ident(first) = t.tok else {
+            return Err(err_at(t.start, "Expecting a macro name after <@"));
+        };
+        self.pos = t.end;
+        let mut callee = Expr {
+            kind: ExprKind::Var(first.into()),
+            span: Span::new(t.start, t.end),
+        };
+        loop {
+            let n = self.peek()?;
+            if n.start != self.pos {
+                break;
+            }
+            match n.tok {
+                Tok::Dot => {
+                    self.pos = n.end;
+                    let name = self.expect_ident("name after '.'")?;
+                    let span = callee.span.to(Span::new(n.start, self.pos));
+                    callee = Expr {
+                        kind: ExprKind::Dot(Box::new(callee), name.into(), KeyHint::default()),
+                        span,
+                    };
+                }
+                _ => break,
+            }
+        }
+        let mut named = Vec::new();
+        let mut positional = Vec::new();
+        let mut loop_vars = Vec::new();
+        loop {
+            let t = self.peek()?;
+            match &t.tok {
+                Tok::TagEnd | Tok::EmptyTagEnd => break,
+                Tok::Comma => self.pos = t.end,
+                Tok::Semicolon => {
+                    self.pos = t.end;
+                    loop {
+                        let v = self.peek()?;
+                        match v.tok {
+                            Tok::Ident(name) => {
+                                self.pos = v.end;
+                                loop_vars.push(name.into());
+                            }
+                            Tok::Comma => self.pos = v.end,
+                            _ => break,
+                        }
+                    }
+                }
+                Tok::Ident(name) => {
+                    let save = self.pos;
+                    self.pos = t.end;
+                    let n = self.peek()?;
+                    if n.tok == Tok::Assign && positional.is_empty() {
+                        self.pos = n.end;
+                        let v = self.parse_expr()?;
+                        named.push((name.as_str().into(), v));
+                    } else {
+                        self.pos = save;
+                        if !named.is_empty() {
+                            return Err(err_at(
+                                t.start,
+                                "Expecting a named parameter (name=value)",
+                            ));
+                        }
+                        positional.push(self.parse_expr()?);
+                    }
+                }
+                _ => {
+                    if !named.is_empty() {
+                        return Err(err_at(t.start, "Expecting a named parameter (name=value)"));
+                    }
+                    positional.push(self.parse_expr()?);
+                }
+            }
+        }
+        let (end, empty) = self.finish_tag()?;
+        let n = self.add(
+            AKind::Call(CallHead {
+                callee,
+                named,
+                positional,
+                loop_vars,
+                has_body: !empty,
+            }),
+            start,
+            end,
+        );
+        if !empty {
+            self.stack.push(n);
+        }
+        Ok(())
+    }
+
+    fn parse_call_end(&mut self) -> PResult<()> {
+        let start = self.pos;
+        let Some(close) = self.src[start..].find('>') else {
+            return Err(err_at(start, "Unclosed end tag"));
+        };
+        self.pos = start + close + 1;
+        self.close_sep();
+        let top = self.current();
+        match self.kind_of(top) {
+            AKind::Call(_) => {
+                self.arena.nodes[top].end = self.pos - 1;
+                self.arena.nodes[top].span.end = self.pos as u32;
+                self.stack.pop();
+                Ok(())
+            }
+            _ => Err(err_at(
+                start,
+                "Unexpected end tag for a user-defined directive call",
+            )),
+        }
+    }
+
+    fn parse_end_tag(&mut self) -> PResult<()> {
+        let start = self.pos;
+        self.pos += 3;
+        let raw = self.read_name();
+        let name = canonical_directive(&raw);
+        let rest = &self.src[self.pos..];
+        let trimmed = rest.trim_start();
+        if !trimmed.starts_with('>') {
+            return Err(err_at(
+                self.pos,
+                format!("Expecting \">\" to close </#{raw}"),
+            ));
+        }
+        self.pos += rest.len() - trimmed.len() + 1;
+        let end = self.pos - 1;
+        if name != "sep" {
+            self.close_sep();
+        }
+        let top = self.current();
+        let ok = match (name.as_str(), self.kind_of(top)) {
+            ("if", AKind::Branch(_)) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                let ifn = self.current();
+                self.set_end(ifn, end);
+                self.stack.pop();
+                true
+            }
+            ("list" | "foreach", AKind::List { .. } | AKind::ListElse)
+            | ("items", AKind::Items(_))
+            | ("sep", AKind::Sep)
+            | ("switch", AKind::Switch(_))
+            | ("compress", AKind::Compress)
+            | ("assign" | "local" | "global", AKind::Capture { .. }) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                true
+            }
+            ("switch", AKind::Case(_)) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                let sw = self.current();
+                self.set_end(sw, end);
+                self.stack.pop();
+                true
+            }
+            ("attempt" | "recover", AKind::Recover) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                let at = self.current();
+                self.set_end(at, end);
+                self.stack.pop();
+                true
+            }
+            ("macro", AKind::Macro(h)) if !h.is_function => {
+                self.set_end(top, end);
+                self.stack.pop();
+                self.in_macro -= 1;
+                true
+            }
+            ("function", AKind::Macro(h)) if h.is_function => {
+                self.set_end(top, end);
+                self.stack.pop();
+                self.in_macro -= 1;
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            let open = if self.stack.len() > 1 {
+                describe_open(self.kind_of(top))
+            } else {
+                "nothing".into()
+            };
+            return Err(err_at(
+                start,
+                format!("Unexpected end tag </#{raw}>; the innermost open element is {open}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn set_end(&mut self, idx: usize, end: usize) {
+        self.arena.nodes[idx].end = end;
+        self.arena.nodes[idx].span.end = end as u32 + 1;
+    }
+
+    // ----- expressions -----
+
+    fn peek(&self) -> PResult<Token> {
+        next_token(self.src, self.pos, self.in_tag, self.paren)
+    }
+
+    fn bump(&mut self) -> PResult<Token> {
+        let t = self.peek()?;
+        match t.tok {
+            Tok::LParen => self.paren += 1,
+            Tok::RParen => self.paren = self.paren.saturating_sub(1),
+            _ => {}
+        }
+        self.pos = t.end;
+        Ok(t)
+    }
+
+    fn expect(&mut self, want: Tok, what: &str) -> PResult<Token> {
+        let t = self.peek()?;
+        if t.tok == want {
+            self.bump()
+        } else {
+            Err(err_at(
+                t.start,
+                format!(
+                    "Encountered {}, but was expecting \"{what}\"",
+                    describe_tok(&t.tok)
+                ),
+            ))
+        }
+    }
+
+    fn expect_ident(&mut self, what: &str) -> PResult<String> {
+        let t = self.peek()?;
+        match t.tok {
+            Tok::Ident(n) => {
+                self.pos = t.end;
+                Ok(n)
+            }
+            other => Err(err_at(
+                t.start,
+                format!(
+                    "Encountered {}, but was expecting {what}",
+                    describe_tok(&other)
+                ),
+            )),
+        }
+    }
+
+    pub(crate) fn parse_expr(&mut self) -> PResult<Expr> {
+        self.parse_or()
+    }
+
+    fn parse_or(&mut self) -> PResult<Expr> {
+        let mut l = self.parse_and()?;
+        while self.peek()?.tok == Tok::Or {
+            self.bump()?;
+            let r = self.parse_and()?;
+            let span = l.span.to(r.span);
+            l = Expr {
+                kind: ExprKind::Or(Box::new(l), Box::new(r)),
+                span,
+            };
+        }
+        Ok(l)
+    }
+
+    fn parse_and(&mut self) -> PResult<Expr> {
+        let mut l = self.parse_eq()?;
+        while self.peek()?.tok == Tok::And {
+            self.bump()?;
+            let r = self.parse_eq()?;
+            let span = l.span.to(r.span);
+            l = Expr {
+                kind: ExprKind::And(Box::new(l), Box::new(r)),
+                span,
+            };
+        }
+        Ok(l)
+    }
+
+    fn parse_eq(&mut self) -> PResult<Expr> {
+        let l = self.parse_rel()?;
+        let op = match self.peek()?.tok {
+            Tok::Eq | Tok::Assign => CmpOp::Eq,
+            Tok::Ne => CmpOp::Ne,
+            _ => return Ok(l),
+        };
+        self.bump()?;
+        let r = self.parse_rel()?;
+        let span = l.span.to(r.span);
+        Ok(Expr {
+            kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
+            span,
+        })
+    }
+
+    fn parse_rel(&mut self) -> PResult<Expr> {
+        let l = self.parse_range()?;
+        let op = match self.peek()?.tok {
+            Tok::Lt => CmpOp::Lt,
+            Tok::Le => CmpOp::Le,
+            Tok::Gt => CmpOp::Gt,
+            Tok::Ge => CmpOp::Ge,
+            Tok::Ident(ref s) if s == "lt" => CmpOp::Lt,
+            Tok::Ident(ref s) if s == "lte" => CmpOp::Le,
+            Tok::Ident(ref s) if s == "gt" => CmpOp::Gt,
+            Tok::Ident(ref s) if s == "gte" => CmpOp::Ge,
+            _ => return Ok(l),
+        };
+        self.bump()?;
+        let r = self.parse_range()?;
+        let span = l.span.to(r.span);
+        Ok(Expr {
+            kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
+            span,
+        })
+    }
+
+    fn parse_range(&mut self) -> PResult<Expr> {
+        let l = self.parse_additive()?;
+        let t = self.peek()?;
+        let kind = match t.tok {
+            Tok::DotDot => RangeKind::Inclusive,
+            Tok::DotDotLt => RangeKind::Exclusive,
+            Tok::DotDotStar => RangeKind::Length,
+            _ => return Ok(l),
+        };
+        self.bump()?;
+        let r = if kind == RangeKind::Inclusive && !self.starts_expr()? {
+            None
+        } else {
+            Some(Box::new(self.parse_additive()?))
+        };
+        let kind = if r.is_none() {
+            RangeKind::Unbounded
+        } else {
+            kind
+        };
+        let span = match &r {
+            Some(r) => l.span.to(r.span),
+            None => l.span.to(Span::new(t.start, t.end)),
+        };
+        Ok(Expr {
+            kind: ExprKind::Range(kind, Box::new(l), r),
+            span,
+        })
+    }
+
+    /// Whether the next token can begin an expression.
+    fn starts_expr(&self) -> PResult<bool> {
+        Ok(match self.peek()?.tok {
+            Tok::Ident(s) => !matches!(
+                s.as_str(),
+                "as" | "in" | "using" | "gt" | "gte" | "lt" | "lte"
+            ),
+            Tok::Str { .. } | Tok::Num(_) | Tok::LParen | Tok::LBracket | Tok::LBrace => true,
+            Tok::Minus | Tok::Plus | Tok::Bang | Tok::Dot => true,
+            _ => false,
+        })
+    }
+
+    fn parse_additive(&mut self) -> PResult<Expr> {
+        let mut l = self.parse_mul()?;
+        loop {
+            let op = match self.peek()?.tok {
+                Tok::Plus => BinOp::Add,
+                Tok::Minus => BinOp::Sub,
+                _ => return Ok(l),
+            };
+            self.bump()?;
+            let r = self.parse_mul()?;
+            let span = l.span.to(r.span);
+            l = Expr {
+                kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
+                span,
+            };
+        }
+    }
+
+    fn parse_mul(&mut self) -> PResult<Expr> {
+        let mut l = self.parse_unary()?;
+        loop {
+            let op = match self.peek()?.tok {
+                Tok::Star => BinOp::Mul,
+                Tok::Slash => BinOp::Div,
+                Tok::Percent => BinOp::Rem,
+                _ => return Ok(l),
+            };
+            self.bump()?;
+            let r = self.parse_unary()?;
+            let span = l.span.to(r.span);
+            l = Expr {
+                kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
+                span,
+            };
+        }
+    }
+
+    fn parse_unary(&mut self) -> PResult<Expr> {
+        let t = self.peek()?;
+        match t.tok {
+            Tok::Bang => {
+                self.bump()?;
+                let e = self.parse_unary()?;
+                let span = Span::new(t.start, e.span.end as usize);
+                Ok(Expr {
+                    kind: ExprKind::Not(Box::new(e)),
+                    span,
+                })
+            }
+            Tok::Minus | Tok::Plus => {
+                self.bump()?;
+                let e = self.parse_primary()?;
+                let span = Span::new(t.start, e.span.end as usize);
+                let kind = if t.tok == Tok::Minus {
+                    match e.kind {
+                        ExprKind::Num(n) => ExprKind::Num(n.neg()),
+                        other => ExprKind::Neg(Box::new(Expr {
+                            kind: other,
+                            span: e.span,
+                        })),
+                    }
+                } else {
+                    ExprKind::Pos(Box::new(e))
+                };
+                Ok(Expr { kind, span })
+            }
+            _ => self.parse_primary(),
+        }
+    }
+
+    fn parse_atom(&mut self) -> PResult<Expr> {
+        let t = self.bump()?;
+        let span = Span::new(t.start, t.end);
+        let kind = match t.tok {
+            Tok::Num(s) => ExprKind::Num(
+                Number::parse_literal(&s)
+                    .ok_or_else(|| err_at(t.start, format!("Invalid number literal {s}")))?,
+            ),
+            Tok::Str { value, raw, .. } => {
+                if !raw && (value.contains("${") || value.contains("#{")) {
+                    self.interpolated(&value, span)?
+                } else {
+                    ExprKind::Str(value.into())
+                }
+            }
+            Tok::Ident(name) => match name.as_str() {
+                "true" => ExprKind::Bool(true),
+                "false" => ExprKind::Bool(false),
+                _ => ExprKind::Var(name.into()),
+            },
+            Tok::LParen => {
+                let e = self.parse_expr()?;
+                let close = self.expect(Tok::RParen, ")")?;
+                return Ok(Expr {
+                    kind: ExprKind::Paren(Box::new(e)),
+                    span: Span::new(t.start, close.end),
+                });
+            }
+            Tok::LBracket => {
+                let mut items = Vec::new();
+                loop {
+                    let n = self.peek()?;
+                    if n.tok == Tok::RBracket {
+                        break;
+                    }
+                    items.push(self.parse_expr()?);
+                    let n = self.peek()?;
+                    if n.tok == Tok::Comma {
+                        self.bump()?;
+                        if self.peek()?.tok == Tok::RBracket {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"]\", but was expecting an expression",
+                            ));
+                        }
+                    } else if n.tok != Tok::RBracket {
+                        return Err(err_at(
+                            n.start,
+                            format!(
+                                "Encountered {}, but was expecting \",\" or \"]\"",
+                                describe_tok(&n.tok)
+                            ),
+                        ));
+                    }
+                }
+                let close = self.bump()?;
+                return Ok(Expr {
+                    kind: ExprKind::List(items),
+                    span: Span::new(t.start, close.end),
+                });
+            }
+            Tok::LBrace => {
+                let mut items = Vec::new();
+                loop {
+                    let n = self.peek()?;
+                    if n.tok == Tok::RBrace {
+                        break;
+                    }
+                    let k = self.parse_expr()?;
+                    self.expect(Tok::Colon, ":")?;
+                    let v = self.parse_expr()?;
+                    items.push((k, v));
+                    let n = self.peek()?;
+                    if n.tok == Tok::Comma {
+                        self.bump()?;
+                        if self.peek()?.tok == Tok::RBrace {
+                            return Err(err_at(
+                                self.peek()?.start,
+                                "Encountered \"}\", but was expecting an expression",
+                            ));
+                        }
+                    } else if n.tok != Tok::RBrace {
+                        return Err(err_at(
+                            n.start,
+                            format!(
+                                "Encountered {}, but was expecting \",\" or \"}}\"",
+                                describe_tok(&n.tok)
+                            ),
+                        ));
+                    }
+                }
+                let close = self.bump()?;
+                return Ok(Expr {
+                    kind: ExprKind::Hash(items),
+                    span: Span::new(t.start, close.end),
+                });
+            }
+            Tok::Dot => {
+                let name = self.expect_ident("a special variable name")?;
+                return Ok(Expr {
+                    kind: ExprKind::Special(name.into()),
+                    span: Span::new(t.start, self.pos),
+                });
+            }
+            other => {
+                return Err(err_at(
+                    t.start,
+                    format!(
+                        "Encountered {}, but was expecting an expression",
+                        describe_tok(&other)
+                    ),
+                ))
+            }
+        };
+        Ok(Expr { kind, span })
+    }
+
+    fn parse_primary(&mut self) -> PResult<Expr> {
+        let mut e = self.parse_atom()?;
+        loop {
+            let t = self.peek()?;
+            match t.tok {
+                Tok::Dot => {
+                    self.bump()?;
+                    let n = self.peek()?;
+                    let name = match n.tok {
+                        Tok::Ident(name) => name,
+                        Tok::Star => "*".to_string(),
+                        other => {
+                            return Err(err_at(
+                                n.start,
+                                format!(
+                                    "Encountered {}, but was expecting a name after \".\"",
+                                    describe_tok(&other)
+                                ),
+                            ))
+                        }
+                    };
+                    self.bump()?;
+                    let span = e.span.to(Span::new(n.start, n.end));
+                    e = match e.kind {
+                        // `a.b.c` rooted at a variable: one flat path, evaluated without recursion
+                        ExprKind::Var(root) if name != "*" => Expr {
+                            kind: ExprKind::Path {
+                                root,
+                                root_span: e.span,
+                                steps: vec![PathStep {
+                                    key: name.into(),
+                                    hint: KeyHint::default(),
+                                    span,
+                                }],
+                            },
+                            span,
+                        },
+                        ExprKind::Path {
+                            root,
+                            root_span,
+                            mut steps,
+                        } if name != "*" => {
+                            steps.push(PathStep {
+                                key: name.into(),
+                                hint: KeyHint::default(),
+                                span,
+                            });
+                            Expr {
+                                kind: ExprKind::Path {
+                                    root,
+                                    root_span,
+                                    steps,
+                                },
+                                span,
+                            }
+                        }
+                        kind => Expr {
+                            kind: ExprKind::Dot(
+                                Box::new(Expr { kind, span: e.span }),
+                                name.into(),
+                                KeyHint::default(),
+                            ),
+                            span,
+                        },
+                    };
+                }
+                Tok::LBracket => {
+                    self.bump()?;
+                    let saved = (self.in_tag, self.paren);
+                    self.paren += 1;
+                    let idx = self.parse_expr()?;
+                    let close = self.expect(Tok::RBracket, "]")?;
+                    (self.in_tag, self.paren) = saved;
+                    let span = e.span.to(Span::new(close.start, close.end));
+                    e = Expr {
+                        kind: ExprKind::Index(Box::new(e), Box::new(idx)),
+                        span,
+                    };
+                }
+                Tok::LParen => {
+                    self.bump()?;
+                    let args = self.parse_args()?;
+                    let span = e.span.to(Span::new(self.pos - 1, self.pos));
+                    e = Expr {
+                        kind: ExprKind::Call(Box::new(e), args),
+                        span,
+                    };
+                }
+                Tok::Question => {
+                    self.bump()?;
+                    let n = self.peek()?;
+                    let Tok::Ident(name) = n.tok else {
+                        return Err(err_at(
+                            n.start,
+                            format!(
+                                "Encountered {}, but was expecting a built-in name",
+                                describe_tok(&n.tok)
+                            ),
+                        ));
+                    };
+                    self.bump()?;
+                    let id = BuiltinId::from_name(&name).map_err(|m| err_at(n.start, m))?;
+                    let mut args = None;
+                    let after = self.peek()?;
+                    if after.tok == Tok::LParen && after.start == self.pos {
+                        self.bump()?;
+                        args = Some(self.parse_args()?);
+                    } else if after.tok == Tok::Dot
+                        && matches!(
+                            id,
+                            BuiltinId::String
+                                | BuiltinId::Date
+                                | BuiltinId::Time
+                                | BuiltinId::Datetime
+                        )
+                        && after.start == self.pos
+                    {
+                        self.bump()?;
+                        let fmt = self.peek()?;
+                        let Tok::Ident(fname) = fmt.tok else {
+                            return Err(err_at(
+                                fmt.start,
+                                "Expecting a format name after ?string.",
+                            ));
+                        };
+                        self.bump()?;
+                        args = Some(vec![Expr {
+                            kind: ExprKind::Str(fname.into()),
+                            span: Span::new(fmt.start, fmt.end),
+                        }]);
+                    } else if after.tok == Tok::LBracket && id == BuiltinId::String {
+                        self.bump()?;
+                        let saved = self.paren;
+                        self.paren += 1;
+                        let a = self.parse_expr()?;
+                        self.expect(Tok::RBracket, "]")?;
+                        self.paren = saved;
+                        args = Some(vec![a]);
+                    }
+                    let span = e.span.to(Span::new(n.start, self.pos));
+                    e = Expr {
+                        kind: ExprKind::Builtin {
+                            target: Box::new(e),
+                            id,
+                            name: name.into(),
+                            args,
+                        },
+                        span,
+                    };
+                }
+                Tok::Exists => {
+                    self.bump()?;
+                    let span = e.span.to(Span::new(t.start, t.end));
+                    e = Expr {
+                        kind: ExprKind::Exists(Box::new(e)),
+                        span,
+                    };
+                }
+                Tok::Bang => {
+                    self.bump()?;
+                    let rhs = if self.starts_expr()? && !self.bang_terminates(t.end)? {
+                        Some(Box::new(self.parse_expr()?))
+                    } else {
+                        None
+                    };
+                    let span = match &rhs {
+                        Some(r) => e.span.to(r.span),
+                        None => e.span.to(Span::new(t.start, t.end)),
+                    };
+                    e = Expr {
+                        kind: ExprKind::Default(Box::new(e), rhs),
+                        span,
+                    };
+                    return Ok(e);
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    /// FreeMarker's "terminating `!`": `!` followed by white-space and then `>`, `}` or `)` has no default.
+    fn bang_terminates(&self, _after: usize) -> PResult<bool> {
+        Ok(false)
+    }
+
+    fn parse_args(&mut self) -> PResult<Vec<Expr>> {
+        let mut args = Vec::new();
+        loop {
+            let t = self.peek()?;
+            if t.tok == Tok::RParen {
+                self.bump()?;
+                return Ok(args);
+            }
+            // lambda: `(x) -> expr`
+            if t.tok == Tok::LParen {
+                let save = (self.pos, self.paren);
+                self.bump()?;
+                let p = self.peek()?;
+                if let Tok::Ident(name) = &p.tok {
+                    self.pos = p.end;
+                    let close = self.peek()?;
+                    if close.tok == Tok::RParen {
+                        self.bump()?;
+                        if self.peek()?.tok == Tok::Arrow {
+                            self.bump()?;
+                            let body = self.parse_expr()?;
+                            let span = Span::new(t.start, body.span.end as usize);
+                            args.push(Expr {
+                                kind: ExprKind::Lambda(name.as_str().into(), Box::new(body)),
+                                span,
+                            });
+                            let n = self.peek()?;
+                            if n.tok == Tok::Comma {
+                                self.bump()?;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                (self.pos, self.paren) = save;
+            }
+            // lambda: `x -> expr`
+            if let Tok::Ident(name) = &t.tok {
+                let save = self.pos;
+                self.pos = t.end;
+                let n = self.peek()?;
+                if n.tok == Tok::Arrow {
+                    self.pos = n.end;
+                    let body = self.parse_expr()?;
+                    let span = Span::new(t.start, body.span.end as usize);
+                    args.push(Expr {
+                        kind: ExprKind::Lambda(name.as_str().into(), Box::new(body)),
+                        span,
+                    });
+                } else {
+                    self.pos = save;
+                    args.push(self.parse_expr()?);
+                }
+            } else {
+                args.push(self.parse_expr()?);
+            }
+            let n = self.peek()?;
+            match n.tok {
+                Tok::Comma => {
+                    self.bump()?;
+                }
+                Tok::RParen => {}
+                other => {
+                    return Err(err_at(
+                        n.start,
+                        format!(
+                            "Encountered {}, but was expecting \",\" or \")\"",
+                            describe_tok(&other)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Splits a string literal with `${...}` into parts.
+    fn interpolated(&mut self, value: &str, span: Span) -> PResult<ExprKind> {
+        let mut parts = Vec::new();
+        let mut rest_start = 0;
+        let mut i = 0;
+        while let Some(off) = value[i..].find(['$', '#']) {
+            let at = i + off;
+            if !value[at + 1..].starts_with('{') {
+                i = at + 1;
+                continue;
+            }
+            if at > rest_start {
+                parts.push(StrPart::Lit(value[rest_start..at].into()));
+            }
+            let mut sub = Parser {
+                src: value,
+                pos: at + 2,
+                in_tag: false,
+                paren: 0,
+                arena: Arena { nodes: Vec::new() },
+                stack: Vec::new(),
+                strip_whitespace: false,
+                in_macro: self.in_macro,
+            };
+            let mut e = sub
+                .parse_expr()
+                .map_err(|e| reoffset(e, span.start as usize))?;
+            let close = sub.peek().map_err(|e| reoffset(e, span.start as usize))?;
+            if close.tok != Tok::RBrace {
+                return Err(err_at(
+                    span.start as usize,
+                    "Unclosed ${...} in a string literal",
+                ));
+            }
+            respan(&mut e, span);
+            parts.push(StrPart::Interp(e));
+            i = close.end;
+            rest_start = i;
+        }
+        if rest_start < value.len() {
+            parts.push(StrPart::Lit(value[rest_start..].into()));
+        }
+        Ok(ExprKind::Interpolated(parts))
+    }
+}
+
+fn reoffset(e: Error, base: usize) -> Error {
+    let _ = e.offset();
+    syntax_err(e.message().to_string()).with_offset(base)
+}
+
+/// Points every sub-expression of an interpolated string literal at the literal itself.
+fn respan(e: &mut Expr, span: Span) {
+    e.span = span;
+    match &mut e.kind {
+        ExprKind::Dot(a, _, _)
+        | ExprKind::Exists(a)
+        | ExprKind::Paren(a)
+        | ExprKind::Not(a)
+        | ExprKind::Neg(a)
+        | ExprKind::Pos(a)
+        | ExprKind::Lambda(_, a) => respan(a, span),
+        ExprKind::Index(a, b)
+        | ExprKind::Arith(_, a, b)
+        | ExprKind::Cmp(_, a, b)
+        | ExprKind::And(a, b)
+        | ExprKind::Or(a, b) => {
+            respan(a, span);
+            respan(b, span);
+        }
+        ExprKind::Builtin { target, args, .. } => {
+            respan(target, span);
+            for a in args.iter_mut().flatten() {
+                respan(a, span);
+            }
+        }
+        ExprKind::Call(a, args) => {
+            respan(a, span);
+            for x in args {
+                respan(x, span);
+            }
+        }
+        ExprKind::Default(a, b) | ExprKind::Range(_, a, b) => {
+            respan(a, span);
+            if let Some(b) = b {
+                respan(b, span);
+            }
+        }
+        ExprKind::List(items) => items.iter_mut().for_each(|x| respan(x, span)),
+        ExprKind::Hash(items) => items.iter_mut().for_each(|(k, v)| {
+            respan(k, span);
+            respan(v, span);
+        }),
+        ExprKind::Interpolated(parts) => parts.iter_mut().for_each(|p| {
+            if let StrPart::Interp(x) = p {
+                respan(x, span)
+            }
+        }),
+        ExprKind::Path {
+            root_span, steps, ..
+        } => {
+            *root_span = span;
+            for s in steps {
+                s.span = span;
+            }
+        }
+        ExprKind::Str(_)
+        | ExprKind::Num(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Special(_) => {}
+    }
+}
+
+/// Finds `</#noparse>`: returns (body length, length including the end tag).
+fn find_noparse_end(rest: &str) -> Option<(usize, usize)> {
+    for pat in ["</#noparse", "</#noParse"] {
+        if let Some(i) = rest.find(pat) {
+            let after = &rest[i + pat.len()..];
+            let t = after.trim_start();
+            if t.starts_with('>') {
+                return Some((i, i + pat.len() + (after.len() - t.len()) + 1));
+            }
+        }
+    }
+    None
+}
+
+fn describe_open(kind: &AKind) -> String {
+    match kind {
+        AKind::If | AKind::Branch(_) => "#if".into(),
+        AKind::List { .. } | AKind::ListElse => "#list".into(),
+        AKind::Items(_) => "#items".into(),
+        AKind::Sep => "#sep".into(),
+        AKind::Switch(_) | AKind::Case(_) => "#switch".into(),
+        AKind::Capture { .. } => "#assign".into(),
+        AKind::Attempt | AKind::Recover => "#attempt".into(),
+        AKind::Macro(h) if h.is_function => "#function".into(),
+        AKind::Macro(_) => "#macro".into(),
+        AKind::Call(_) => "@...".into(),
+        AKind::Compress => "#compress".into(),
+        _ => "element".into(),
+    }
+}
+
+pub(crate) fn describe_tok(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => format!("{s:?}"),
+        Tok::Str { value, .. } => format!("string literal {value:?}"),
+        Tok::Num(n) => format!("number {n}"),
+        Tok::Eof => "<EOF>".into(),
+        Tok::TagEnd => "\">\"".into(),
+        Tok::EmptyTagEnd => "\"/>\"".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+// ----- arena -> nodes -----
+
+fn take(arena: &mut Arena, idx: usize) -> AKind {
+    std::mem::replace(&mut arena.nodes[idx].kind, AKind::Taken)
+}
+
+fn convert_children(arena: &mut Arena, idx: usize) -> Vec<Node> {
+    let children = arena.nodes[idx].children.clone();
+    let mut out: Vec<Node> = Vec::with_capacity(children.len());
+    for c in children {
+        let span = arena.nodes[c].span;
+        let kind = take(arena, c);
+        let node = match kind {
+            AKind::Text(t) => {
+                if t.is_empty() {
+                    continue;
+                }
+                if let Some(Node::Text(prev)) = out.last_mut() {
+                    let mut s = String::from(std::mem::take(prev));
+                    s.push_str(&t);
+                    *prev = s.into();
+                    continue;
+                }
+                Node::Text(t.into())
+            }
+            AKind::Interp(e) => Node::Interp(e),
+            AKind::LegacyInterp(expr, frac) => Node::LegacyInterp { expr, frac },
+            AKind::Trim { .. } | AKind::Comment | AKind::Flush | AKind::Taken | AKind::Root => {
+                continue
+            }
+            AKind::If => {
+                let branches = arena.nodes[c].children.clone();
+                let mut bs = Vec::new();
+                for b in branches {
+                    let cond = match take(arena, b) {
+                        AKind::Branch(cond) => cond,
+                        _ => None,
+                    };
+                    bs.push(Branch {
+                        cond,
+                        body: convert_children(arena, b),
+                    });
+                }
+                Node::If(bs)
+            }
+            AKind::Branch(cond) => Node::If(vec![Branch {
+                cond,
+                body: convert_children(arena, c),
+            }]),
+            AKind::List { seq, vars } => Node::List {
+                seq,
+                vars,
+                body: convert_children(arena, c),
+                else_body: None,
+                span,
+            },
+            AKind::ListElse => {
+                let body = convert_children(arena, c);
+                if let Some(Node::List { else_body, .. }) = out.last_mut() {
+                    *else_body = Some(body);
+                }
+                continue;
+            }
+            AKind::Items(vars) => Node::Items {
+                vars,
+                body: convert_children(arena, c),
+                span,
+            },
+            AKind::Sep => Node::Sep(convert_children(arena, c)),
+            AKind::Break => Node::Break,
+            AKind::Continue => Node::Continue,
+            AKind::Switch(value) => {
+                let mut cases = Vec::new();
+                for k in arena.nodes[c].children.clone() {
+                    if let AKind::Case(v) = take(arena, k) {
+                        cases.push((v, convert_children(arena, k)));
+                    }
+                }
+                Node::Switch { value, cases }
+            }
+            AKind::Case(_) => continue,
+            AKind::Assign { scope, items } => Node::Assign { scope, items },
+            AKind::Capture { scope, name } => Node::Capture {
+                scope,
+                name,
+                body: convert_children(arena, c),
+            },
+            AKind::Setting { name, value } => Node::Setting { name, value, span },
+            AKind::Attempt => {
+                let kids = arena.nodes[c].children.clone();
+                let mut body = Vec::new();
+                let mut recover = Vec::new();
+                // content before the Recover child is the attempted block
+                let rec_pos = kids
+                    .iter()
+                    .position(|&k| matches!(arena.nodes[k].kind, AKind::Recover));
+                let (before, after) = match rec_pos {
+                    Some(p) => (kids[..p].to_vec(), Some(kids[p])),
+                    None => (kids, None),
+                };
+                arena.nodes[c].children = before;
+                body.extend(convert_children(arena, c));
+                if let Some(r) = after {
+                    recover = convert_children(arena, r);
+                }
+                Node::Attempt { body, recover }
+            }
+            AKind::Recover => continue,
+            AKind::Macro(h) => Node::MacroDef(Arc::new(MacroDef {
+                name: h.name,
+                is_function: h.is_function,
+                params: h.params,
+                catch_all: h.catch_all,
+                body: convert_children(arena, c),
+            })),
+            AKind::Nested(args) => Node::Nested { args, span },
+            AKind::Return(v) => Node::Return(v),
+            AKind::Call(h) => {
+                let body = if h.has_body {
+                    Some(Arc::new(convert_children(arena, c)))
+                } else {
+                    None
+                };
+                Node::Call {
+                    callee: h.callee,
+                    named: h.named,
+                    positional: h.positional,
+                    loop_vars: h.loop_vars,
+                    body,
+                    span,
+                }
+            }
+            AKind::Compress => Node::Compress(convert_children(arena, c)),
+            AKind::Stop(v) => Node::Stop(v, span),
+        };
+        out.push(node);
+    }
+    out
+}

@@ -1,0 +1,128 @@
+//! A compiled template: parsed once, rendered many times (from many threads at once).
+
+use crate::ast::{MacroDef, Node};
+use crate::error::{Error, ErrorKind};
+use crate::format_bridge::{compile_number_format, Locale, NumberFormat, TimeZone};
+use crate::render::{Env, Flow};
+use crate::settings::Settings;
+use std::sync::{Arc, RwLock};
+
+/// A parsed FreeMarker template. It is immutable, so it is `Send + Sync` and can be shared across threads.
+#[derive(Debug)]
+pub struct Template {
+    pub(crate) name: String,
+    pub(crate) source: String,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) macros: Vec<Arc<MacroDef>>,
+    pub(crate) settings: Settings,
+    pub(crate) number_format: NumberFormat,
+    pub(crate) locale: Locale,
+    pub(crate) time_zone: TimeZone,
+    /// `?string("0.00")`-style number formats compiled so far, by (locale, pattern); shared by renders.
+    pub(crate) number_formats: RwLock<Vec<(String, String, NumberFormat)>>,
+}
+
+/// At most this many distinct number formats are cached per template (patterns can be computed).
+const MAX_CACHED_FORMATS: usize = 64;
+
+impl Template {
+    /// Formats `n` with a `number_format`-style pattern, compiling (and caching) the pattern once.
+    pub(crate) fn format_number_with(
+        &self,
+        spec: &str,
+        locale: &str,
+        n: &crate::number::Number,
+    ) -> Result<String, String> {
+        if let Ok(cache) = self.number_formats.read() {
+            if let Some((_, _, f)) = cache.iter().find(|(l, s, _)| s == spec && l == locale) {
+                return Ok(f.format(n));
+            }
+        }
+        let f = compile_number_format(spec, locale)?;
+        let out = f.format(n);
+        if let Ok(mut cache) = self.number_formats.write() {
+            if cache.len() < MAX_CACHED_FORMATS {
+                cache.push((locale.to_string(), spec.to_string(), f));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Template {
+    /// Parses `source`. Syntax errors (and directives refused by the sandbox, such as `<#include>`) are
+    /// reported here with line and column.
+    pub fn new(name: &str, source: &str, settings: Settings) -> Result<Template, Error> {
+        let nodes = crate::parser::parse(name, source, settings.whitespace_stripping)?;
+        let mut macros = Vec::new();
+        collect_macros(&nodes, &mut macros);
+        let number_format = compile_number_format(&settings.number_format, &settings.locale)
+            .map_err(|m| {
+                Error::new(
+                    ErrorKind::Setting,
+                    format!("Invalid number_format {:?}: {m}", settings.number_format),
+                )
+            })?;
+        let locale = Locale::parse(&settings.locale).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid locale {:?}: {e}", settings.locale),
+            )
+        })?;
+        let time_zone = TimeZone::parse(&settings.time_zone).map_err(|e| {
+            Error::new(
+                ErrorKind::Setting,
+                format!("Invalid time_zone {:?}: {e}", settings.time_zone),
+            )
+        })?;
+        Ok(Template {
+            number_formats: RwLock::new(Vec::new()),
+            locale,
+            time_zone,
+            name: name.to_string(),
+            source: source.to_string(),
+            nodes,
+            macros,
+            settings,
+            number_format,
+        })
+    }
+
+    /// The template's name (used in error messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders with `input` bound to the variable `input`; returns the output.
+    pub fn render(&self, input: &serde_json::Value) -> Result<String, Error> {
+        let mut out = String::new();
+        self.render_to(input, &mut out)?;
+        Ok(out)
+    }
+
+    /// Renders, appending to `out`. On error `out` keeps what it held before the call.
+    pub fn render_to(&self, input: &serde_json::Value, out: &mut String) -> Result<(), Error> {
+        let start = out.len();
+        let mut env = Env::new(self, input, std::mem::take(out));
+        let result = env.run_nodes(&self.nodes);
+        *out = std::mem::take(&mut env.out);
+        drop(env);
+        match result {
+            Ok(Flow::Normal) | Ok(Flow::Return(_)) => Ok(()),
+            Ok(Flow::Break) | Ok(Flow::Continue) => Ok(()),
+            Err(e) => {
+                out.truncate(start);
+                Err(e.locate(&self.name, &self.source, 0))
+            }
+        }
+    }
+}
+
+/// Macros are defined before the template runs (as FreeMarker does), so calls may precede definitions.
+fn collect_macros(nodes: &[Node], out: &mut Vec<Arc<MacroDef>>) {
+    for n in nodes {
+        if let Node::MacroDef(m) = n {
+            out.push(m.clone());
+        }
+    }
+}

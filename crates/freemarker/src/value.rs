@@ -1,0 +1,207 @@
+//! Template values: a small enum that borrows the JSON input and the template instead of copying them.
+
+use crate::ast::MacroDef;
+use crate::format_bridge::Number;
+use serde_json::Value as Json;
+use std::rc::Rc;
+
+/// A value seen by a template. JSON objects and arrays stay borrowed (`Json`); strings from the input or
+/// template are `&str`; computed values are reference counted so cloning is cheap.
+#[derive(Clone, Debug)]
+pub(crate) enum Value<'a> {
+    Str(&'a str),
+    String(Rc<str>),
+    Num(Number),
+    Bool(bool),
+    /// A JSON object or array from the input.
+    Json(&'a Json),
+    Seq(Rc<Vec<Value<'a>>>),
+    Hash(Rc<Vec<(Rc<str>, Value<'a>)>>),
+    /// An integer range: first value, step (+1/-1), length (None = unbounded).
+    Range {
+        start: i64,
+        step: i64,
+        len: Option<usize>,
+    },
+    Macro(&'a MacroDef),
+    /// A date, time or date-time (milliseconds since the epoch, and which parts are meaningful).
+    Date(crate::format_bridge::DateValue),
+    /// The result of `?matches`: a boolean (whole string matched) and a sequence of the found matches.
+    Matches(Rc<Matches>),
+}
+
+/// What `?matches` found.
+#[derive(Debug)]
+pub(crate) struct Matches {
+    /// Whether the whole string matched.
+    pub whole: bool,
+    /// The groups of the whole-string match (group 0 first).
+    pub groups: Vec<Rc<str>>,
+    /// The substrings found by searching.
+    pub found: Vec<Rc<str>>,
+}
+
+/// Looks a key up in a JSON object. Small objects (events have a few dozen keys) are scanned, which is
+/// cheaper than hashing the key with the map's SipHash; big ones use the index.
+#[inline]
+fn json_get<'j>(m: &'j serde_json::Map<String, Json>, key: &str) -> Option<&'j Json> {
+    if m.len() <= 48 {
+        let kb = key.as_bytes();
+        m.iter()
+            .find(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb)
+            .map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// [`json_get`] that first tries the position `hint` remembers, and remembers where the key was found.
+#[inline]
+pub(crate) fn json_get_hinted<'j>(
+    m: &'j serde_json::Map<String, Json>,
+    key: &str,
+    hint: &crate::ast::KeyHint,
+) -> Option<&'j Json> {
+    let h = hint.get();
+    if let Some((k, v)) = m.iter().nth(h) {
+        if k == key {
+            return Some(v);
+        }
+    }
+    let kb = key.as_bytes();
+    let found = m
+        .iter()
+        .enumerate()
+        .find(|(_, (k, _))| k.len() == kb.len() && k.as_bytes() == kb);
+    match found {
+        Some((i, (_, v))) => {
+            hint.set(i);
+            Some(v)
+        }
+        None => None,
+    }
+}
+
+impl<'a> Value<'a> {
+    /// Converts a JSON value; `null` is missing (`None`).
+    pub fn from_json(j: &'a Json) -> Option<Value<'a>> {
+        match j {
+            Json::Null => None,
+            Json::Bool(b) => Some(Value::Bool(*b)),
+            Json::Number(n) => Some(Value::Num(Number::from_json(n))),
+            Json::String(s) => Some(Value::Str(s)),
+            Json::Array(_) | Json::Object(_) => Some(Value::Json(j)),
+        }
+    }
+
+    pub fn string(s: impl Into<Rc<str>>) -> Value<'a> {
+        Value::String(s.into())
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::String(_))
+    }
+
+    pub fn is_seq(&self) -> bool {
+        matches!(
+            self,
+            Value::Seq(_) | Value::Range { .. } | Value::Json(Json::Array(_)) | Value::Matches(_)
+        )
+    }
+
+    pub fn is_hash(&self) -> bool {
+        matches!(self, Value::Hash(_) | Value::Json(Json::Object(_)))
+    }
+
+    /// Number of items of a sequence (None for unbounded ranges and non-sequences).
+    pub fn seq_len(&self) -> Option<usize> {
+        match self {
+            Value::Seq(v) => Some(v.len()),
+            Value::Json(Json::Array(a)) => Some(a.len()),
+            Value::Range { len, .. } => *len,
+            Value::Matches(m) => Some(m.found.len()),
+            _ => None,
+        }
+    }
+
+    /// The `i`th item of a sequence; `Some(None)` when the item is JSON null; `None` when out of range.
+    pub fn seq_get(&self, i: usize) -> Option<Option<Value<'a>>> {
+        match self {
+            Value::Seq(v) => v.get(i).map(|x| Some(x.clone())),
+            Value::Json(Json::Array(a)) => a.get(i).map(Value::from_json),
+            Value::Matches(m) => m.found.get(i).map(|s| Some(Value::String(s.clone()))),
+            Value::Range { start, step, len } => {
+                if len.is_some_and(|l| i >= l) {
+                    None
+                } else {
+                    Some(Some(Value::Num(Number::from_i64(start + step * i as i64))))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Looks a key up in a hash: outer `None` = key absent or null.
+    pub fn hash_get(&self, key: &str) -> Option<Value<'a>> {
+        match self {
+            Value::Json(Json::Object(m)) => json_get(m, key).and_then(Value::from_json),
+            Value::Hash(h) => h.iter().find(|(k, _)| &**k == key).map(|(_, v)| v.clone()),
+            _ => None,
+        }
+    }
+
+    /// The keys of a hash, in order.
+    pub fn hash_keys(&self) -> Vec<Value<'a>> {
+        match self {
+            Value::Json(Json::Object(m)) => m.keys().map(|k| Value::Str(k.as_str())).collect(),
+            Value::Hash(h) => h.iter().map(|(k, _)| Value::String(k.clone())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The values of a hash, in key order (JSON null stays as a missing slot, `None`).
+    pub fn hash_values(&self) -> Vec<Option<Value<'a>>> {
+        match self {
+            Value::Json(Json::Object(m)) => m.values().map(Value::from_json).collect(),
+            Value::Hash(h) => h.iter().map(|(_, v)| Some(v.clone())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn hash_len(&self) -> usize {
+        match self {
+            Value::Json(Json::Object(m)) => m.len(),
+            Value::Hash(h) => h.len(),
+            _ => 0,
+        }
+    }
+
+    /// The FreeMarker type description used in error messages ("a string (wrapper: f.t.SimpleScalar)").
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Str(_) | Value::String(_) => "a string (wrapper: f.t.SimpleScalar)",
+            Value::Num(_) => "a number (wrapper: f.t.SimpleNumber)",
+            Value::Bool(true) => "a boolean (wrapper: f.t.TemplateBooleanModel$2)",
+            Value::Bool(false) => "a boolean (wrapper: f.t.TemplateBooleanModel$1)",
+            Value::Json(Json::Array(_)) => {
+                "a sequence (ArrayList wrapped into f.t.DefaultListAdapter)"
+            }
+            Value::Json(_) => "an extended_hash (LinkedHashMap wrapped into f.t.DefaultMapAdapter)",
+            Value::Seq(_) => "a sequence (wrapper: f.t.SimpleSequence)",
+            Value::Hash(_) => "an extended_hash (wrapper: f.c.HashLiteral$SequenceHash)",
+            Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
+            Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
+            Value::Macro(_) => "a macro (wrapper: f.c.Macro)",
+            Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
+            Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! The pipeline config file: parsing the TOML, validating every component strictly (unknown keys
+//! refused, errors naming the key path) and checking the `inputs` graph.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use pipeline_core::config::join_path;
+use pipeline_core::{deserialize_table, ConfigError, Registry, SinkConfig};
+use serde::Deserialize;
+
+use crate::sinks::register_builtins;
+use crate::sources::{DemoConfig, StdinConfig};
+use crate::transforms::FilterConfig;
+
+/// Where state lives when the config does not say.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+const TOP_LEVEL_KEYS: [&str; 5] = ["data_dir", "api", "sources", "transforms", "sinks"];
+
+/// A validated pipeline config.
+#[derive(Debug)]
+pub struct Config {
+    /// Directory for durable state, handed to sinks.
+    pub data_dir: PathBuf,
+    /// The `/health` and `/metrics` server, when configured.
+    pub api: Option<ApiConfig>,
+    /// Sources, by id order.
+    pub sources: Vec<SourceEntry>,
+    /// Transforms, by id order.
+    pub transforms: Vec<TransformEntry>,
+    /// Sinks, by id order.
+    pub sinks: Vec<SinkEntry>,
+}
+
+/// `[api]`: where to serve `/health` and `/metrics`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The address to listen on, e.g. `127.0.0.1:9598`.
+    pub address: SocketAddr,
+}
+
+/// A `[sources.ID]` table.
+#[derive(Clone, Debug)]
+pub struct SourceEntry {
+    /// The source's id.
+    pub id: String,
+    /// Its validated settings.
+    pub config: SourceConfig,
+}
+
+/// The built-in source types.
+#[derive(Clone, Debug)]
+pub enum SourceConfig {
+    /// `type = "stdin"`: NDJSON from standard input.
+    Stdin(StdinConfig),
+    /// `type = "demo"`: synthetic Amplitude events.
+    Demo(DemoConfig),
+}
+
+impl SourceConfig {
+    /// The config `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceConfig::Stdin(_) => "stdin",
+            SourceConfig::Demo(_) => "demo",
+        }
+    }
+}
+
+/// A `[transforms.ID]` table.
+#[derive(Clone, Debug)]
+pub struct TransformEntry {
+    /// The transform's id.
+    pub id: String,
+    /// The ids of the components feeding it.
+    pub inputs: Vec<String>,
+    /// Its validated settings.
+    pub config: TransformConfig,
+}
+
+/// The built-in transform types.
+#[derive(Clone, Debug)]
+pub enum TransformConfig {
+    /// `type = "filter"`: keeps events matching a condition.
+    Filter(FilterConfig),
+}
+
+impl TransformConfig {
+    /// The config `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TransformConfig::Filter(_) => "filter",
+        }
+    }
+}
+
+/// A `[sinks.ID]` table.
+#[derive(Debug)]
+pub struct SinkEntry {
+    /// The sink's id.
+    pub id: String,
+    /// Its `type` (a registry name).
+    pub component_type: String,
+    /// The ids of the components feeding it.
+    pub inputs: Vec<String>,
+    /// Its validated settings, from the registry's factory.
+    pub config: Box<dyn SinkConfig>,
+}
+
+impl Config {
+    /// Read and validate the config at `path`; sink types are looked up in `registry` (plus the
+    /// host's built-ins).
+    pub fn from_path(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::new("", format!("cannot read {}: {error}", path.display()))
+        })?;
+        Config::from_toml_str(&text, registry)
+    }
+
+    /// Validate a config given as TOML text; sink types are looked up in `registry` (plus the
+    /// host's built-ins).
+    pub fn from_toml_str(text: &str, registry: &Registry) -> Result<Config, ConfigError> {
+        let mut registry = registry.clone();
+        register_builtins(&mut registry);
+        let document: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+            ConfigError::new("", error.to_string().trim_end().to_string())
+        })?;
+        let mut data_dir = PathBuf::from(DEFAULT_DATA_DIR);
+        let mut api = None;
+        let mut sources = Vec::new();
+        let mut transforms = Vec::new();
+        let mut sinks = Vec::new();
+        for (key, value) in document {
+            match key.as_str() {
+                "data_dir" => {
+                    data_dir = match value {
+                        toml::Value::String(path) if !path.is_empty() => PathBuf::from(path),
+                        _ => return Err(ConfigError::new("data_dir", "expected a directory path")),
+                    }
+                }
+                "api" => {
+                    let table = expect_table(value, "api")?;
+                    api = Some(deserialize_table(table).map_err(|e| e.within("api"))?);
+                }
+                "sources" => {
+                    for (id, table) in components(value, "sources")? {
+                        sources.push(parse_source(id, table)?);
+                    }
+                }
+                "transforms" => {
+                    for (id, table) in components(value, "transforms")? {
+                        transforms.push(parse_transform(id, table)?);
+                    }
+                }
+                "sinks" => {
+                    for (id, table) in components(value, "sinks")? {
+                        sinks.push(parse_sink(id, table, &registry)?);
+                    }
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        key,
+                        format!(
+                            "unknown key, expected one of: {}",
+                            TOP_LEVEL_KEYS.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        let config = Config {
+            data_dir,
+            api,
+            sources,
+            transforms,
+            sinks,
+        };
+        config.check_graph()?;
+        Ok(config)
+    }
+
+    /// Every id must be unique, every input must name a source or transform, transforms must
+    /// not form a cycle, and there must be something to run.
+    fn check_graph(&self) -> Result<(), ConfigError> {
+        if self.sources.is_empty() {
+            return Err(ConfigError::new(
+                "sources",
+                "at least one source is required",
+            ));
+        }
+        if self.sinks.is_empty() {
+            return Err(ConfigError::new("sinks", "at least one sink is required"));
+        }
+        let mut kinds: HashMap<&str, &str> = HashMap::new();
+        let all_ids = self
+            .sources
+            .iter()
+            .map(|s| (s.id.as_str(), "sources"))
+            .chain(
+                self.transforms
+                    .iter()
+                    .map(|t| (t.id.as_str(), "transforms")),
+            )
+            .chain(self.sinks.iter().map(|s| (s.id.as_str(), "sinks")));
+        for (id, kind) in all_ids {
+            if let Some(first) = kinds.insert(id, kind) {
+                return Err(ConfigError::new(
+                    format!("{kind}.{id}"),
+                    format!("the id `{id}` is already used by `{first}.{id}`"),
+                ));
+            }
+        }
+        let edges = self
+            .transforms
+            .iter()
+            .map(|t| (format!("transforms.{}", t.id), &t.inputs))
+            .chain(
+                self.sinks
+                    .iter()
+                    .map(|s| (format!("sinks.{}", s.id), &s.inputs)),
+            );
+        for (path, inputs) in edges {
+            let path = format!("{path}.inputs");
+            if inputs.is_empty() {
+                return Err(ConfigError::new(path, "at least one input is required"));
+            }
+            for input in inputs {
+                match kinds.get(input.as_str()) {
+                    Some(&"sources") | Some(&"transforms") => {}
+                    Some(_) => {
+                        return Err(ConfigError::new(
+                            path,
+                            format!("`{input}` is a sink, not an input"),
+                        ))
+                    }
+                    None => {
+                        return Err(ConfigError::new(
+                            path,
+                            format!("no source or transform is named `{input}`"),
+                        ))
+                    }
+                }
+            }
+        }
+        self.check_no_cycle()
+    }
+
+    fn check_no_cycle(&self) -> Result<(), ConfigError> {
+        let inputs: BTreeMap<&str, &Vec<String>> = self
+            .transforms
+            .iter()
+            .map(|t| (t.id.as_str(), &t.inputs))
+            .collect();
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        for start in inputs.keys() {
+            let mut path: Vec<&str> = Vec::new();
+            visit_upstream(start, &inputs, &mut path, &mut done)?;
+        }
+        Ok(())
+    }
+
+    /// The ids of the sinks reachable downstream of component `id`.
+    pub fn downstream_sinks(&self, id: &str) -> Vec<&SinkEntry> {
+        let mut reached: BTreeSet<&str> = BTreeSet::from([id]);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for transform in &self.transforms {
+                if !reached.contains(transform.id.as_str())
+                    && transform
+                        .inputs
+                        .iter()
+                        .any(|i| reached.contains(i.as_str()))
+                {
+                    reached.insert(&transform.id);
+                    changed = true;
+                }
+            }
+        }
+        self.sinks
+            .iter()
+            .filter(|sink| sink.inputs.iter().any(|i| reached.contains(i.as_str())))
+            .collect()
+    }
+}
+
+/// Depth-first walk from transform `id` up its inputs; `path` holds the walk so far, `done` the
+/// transforms known to lead to no cycle.
+fn visit_upstream<'a>(
+    id: &'a str,
+    inputs: &BTreeMap<&'a str, &'a Vec<String>>,
+    path: &mut Vec<&'a str>,
+    done: &mut BTreeSet<&'a str>,
+) -> Result<(), ConfigError> {
+    if done.contains(id) {
+        return Ok(());
+    }
+    if path.contains(&id) {
+        return Err(ConfigError::new(
+            format!("transforms.{id}.inputs"),
+            format!("the transforms form a cycle: {} -> {id}", path.join(" -> ")),
+        ));
+    }
+    if let Some(upstream) = inputs.get(id) {
+        path.push(id);
+        for input in upstream.iter() {
+            visit_upstream(input, inputs, path, done)?;
+        }
+        path.pop();
+    }
+    done.insert(id);
+    Ok(())
+}
+
+fn expect_table(value: toml::Value, path: &str) -> Result<toml::Table, ConfigError> {
+    match value {
+        toml::Value::Table(table) => Ok(table),
+        other => Err(ConfigError::new(
+            path,
+            format!("expected a table, found {}", other.type_str()),
+        )),
+    }
+}
+
+/// The `(id, table)` pairs of a `[sources]`/`[transforms]`/`[sinks]` section.
+fn components(
+    value: toml::Value,
+    section: &str,
+) -> Result<Vec<(String, toml::Table)>, ConfigError> {
+    let mut out = Vec::new();
+    for (id, value) in expect_table(value, section)? {
+        let path = join_path(section, &id);
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(ConfigError::new(
+                path,
+                "component ids use only letters, digits, `_` and `-`",
+            ));
+        }
+        out.push((id, expect_table(value, &path)?));
+    }
+    Ok(out)
+}
+
+/// Remove and return `type` (required) from a component table.
+fn take_type(table: &mut toml::Table, path: &str) -> Result<String, ConfigError> {
+    match table.remove("type") {
+        Some(toml::Value::String(ty)) => Ok(ty),
+        Some(other) => Err(ConfigError::new(
+            join_path(path, "type"),
+            format!("expected a string, found {}", other.type_str()),
+        )),
+        None => Err(ConfigError::new(join_path(path, "type"), "missing `type`")),
+    }
+}
+
+/// Remove and return `inputs` (required) from a transform or sink table.
+fn take_inputs(table: &mut toml::Table, path: &str) -> Result<Vec<String>, ConfigError> {
+    let inputs_path = join_path(path, "inputs");
+    let value = table
+        .remove("inputs")
+        .ok_or_else(|| ConfigError::new(&inputs_path, "missing `inputs`"))?;
+    let toml::Value::Array(items) = value else {
+        return Err(ConfigError::new(
+            inputs_path,
+            "expected a list of component ids",
+        ));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| match item {
+            toml::Value::String(id) => Ok(id),
+            _ => Err(ConfigError::new(
+                format!("{inputs_path}[{index}]"),
+                "expected a component id",
+            )),
+        })
+        .collect()
+}
+
+fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, ConfigError> {
+    let path = format!("sources.{id}");
+    let ty = take_type(&mut table, &path)?;
+    let config = match ty.as_str() {
+        "stdin" => SourceConfig::Stdin(deserialize_table(table).map_err(|e| e.within(&path))?),
+        "demo" => {
+            let demo: DemoConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
+            demo.validate().map_err(|e| e.within(&path))?;
+            SourceConfig::Demo(demo)
+        }
+        other => {
+            return Err(ConfigError::new(
+                join_path(&path, "type"),
+                format!("unknown source type `{other}`, expected one of: demo, stdin"),
+            ))
+        }
+    };
+    Ok(SourceEntry { id, config })
+}
+
+fn parse_transform(id: String, mut table: toml::Table) -> Result<TransformEntry, ConfigError> {
+    let path = format!("transforms.{id}");
+    let ty = take_type(&mut table, &path)?;
+    let inputs = take_inputs(&mut table, &path)?;
+    let config = match ty.as_str() {
+        "filter" => TransformConfig::Filter(deserialize_table(table).map_err(|e| e.within(&path))?),
+        other => {
+            return Err(ConfigError::new(
+                join_path(&path, "type"),
+                format!("unknown transform type `{other}`, expected one of: filter"),
+            ))
+        }
+    };
+    Ok(TransformEntry { id, inputs, config })
+}
+
+fn parse_sink(
+    id: String,
+    mut table: toml::Table,
+    registry: &Registry,
+) -> Result<SinkEntry, ConfigError> {
+    let path = format!("sinks.{id}");
+    let ty = take_type(&mut table, &path)?;
+    let inputs = take_inputs(&mut table, &path)?;
+    let factory = registry.sink_factory(&ty).ok_or_else(|| {
+        let known: Vec<&str> = registry.sink_types().collect();
+        ConfigError::new(
+            join_path(&path, "type"),
+            format!(
+                "unknown sink type `{ty}`, expected one of: {}",
+                known.join(", ")
+            ),
+        )
+    })?;
+    let config = factory(table).map_err(|e| e.within(&path))?;
+    Ok(SinkEntry {
+        id,
+        component_type: ty,
+        inputs,
+        config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, &Registry::new())
+    }
+
+    const VALID: &str = r#"
+data_dir = "/tmp/x"
+[api]
+address = "127.0.0.1:9598"
+[sources.in]
+type = "stdin"
+[transforms.purchases]
+type = "filter"
+inputs = ["in"]
+condition = { all = [ { field = "event_type", op = "is", value = "Purchase" } ] }
+[sinks.out]
+type = "blackhole"
+inputs = ["purchases", "in"]
+"#;
+
+    #[test]
+    fn valid_config_is_read() {
+        let config = parse(VALID).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.api.unwrap().address.port(), 9598);
+        assert_eq!(config.sources[0].config.type_name(), "stdin");
+        assert_eq!(config.transforms[0].inputs, ["in"]);
+        assert_eq!(config.sinks[0].component_type, "blackhole");
+        assert_eq!(config.sinks[0].inputs, ["purchases", "in"]);
+    }
+
+    fn error_of(text: &str) -> ConfigError {
+        parse(text).expect_err("config should be refused")
+    }
+
+    #[test]
+    fn errors_name_the_key_path() {
+        let cases = [
+            (
+                VALID.replace("data_dir", "data_dri"),
+                "data_dri",
+                "unknown key",
+            ),
+            (
+                VALID.replace("address =", "adress ="),
+                "api.adress",
+                "unknown field",
+            ),
+            (
+                VALID.replace("\"127.0.0.1:9598\"", "\"nowhere\""),
+                "api.address",
+                "invalid",
+            ),
+            (
+                VALID.replace("type = \"stdin\"", "type = \"stdin\"\nbatch = 3"),
+                "sources.in.batch",
+                "unknown field",
+            ),
+            (
+                VALID.replace("type = \"stdin\"", "type = \"kafka\""),
+                "sources.in.type",
+                "unknown source type",
+            ),
+            (
+                VALID.replace("op = \"is\"", "op = \"equals\""),
+                "transforms.purchases.condition.all[0]",
+                "unknown op",
+            ),
+            (
+                VALID.replace("type = \"blackhole\"", "type = \"blackhole\"\nbogus = 1"),
+                "sinks.out.bogus",
+                "unknown field",
+            ),
+            (
+                VALID.replace("type = \"blackhole\"", "type = \"webhook\""),
+                "sinks.out.type",
+                "unknown sink type",
+            ),
+            (
+                VALID.replace("inputs = [\"purchases\", \"in\"]", "inputs = [\"nope\"]"),
+                "sinks.out.inputs",
+                "no source or transform is named `nope`",
+            ),
+            (
+                VALID.replace("inputs = [\"purchases\", \"in\"]", "inputs = []"),
+                "sinks.out.inputs",
+                "at least one input",
+            ),
+            (
+                VALID.replace("inputs = [\"in\"]", "inputs = [\"in\", 3]"),
+                "transforms.purchases.inputs[1]",
+                "expected a component id",
+            ),
+            (
+                VALID.replace("[sinks.out]", "[sinks.in]"),
+                "sinks.in",
+                "already used",
+            ),
+            (
+                VALID.replace("[sinks.out]", "[sinks.\"a b\"]"),
+                "sinks.a b",
+                "component ids",
+            ),
+        ];
+        for (text, path, reason) in cases {
+            let error = error_of(&text);
+            assert_eq!(error.path, path, "{error}");
+            assert!(error.message.contains(reason), "{error}");
+        }
+    }
+
+    #[test]
+    fn toml_syntax_errors_carry_line_and_column() {
+        let error = error_of("[sources.in]\ntype = \"stdin\"\ncount = = 3\n");
+        assert!(error.message.contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn cycles_between_transforms_are_refused() {
+        let text = r#"
+[sources.in]
+type = "stdin"
+[transforms.a]
+type = "filter"
+inputs = ["in", "b"]
+condition = { all = [] }
+[transforms.b]
+type = "filter"
+inputs = ["a"]
+condition = { all = [] }
+[sinks.out]
+type = "blackhole"
+inputs = ["b"]
+"#;
+        let error = error_of(text);
+        assert!(error.message.contains("cycle"), "{error}");
+    }
+
+    #[test]
+    fn missing_sources_or_sinks_are_refused() {
+        assert_eq!(
+            error_of("[sinks.out]\ntype = \"blackhole\"\ninputs = [\"x\"]").path,
+            "sources"
+        );
+        assert_eq!(error_of("[sources.in]\ntype = \"stdin\"").path, "sinks");
+    }
+
+    #[test]
+    fn downstream_sinks_follow_transforms() {
+        let config = parse(VALID).unwrap();
+        let ids: Vec<&str> = config
+            .downstream_sinks("in")
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids, ["out"]);
+    }
+}

@@ -1,0 +1,82 @@
+//! The built-in sources (`stdin`, `demo`) and what every source is given to run: its output,
+//! the shutdown signal, its metrics, and whether to request acknowledgements.
+
+mod demo;
+mod stdin;
+
+use std::sync::Arc;
+
+use pipeline_core::metrics_names::ComponentMetrics;
+use pipeline_core::{BatchNotifier, BatchStatus, Event, EventArray};
+use tokio_util::sync::CancellationToken;
+
+use crate::topology::fanout::Fanout;
+
+pub use demo::{generate as generate_demo_record, DemoConfig};
+pub use stdin::StdinConfig;
+
+/// Everything a running source needs.
+pub(crate) struct SourceContext {
+    pub id: Arc<str>,
+    pub out: Fanout,
+    pub shutdown: CancellationToken,
+    pub metrics: ComponentMetrics,
+    /// Whether a downstream sink asked for end-to-end acknowledgements.
+    pub acknowledgements: bool,
+}
+
+impl SourceContext {
+    /// Stamp `events` with this source and, when acknowledgements are on, a batch notifier
+    /// whose outcome is logged; then send them downstream. Returns false when no downstream
+    /// component is left.
+    pub async fn emit(&mut self, events: Vec<Event>) -> bool {
+        if events.is_empty() {
+            return !self.out.is_closed();
+        }
+        let count = events.len();
+        let notifier = self.acknowledgements.then(|| {
+            let (notifier, receiver) = BatchNotifier::new_with_receiver();
+            let id = Arc::clone(&self.id);
+            tokio::spawn(async move {
+                match receiver.await {
+                    BatchStatus::Delivered => {
+                        tracing::trace!(component_id = %id, count, "batch acknowledged")
+                    }
+                    status => {
+                        tracing::warn!(component_id = %id, count, ?status, "batch not delivered")
+                    }
+                }
+            });
+            notifier
+        });
+        let batch: EventArray = events
+            .into_iter()
+            .map(|event| {
+                let event = event.with_source_id(Arc::clone(&self.id));
+                match &notifier {
+                    Some(notifier) => event.with_batch_notifier(notifier),
+                    None => event,
+                }
+            })
+            .collect();
+        drop(notifier);
+        let bytes = batch.json_byte_size();
+        if self.out.send(batch).await {
+            self.metrics.sent_events(count, bytes);
+            true
+        } else {
+            self.metrics.discarded(count, false);
+            false
+        }
+    }
+}
+
+/// Run the source described by `config` until it finishes or `cx.shutdown` fires.
+pub(crate) async fn run(config: crate::config::SourceConfig, cx: SourceContext) -> Result<(), ()> {
+    match config {
+        crate::config::SourceConfig::Stdin(config) => {
+            stdin::run(config, tokio::io::stdin(), cx).await
+        }
+        crate::config::SourceConfig::Demo(config) => demo::run(config, cx).await,
+    }
+}

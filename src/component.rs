@@ -1,0 +1,124 @@
+//! The sink as a host component: the `webhook` type's factory and its [`SinkConfig`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pipeline_core::{
+    BuildError, ConfigError, Healthcheck, Registry, SinkConfig, SinkContext, StreamSink,
+};
+
+use crate::config::WebhookConfig;
+use crate::dispatch::{build_client, build_stack, Concurrency, HttpService, Target};
+use crate::outer::{MemoryTier, RetryTier};
+use crate::payload::Payloads;
+use crate::select::Selector;
+use crate::sink::{Shared, WebhookSink};
+use crate::telemetry::SinkMetrics;
+
+/// The config `type` of this sink.
+pub const SINK_TYPE: &str = "webhook";
+
+/// Makes the `webhook` sink type available to a host.
+pub fn register(registry: &mut Registry) {
+    registry.register_sink(SINK_TYPE, factory);
+}
+
+fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
+    Ok(Box::new(WebhookSinkConfig::from_table(table)?))
+}
+
+/// A validated sink config with its templates compiled.
+#[derive(Debug, Clone)]
+pub struct WebhookSinkConfig {
+    /// The validated settings.
+    pub config: WebhookConfig,
+    /// The compiled payload formats.
+    pub payloads: Payloads,
+}
+
+impl WebhookSinkConfig {
+    /// Parses, validates and compiles a `[sinks.ID]` table (without `type` and `inputs`).
+    pub fn from_table(table: toml::Table) -> Result<WebhookSinkConfig, ConfigError> {
+        let config = WebhookConfig::from_table(table)?;
+        let payloads = Payloads::compile(&config)?;
+        Ok(WebhookSinkConfig { config, payloads })
+    }
+
+    /// The same from TOML text.
+    pub fn from_toml_str(text: &str) -> Result<WebhookSinkConfig, ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::new("", e.message().to_owned()))?;
+        Self::from_table(table)
+    }
+
+    /// Builds the running sink for `component_id`, with an in-memory outer retry tier.
+    pub fn build_sink(&self, component_id: &str) -> WebhookSink {
+        let config = &self.config;
+        let metrics = SinkMetrics::new(component_id);
+        let slots = match config.stack.concurrency {
+            Concurrency::Fixed(n) | Concurrency::Adaptive(n) => n,
+        };
+        let target = Arc::new(Target {
+            uri: config.uri.clone(),
+            headers: config.headers.clone(),
+        });
+        let http = HttpService::new(build_client(slots), target, Arc::clone(&metrics));
+        let service = build_stack(http, &config.stack, Arc::clone(&metrics));
+        let tier: Arc<dyn RetryTier> = Arc::new(MemoryTier::new(
+            config.outer.schedule.clone(),
+            config.outer.max_records,
+            config.outer.when_full,
+        ));
+        let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
+        let shared = Shared {
+            url: config.url.clone(),
+            tier,
+            metrics,
+        };
+        WebhookSink::new(selector, service, shared, slots)
+    }
+}
+
+#[async_trait]
+impl SinkConfig for WebhookSinkConfig {
+    async fn build(
+        &self,
+        cx: SinkContext,
+    ) -> Result<(Box<dyn StreamSink>, Healthcheck), BuildError> {
+        let sink = self.build_sink(&cx.component_id);
+        let healthcheck = healthcheck(self.config.uri.clone());
+        Ok((Box::new(sink), healthcheck))
+    }
+
+    fn acknowledgements(&self) -> bool {
+        self.config.acknowledgements
+    }
+}
+
+/// Checks that the webhook's host accepts TCP connections (any HTTP answer would need a request
+/// the webhook might count).
+fn healthcheck(uri: http::Uri) -> Healthcheck {
+    Box::pin(async move {
+        let host = uri.host().unwrap_or_default().to_owned();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(BuildError::with_source(
+                format!("cannot connect to {host}:{port}"),
+                error,
+            )),
+            Err(_) => Err(BuildError::new(format!(
+                "no connection to {host}:{port} within 5s"
+            ))),
+        }
+    })
+}

@@ -1,0 +1,184 @@
+//! The innermost service: one HTTP POST of one payload over a shared, pooled hyper client.
+//!
+//! The client keeps HTTP/1.1 connections alive, negotiates HTTP/2 over TLS by ALPN, and never
+//! follows redirects (hyper's client does not). The request head (URI + headers) is built once per
+//! sink; each try clones it and attaches the payload's `Bytes` body without copying it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::{Payload, TryError, TryResponse};
+use crate::telemetry::SinkMetrics;
+
+/// The pooled client every try of a sink goes through.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Most response-body bytes read (and discarded) so the connection can be reused.
+const MAX_DRAINED_BODY: usize = 64 * 1024;
+
+/// Builds the client: rustls with the webpki roots, HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool
+/// holding up to `max_idle` idle connections.
+pub fn build_client(max_idle: usize) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(max_idle)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(https)
+}
+
+/// The fixed part of every request of a sink.
+pub struct Target {
+    /// Where to POST.
+    pub uri: Uri,
+    /// Preset and custom headers, validated at start.
+    pub headers: HeaderMap,
+}
+
+/// Sends one payload per call; cheap to clone.
+#[derive(Clone)]
+pub struct HttpService {
+    client: HttpClient,
+    target: Arc<Target>,
+    metrics: Arc<SinkMetrics>,
+}
+
+impl HttpService {
+    /// A service posting to `target` through `client`, counting into `metrics`.
+    pub fn new(client: HttpClient, target: Arc<Target>, metrics: Arc<SinkMetrics>) -> Self {
+        HttpService {
+            client,
+            target,
+            metrics,
+        }
+    }
+}
+
+impl tower::Service<Payload> for HttpService {
+    type Response = TryResponse;
+    type Error = TryError;
+    type Future = Pin<Box<dyn Future<Output = Result<TryResponse, TryError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TryError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, payload: Payload) -> Self::Future {
+        let mut request = Request::new(Full::new(payload.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.target.uri.clone();
+        *request.headers_mut() = self.target.headers.clone();
+        let sending = self.client.request(request);
+        let metrics = Arc::clone(&self.metrics);
+        let try_number = payload.try_number;
+        Box::pin(async move {
+            let stream = metrics.stream(payload.stream);
+            stream.in_flight.increment(1.0);
+            let started = Instant::now();
+            let result = exchange(sending).await;
+            stream.in_flight.decrement(1.0);
+            stream
+                .request_duration
+                .record(started.elapsed().as_secs_f64());
+            match result {
+                Ok((status, retry_after)) => {
+                    stream.request_status(status.as_u16());
+                    Ok(TryResponse {
+                        status,
+                        retry_after,
+                        try_number,
+                    })
+                }
+                Err(source) => {
+                    stream.request_failed(false);
+                    Err(TryError::Transport {
+                        message: error_chain(&source),
+                        try_number,
+                    })
+                }
+            }
+        })
+    }
+}
+
+/// Sends, reads the status and `Retry-After`, and drains the body so the connection returns to the pool.
+async fn exchange(
+    sending: hyper_util::client::legacy::ResponseFuture,
+) -> Result<(StatusCode, Option<Duration>), hyper_util::client::legacy::Error> {
+    let response = sending.await?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let mut body = response.into_body();
+    let mut drained = 0usize;
+    while drained <= MAX_DRAINED_BODY {
+        match body.frame().await {
+            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |d| d.len()),
+            // The answer is already known; a broken body only costs the connection.
+            Some(Err(_)) | None => break,
+        }
+    }
+    Ok((status, retry_after))
+}
+
+/// Reads `Retry-After` as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The error and its causes on one line ("client error (Connect): tcp connect error: Connection refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("1"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let parsed = parse_retry_after(&later).unwrap_or_default();
+        assert!(parsed > Duration::from_secs(25) && parsed <= Duration::from_secs(30));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

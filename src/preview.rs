@@ -1,0 +1,289 @@
+//! `webhook-sink preview`: what a sink would send for each input record, sending nothing.
+//!
+//! Reads the pipeline config, takes the `[sinks.ID]` table of a `webhook` sink, and runs each
+//! NDJSON input line through the same classification, filters and templates as the running sink,
+//! printing stream, request line, headers (custom values redacted) and body per payload.
+
+use std::io::{BufRead, Write};
+
+use pipeline_core::ConfigError;
+use serde_json::Value;
+
+use crate::component::{WebhookSinkConfig, SINK_TYPE};
+use crate::record::Kind;
+use crate::select::Selector;
+use crate::telemetry::SinkMetrics;
+
+/// Why a preview could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    /// The config is not TOML or has no such sink.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// Reading input or writing output failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being read or written.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Counts of what a preview showed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PreviewSummary {
+    /// Input lines read (blank lines skipped).
+    pub records: u64,
+    /// Payloads that would be sent.
+    pub payloads: u64,
+    /// Records that yield nothing (filtered, `$groupidentify`).
+    pub discarded: u64,
+    /// Payloads whose template failed, and lines that are not JSON objects.
+    pub errors: u64,
+}
+
+/// Finds `[sinks.ID]` in a pipeline config and validates it as a `webhook` sink.
+pub fn sink_config(config_text: &str, sink_id: &str) -> Result<WebhookSinkConfig, ConfigError> {
+    let mut document: toml::Table = config_text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new("", e.message().to_owned()))?;
+    let path = format!("sinks.{sink_id}");
+    let mut table = match document.remove("sinks").and_then(|sinks| match sinks {
+        toml::Value::Table(mut sinks) => sinks.remove(sink_id),
+        _ => None,
+    }) {
+        Some(toml::Value::Table(table)) => table,
+        _ => return Err(ConfigError::new(path, "no such sink in the config")),
+    };
+    match table.remove("type") {
+        Some(toml::Value::String(ty)) if ty == SINK_TYPE => {}
+        _ => {
+            return Err(ConfigError::new(
+                format!("{path}.type"),
+                format!("preview needs a sink of type \"{SINK_TYPE}\""),
+            ))
+        }
+    }
+    table.remove("inputs");
+    WebhookSinkConfig::from_table(table).map_err(|e| e.within(&path))
+}
+
+/// Prints what `sink` would send for each NDJSON line of `input`.
+pub fn run(
+    sink: &WebhookSinkConfig,
+    sink_id: &str,
+    input: impl BufRead,
+    out: &mut impl Write,
+) -> Result<PreviewSummary, PreviewError> {
+    let selector = Selector::new(&sink.config, &sink.payloads, SinkMetrics::new(sink_id));
+    let mut summary = PreviewSummary::default();
+    let write_error = |source| PreviewError::Io {
+        context: "writing the preview".into(),
+        source,
+    };
+    for (index, line) in input.lines().enumerate() {
+        let number = index + 1;
+        let line = line.map_err(|source| PreviewError::Io {
+            context: format!("reading input line {number}"),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        summary.records += 1;
+        let fields = match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Object(fields)) => fields,
+            Ok(_) => {
+                summary.errors += 1;
+                writeln!(out, "# line {number}: not a JSON object; skipped\n")
+                    .map_err(write_error)?;
+                continue;
+            }
+            Err(error) => {
+                summary.errors += 1;
+                writeln!(out, "# line {number}: invalid JSON ({error}); skipped\n")
+                    .map_err(write_error)?;
+                continue;
+            }
+        };
+        let event_type = fields
+            .get("event_type")
+            .and_then(Value::as_str)
+            .unwrap_or("(no event_type)")
+            .to_owned();
+        let selection = selector.select(fields, line.len());
+        let kind = match selection.kind {
+            Kind::Event => "event",
+            Kind::Identify => "identify",
+            Kind::GroupIdentify => "group identify",
+        };
+        if selection.payloads.is_empty() {
+            summary.discarded += 1;
+            writeln!(
+                out,
+                "# line {number}: {kind} {event_type:?} -> nothing (filtered out)\n"
+            )
+            .map_err(write_error)?;
+            continue;
+        }
+        for (stream, rendered) in selection.payloads {
+            match rendered {
+                Ok(body) => {
+                    summary.payloads += 1;
+                    writeln!(out, "# line {number}: {kind} {event_type:?} -> {stream}")
+                        .map_err(write_error)?;
+                    writeln!(out, "POST {}", sink.config.url).map_err(write_error)?;
+                    for (name, value) in &sink.config.headers {
+                        let value = if value.is_sensitive() {
+                            "<redacted>"
+                        } else {
+                            value.to_str().unwrap_or("<binary>")
+                        };
+                        writeln!(out, "{name}: {value}").map_err(write_error)?;
+                    }
+                    writeln!(out).map_err(write_error)?;
+                    out.write_all(&body).map_err(write_error)?;
+                    writeln!(out, "\n").map_err(write_error)?;
+                }
+                Err(error) => {
+                    summary.errors += 1;
+                    writeln!(
+                        out,
+                        "# line {number}: {kind} {event_type:?} -> {stream}: NOT SENT, {error}\n"
+                    )
+                    .map_err(write_error)?;
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[sources.in]
+type = "stdin"
+
+[sinks.hook]
+type = "webhook"
+inputs = ["in"]
+url = "https://example.com/hook"
+headers = { Authorization = "Bearer s3cret" }
+[sinks.hook.events]
+event_types = ["Purchase"]
+"#;
+
+    #[test]
+    fn preview_prints_each_payload_with_headers_and_redacts_secrets() {
+        let sink = sink_config(CONFIG, "hook").unwrap();
+        let input = concat!(
+            "{\"event_type\":\"Purchase\",\"user_id\":\"u1\"}\n",
+            "\n",
+            "{\"event_type\":\"$groupidentify\"}\n",
+            "[1]\n",
+        );
+        let mut out = Vec::new();
+        let summary = run(&sink, "hook", input.as_bytes(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            summary,
+            PreviewSummary {
+                records: 3,
+                payloads: 2,
+                discarded: 1,
+                errors: 1
+            }
+        );
+        assert!(text
+            .contains("# line 1: event \"Purchase\" -> events\nPOST https://example.com/hook\n"));
+        assert!(text.contains("\n{\"event_type\":\"Purchase\",\"user_id\":\"u1\"}\n"));
+        assert!(text.contains("# line 1: event \"Purchase\" -> users\n"));
+        assert!(text.contains("\n{\"user_id\":\"u1\"}\n"));
+        assert!(text.contains("authorization: <redacted>"));
+        assert!(!text.contains("s3cret"));
+        assert!(text.contains("# line 3: group identify \"$groupidentify\" -> nothing"));
+        assert!(text.contains("# line 4: not a JSON object"));
+    }
+
+    #[test]
+    fn a_missing_or_foreign_sink_is_refused_with_its_path() {
+        assert_eq!(
+            sink_config(CONFIG, "other").unwrap_err().path,
+            "sinks.other"
+        );
+        let console = "[sinks.out]\ntype = \"console\"\ninputs = []\n";
+        assert_eq!(
+            sink_config(console, "out").unwrap_err().path,
+            "sinks.out.type"
+        );
+        let bad = "[sinks.hook]\ntype = \"webhook\"\nurl = \"ftp://x\"\n";
+        assert_eq!(sink_config(bad, "hook").unwrap_err().path, "sinks.hook.url");
+    }
+}
+
+/// Arguments of `webhook-sink preview`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PreviewArgs {
+    /// The pipeline config (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// The id of the `webhook` sink to preview (`hook` for `[sinks.hook]`).
+    #[arg(long, value_name = "ID")]
+    pub sink: String,
+    /// NDJSON records to preview; standard input when absent.
+    #[arg(long, value_name = "FILE.ndjson")]
+    pub input: Option<std::path::PathBuf>,
+}
+
+/// Runs `webhook-sink preview`, printing to standard output; exit 1 on a bad config or input.
+pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::error!("cannot read {}: {error}", args.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let sink = match sink_config(&text, &args.sink) {
+        Ok(sink) => sink,
+        Err(error) => {
+            tracing::error!("invalid config {}: {error}", args.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match &args.input {
+        Some(path) => match std::fs::File::open(path) {
+            Ok(file) => run(&sink, &args.sink, std::io::BufReader::new(file), &mut out),
+            Err(error) => {
+                tracing::error!("cannot read {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => run(&sink, &args.sink, std::io::stdin().lock(), &mut out),
+    };
+    match result {
+        Ok(summary) => {
+            let _ = writeln!(
+                out,
+                "# {} records: {} payloads, {} filtered out, {} errors",
+                summary.records, summary.payloads, summary.discarded, summary.errors
+            );
+            if summary.errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
