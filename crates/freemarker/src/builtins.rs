@@ -318,8 +318,8 @@ impl<'a> Env<'a> {
         }
         let v: Value<'a> = match id {
             // ----- strings -----
-            B::UpperCase => Value::string(escape::upper_case(&s!())),
-            B::LowerCase => Value::string(escape::lower_case(&s!())),
+            B::UpperCase => Value::string(escape::upper_case_in(&s!(), &self.locale)),
+            B::LowerCase => Value::string(escape::lower_case_in(&s!(), &self.locale)),
             B::CapFirst => Value::string(escape::cap_first(&s!())),
             B::UncapFirst => Value::string(escape::uncap_first(&s!())),
             B::Capitalize => Value::string(escape::capitalize(&s!())),
@@ -1340,13 +1340,24 @@ fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-/// String order for `?sort`, approximating Java's `Collator` for en_US: letters compare without accents
-/// and case first, then unaccented before accented, then lower case before upper case.
+/// String order for `?sort`, approximating Java's `Collator` for en_US: punctuation before digits before
+/// letters; letters compare without accents and case first, then unaccented before accented, then lower
+/// case before upper case.
 fn collate(a: &str, b: &str) -> std::cmp::Ordering {
-    let primary = |s: &str| -> String {
+    let primary = |s: &str| -> Vec<(u8, char)> {
         s.chars()
             .flat_map(fold_accent)
             .flat_map(char::to_lowercase)
+            .map(|c| {
+                let class = if c.is_alphabetic() {
+                    2
+                } else if c.is_numeric() {
+                    1
+                } else {
+                    0
+                };
+                (class, c)
+            })
             .collect()
     };
     let secondary = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };

@@ -1754,7 +1754,7 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Bang => {
                     self.bump()?;
-                    let rhs = if self.starts_expr()? && !self.bang_terminates(t.end)? {
+                    let rhs = if self.starts_expr()? {
                         Some(Box::new(self.parse_expr()?))
                     } else {
                         None
@@ -1763,20 +1763,19 @@ impl<'s> Parser<'s> {
                         Some(r) => e.span.to(r.span),
                         None => e.span.to(Span::new(t.start, t.end)),
                     };
+                    let has_rhs = rhs.is_some();
                     e = Expr {
                         kind: ExprKind::Default(Box::new(e), rhs),
                         span,
                     };
-                    return Ok(e);
+                    // `x!default` ends the expression; a bare `x!` can take more postfix operators (`x!?trim`)
+                    if has_rhs {
+                        return Ok(e);
+                    }
                 }
                 _ => return Ok(e),
             }
         }
-    }
-
-    /// FreeMarker's "terminating `!`": `!` followed by white-space and then `>`, `}` or `)` has no default.
-    fn bang_terminates(&self, _after: usize) -> PResult<bool> {
-        Ok(false)
     }
 
     fn parse_args(&mut self) -> PResult<Vec<Expr>> {
