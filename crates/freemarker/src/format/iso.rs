@@ -197,6 +197,8 @@ fn regexes() -> &'static IsoRegexes {
         // oracle: "+2022-01-31" and an extended time with "+0100" are refused
         let zone = r"(Z|[+-]\d\d(?::\d\d)?)?";
         let basic_zone = r"(Z|[+-]\d\d(?:\d\d)?)?";
+        // oracle: XML Schema offsets need minutes ("1999-12-28+01"?date.xs fails)
+        let xs_zone = r"(Z|[+-]\d\d:\d\d)?";
         let ext_date = r"(-?\d{4,})-(\d\d)-(\d\d)";
         let basic_date = r"(-?\d{4,})(\d\d)(\d\d)";
         let ext_time = r"(\d\d)(?::(\d\d)(?::(\d\d)(?:[.,](\d+))?)?)?";
@@ -209,10 +211,10 @@ fn regexes() -> &'static IsoRegexes {
             iso_date_time: build(format!(
                 "^(?:{ext_date}T{ext_time}{zone}|{basic_date}T{basic_time}{basic_zone})$"
             )),
-            xs_date: build(format!(r"^(-?\d{{4,}})-(\d\d)-(\d\d){zone}$")),
-            xs_time: build(format!(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$")),
+            xs_date: build(format!(r"^(-?\d{{4,}})-(\d\d)-(\d\d){xs_zone}$")),
+            xs_time: build(format!(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{xs_zone}$")),
             xs_date_time: build(format!(
-                r"^(-?\d{{4,}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$"
+                r"^(-?\d{{4,}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{xs_zone}$"
             )),
         }
     })
@@ -515,5 +517,14 @@ mod tests {
         assert!(e
             .to_string()
             .ends_with("The expected format was: \"W3C XML Schema time\"."));
+    }
+
+    #[test]
+    fn xs_offsets_need_minutes() {
+        // oracle: "1999-12-28+01"?date.xs and "23:00:00.123456+01"?time.xs fail
+        let utc = TimeZone::utc();
+        assert!(parse_iso("1999-12-28+01", DateKind::Date, true, &utc).is_err());
+        assert!(parse_iso("23:00:00.123456+01", DateKind::Time, true, &utc).is_err());
+        assert!(parse_iso("23:00:00.123456+01:00", DateKind::Time, true, &utc).is_ok());
     }
 }
