@@ -28,7 +28,7 @@ builtins! {
     Replace = "replace", Split = "split", KeepAfter = "keep_after", KeepAfterLast = "keep_after_last",
     KeepBefore = "keep_before", KeepBeforeLast = "keep_before_last", RemoveBeginning = "remove_beginning",
     RemoveEnding = "remove_ending", EnsureStartsWith = "ensure_starts_with", EnsureEndsWith = "ensure_ends_with",
-    Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
+    Substring = "substring", Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
     TruncateWM = "truncate_w_m", TruncateCM = "truncate_c_m", Groups = "groups", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
     JsonString = "json_string", JsString = "js_string", JString = "j_string", Html = "html", Xhtml = "xhtml",
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
@@ -443,6 +443,20 @@ impl<'a> Env<'a> {
                     (_, None) => &h[..],
                 })
             }
+            B::Substring => {
+                need_args!(1, 2);
+                let h = s!();
+                let units: Vec<u16> = h.encode_utf16().collect();
+                let from = self.arg_num(a, 0)?.to_i64().unwrap_or(-1);
+                let to = if a.len() > 1 { self.arg_num(a, 1)?.to_i64().unwrap_or(-1) } else { units.len() as i64 };
+                if from < 0 || to < from || to > units.len() as i64 {
+                    return Err(self.err(span, format!(
+                        "?substring(...) indexes out of range: from {from} to {to}, but the string length is {}.",
+                        units.len()
+                    )));
+                }
+                Value::string(crate::render::utf16_to_string(&units[from as usize..to as usize]))
+            }
             B::RemoveBeginning => {
                 need_args!(1, 1);
                 let h = s!();
@@ -794,6 +808,9 @@ impl<'a> Env<'a> {
                         Value::String(self.arg_str(a, which)?)
                     }
                 }
+                Value::Str(_) | Value::String(_) if args.is_some() => {
+                    return Err(self.err(span, format!("For \"...(...)\" callee: Expected a method or function, but this has evaluated to {}:", t.describe())))
+                }
                 Value::Str(_) | Value::String(_) => t.clone(),
                 Value::Date(d) => {
                     need_args!(0, 1);
@@ -804,7 +821,7 @@ impl<'a> Env<'a> {
                     };
                     Value::string(self.format_date(*d, spec.as_deref(), span)?)
                 }
-                _ => return Err(self.type_err(&t, tspan, name, "string, number, boolean or date")),
+                _ => return Err(self.type_err(&t, tspan, name, "number, date, boolean or string")),
             },
             B::Long if matches!(t, Value::Date(_)) => match &t {
                 Value::Date(d) => Value::Num(Number::from_i64(d.epoch_ms)),
@@ -935,7 +952,7 @@ impl<'a> Env<'a> {
                     }
                     let s = match &v {
                         Value::Str(_) | Value::String(_) | Value::Num(_) | Value::Bool(_) => self.to_string_value(&v, tspan, "?join")?,
-                        other => return Err(self.err(tspan, format!("?join(...) can only join strings, numbers, booleans or dates, but the sequence has {} at index {i}.", other.describe()))),
+                        other => return Err(self.err(tspan, format!("\"?join\" failed at index {i} with this error:")).with_detail(format!("Expected a string, number, boolean or date, but the item is {}.", other.describe()))),
                     };
                     out.push_str(&s);
                     any = true;
@@ -1077,7 +1094,13 @@ impl<'a> Env<'a> {
                 let mut dropping = true;
                 for i in 0..n {
                     let item = t.seq_get(i).flatten();
-                    let r = self.apply_lambda(f, item.clone(), name)?;
+                    let r = self.apply_lambda(f, item.clone(), name).map_err(|e| {
+                        if e.kind() == crate::error::ErrorKind::Limit {
+                            e
+                        } else {
+                            self.err(f.span, "Failed to transform element").with_detail(e.message().to_string())
+                        }
+                    })?;
                     match id {
                         B::Map => {
                             if let Some(r) = r {

@@ -1512,7 +1512,7 @@ impl<'a> Env<'a> {
                     if idx < 0 || idx as usize >= chars.len() {
                         return Err(self.err(
                             ispan,
-                            format!("Index out of bounds: {idx} (string length {})", chars.len()),
+                            format!("String index out of range: The index was {idx} (0-based), but the length of the string is only {}.", chars.len()),
                         ));
                     }
                     return Ok(Some(Value::string(utf16_to_string(
@@ -1731,13 +1731,13 @@ impl<'a> Env<'a> {
                 s.push_str(&b);
                 return Ok(Value::string(s));
             }
-            let bad = if matches!(l, Value::Num(_)) {
+            let bad = if scalar(&l) {
                 (&r, rspan, "right")
             } else {
                 (&l, lspan, "left")
             };
             return Err(self.err(bad.1, format!(
-                "For \"+\" {}-hand operand: Expected a number, string, sequence or hash, but this has evaluated to {}:",
+                "For \"+\" {}-hand operand: Expected a string or something automatically convertible to string (number, date or boolean), or \"template output\" , but this has evaluated to {}:",
                 bad.2,
                 bad.0.describe()
             )));
