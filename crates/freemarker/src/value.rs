@@ -199,7 +199,7 @@ impl<'a> Value<'a> {
             Value::Hash(_) => "an extended_hash (wrapper: f.c.HashLiteral$SequenceHash)",
             Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
             Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
-            Value::Macro(_) => "a macro (wrapper: f.c.Macro)",
+            Value::Macro(_) => "a macro+misc_template_model (wrapper: f.c.Macro)",
             Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
         }
