@@ -86,7 +86,13 @@ impl NumberFormat {
     }
 }
 
-fn c_pattern() -> DecimalPattern {
+/// The computer format, built once.
+fn c_pattern() -> &'static DecimalPattern {
+    static C: std::sync::OnceLock<DecimalPattern> = std::sync::OnceLock::new();
+    C.get_or_init(build_c_pattern)
+}
+
+fn build_c_pattern() -> DecimalPattern {
     let mut symbols = Locale::en_us().symbols();
     symbols.infinity = "\u{221e}".into();
     // "0.################", never grouped; built by hand so it cannot fail.
@@ -138,6 +144,23 @@ pub fn parse_number(s: &str) -> Option<Number> {
     }
 }
 
+/// The exact value behind a number being formatted, built only when rounding needs it.
+enum Exact {
+    Int(i64),
+    Double(f64),
+    Decimal(Decimal),
+}
+
+impl Exact {
+    fn decimal(self) -> Decimal {
+        match self {
+            Exact::Int(i) => Decimal::from_i64(i),
+            Exact::Double(f) => Decimal::from_f64_exact(f).unwrap_or_else(|| Decimal::from_i64(0)),
+            Exact::Decimal(d) => d,
+        }
+    }
+}
+
 /// The digits to print: value = 0.DIGITS × 10^point, DIGITS without leading/trailing zeros
 /// (empty for zero).
 struct Digits {
@@ -163,7 +186,7 @@ impl Digits {
 /// digits; doubles print their shortest digits and round from their exact binary value, which is
 /// what Java's `DigitList` amounts to.
 fn rounded_digits(
-    exact: &Decimal,
+    exact: impl FnOnce() -> Decimal,
     shortest: Option<(String, i64)>,
     fixed: Option<usize>,
     max_sig: usize,
@@ -181,7 +204,7 @@ fn rounded_digits(
             };
         }
     }
-    let abs = exact.abs();
+    let abs = exact().abs();
     if let Some(max_frac) = fixed {
         // Java's DigitList: a value whose first digit lies beyond the next-to-last printable
         // place becomes zero whatever the rounding mode (so UP/CEILING never make it 0.01)
@@ -513,25 +536,34 @@ impl DecimalPattern {
                     let (pre, suf) = self.affixes(negative);
                     return format!("{pre}{}{suf}", self.symbols.infinity);
                 }
-                let exact = Decimal::from_f64_exact(f).unwrap_or_else(|| Decimal::from_i64(0));
                 let shortest = if f == 0.0 {
                     None
                 } else {
                     Some(java_double_digits(f))
                 };
-                (negative, exact, shortest)
+                (negative, Exact::Double(f), shortest)
             }
-            Number::Int(i) => {
-                let d = Decimal::from_i64(*i).mul(&Decimal::from_i64(m));
-                (d.signum() < 0, d, None)
-            }
+            Number::Int(i) => match i.checked_mul(m) {
+                // fast path: a machine integer's digits are exact and need no rounding
+                Some(v) => {
+                    let digits = v.unsigned_abs().to_string();
+                    let point = digits.len() as i64;
+                    let trimmed = digits.trim_end_matches('0').to_string();
+                    let shortest = if v == 0 { None } else { Some((trimmed, point)) };
+                    (v < 0, Exact::Int(v), shortest)
+                }
+                None => {
+                    let d = Decimal::from_i64(*i).mul(&Decimal::from_i64(m));
+                    (d.signum() < 0, Exact::Decimal(d), None)
+                }
+            },
             Number::BigInt(b) => {
                 let d = Decimal::new(b * BigInt::from(m), 0);
-                (d.signum() < 0, d, None)
+                (d.signum() < 0, Exact::Decimal(d), None)
             }
             Number::Decimal(d) => {
                 let d = d.mul(&Decimal::from_i64(m));
-                (d.signum() < 0, d, None)
+                (d.signum() < 0, Exact::Decimal(d), None)
             }
         };
         // digits are rounded as magnitudes, so directed modes flip for negative values
@@ -546,12 +578,18 @@ impl DecimalPattern {
         let mut body = String::new();
         match self.exponent {
             None => {
-                let digits = rounded_digits(&exact, shortest, Some(self.max_frac), 0, rounding);
+                let digits = rounded_digits(
+                    || exact.decimal(),
+                    shortest,
+                    Some(self.max_frac),
+                    0,
+                    rounding,
+                );
                 self.write_fixed(&digits, &mut body);
             }
             Some(min_exp_digits) => {
                 let max_sig = self.max_int.saturating_add(self.max_frac);
-                let digits = rounded_digits(&exact, shortest, None, max_sig, rounding);
+                let digits = rounded_digits(|| exact.decimal(), shortest, None, max_sig, rounding);
                 self.write_scientific(&digits, min_exp_digits, &mut body);
             }
         }
