@@ -349,7 +349,7 @@ impl<'a> Env<'a> {
                 let n = self.arg_str(a, 0)?;
                 let last = id == B::LastIndexOf;
                 let from = if a.len() > 1 {
-                    Some(self.arg_num(a, 1)?.to_i64().unwrap_or(0))
+                    Some(self.arg_num(a, 1)?.int_value() as i64)
                 } else {
                     None
                 };
@@ -447,8 +447,8 @@ impl<'a> Env<'a> {
                 need_args!(1, 2);
                 let h = s!();
                 let units: Vec<u16> = h.encode_utf16().collect();
-                let from = self.arg_num(a, 0)?.to_i64().unwrap_or(-1);
-                let to = if a.len() > 1 { self.arg_num(a, 1)?.to_i64().unwrap_or(-1) } else { units.len() as i64 };
+                let from = self.arg_num(a, 0)?.int_value() as i64;
+                let to = if a.len() > 1 { self.arg_num(a, 1)?.int_value() as i64 } else { units.len() as i64 };
                 if from < 0 || to < from || to > units.len() as i64 {
                     return Err(self.err(span, format!(
                         "?substring(...) indexes out of range: from {from} to {to}, but the string length is {}.",
@@ -514,7 +514,7 @@ impl<'a> Env<'a> {
             B::LeftPad | B::RightPad => {
                 need_args!(1, 2);
                 let h = s!();
-                let width = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
+                let width = (self.arg_num(a, 0)?.int_value() as i64).max(0) as usize;
                 let pad = if a.len() > 1 {
                     self.arg_str(a, 1)?.to_string()
                 } else {
@@ -675,7 +675,11 @@ impl<'a> Env<'a> {
             | B::TruncateCM => {
                 need_args!(1, 2);
                 let h = s!();
-                let n = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
+                let n = self.arg_num(a, 0)?.int_value() as i64;
+                if n < 0 {
+                    return Err(self.err(span, format!("?{bare}(...) argument #1 can't be negative.")));
+                }
+                let n = n as usize;
                 let term = if a.len() > 1 {
                     Some(self.arg_str(a, 1)?)
                 } else {
@@ -852,7 +856,7 @@ impl<'a> Env<'a> {
             B::IsNan => Value::Bool(self.num_target(&t, tspan, name)?.is_nan()),
             B::IsInfinite => Value::Bool(self.num_target(&t, tspan, name)?.is_infinite()),
             B::LowerAbc | B::UpperAbc => {
-                let n = self.num_target(&t, tspan, name)?.to_i64().unwrap_or(0);
+                let n = self.num_target(&t, tspan, name)?.int_value() as i64;
                 if n < 1 {
                     return Err(self.err(
                         span,
@@ -1038,7 +1042,7 @@ impl<'a> Env<'a> {
             B::Chunk => {
                 need_args!(1, 2);
                 let n = self.seq_target(&t, tspan, name)?;
-                let size = self.arg_num(a, 0)?.to_i64().unwrap_or(0);
+                let size = self.arg_num(a, 0)?.int_value() as i64;
                 if size < 1 {
                     return Err(
                         self.err(span, "The 1st argument to ?chunk(...) must be at least 1.")

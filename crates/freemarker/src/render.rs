@@ -1368,9 +1368,8 @@ impl<'a> Env<'a> {
     fn eval_int(&mut self, e: &'a Expr) -> R<i64> {
         let v = self.eval_required(e)?;
         match v {
-            Value::Num(n) => n
-                .to_i64()
-                .ok_or_else(|| self.err(e.span, "Number is out of range")),
+            // FreeMarker takes range bounds as Java ints (wrapping, like `Number.intValue()`)
+            Value::Num(n) => Ok(n.int_value() as i64),
             other => Err(self.err(
                 e.span,
                 format!(
@@ -1500,7 +1499,7 @@ impl<'a> Env<'a> {
     ) -> R<Option<Value<'a>>> {
         match i {
             Value::Num(n) => {
-                let idx = n.to_i64().unwrap_or(-1);
+                let idx = n.int_value() as i64;
                 if t.is_seq() {
                     if idx < 0 {
                         return Ok(None);
@@ -1580,6 +1579,12 @@ impl<'a> Env<'a> {
         } else {
             ("sequence", "element")
         };
+        if let Some(l) = len {
+            let end = *start + *step * (*l as i64 - 1);
+            if *l > 0 && end < 0 && !limited {
+                return Err(self.err(rspan, format!("Negative range end index ({end}) isn't allowed for a range used for slicing.")));
+            }
+        }
         let start_u = *start as usize;
         let mut len = match len {
             Some(l) => *l,
@@ -1599,7 +1604,7 @@ impl<'a> Env<'a> {
             if start_u > total || start_u.saturating_add(len) > total {
                 return Err(self.err(rspan, format!(
                     "Range end index {} is out of bounds, because the sliced {what} has only {total} {unit}(s). (Note that indices are 0-based).",
-                    start_u + len - 1
+                    (start_u + len).saturating_sub(1)
                 )));
             }
         }

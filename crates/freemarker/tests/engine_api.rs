@@ -222,3 +222,26 @@ fn one_template_renders_from_many_threads_at_once() {
         );
     }
 }
+
+#[test]
+fn integer_extremes_behave_like_java_ints_without_overflowing() {
+    // range bounds and built-in arguments are Java ints in FreeMarker (wrapping); expected output recorded
+    // from Apache FreeMarker 2.3.31. In a debug build any arithmetic overflow here would panic.
+    let src = r#"<#attempt>${(-9223372036854775807-1..9223372036854775807)?size}<#recover>e1</#attempt>
+<#attempt>${(0..*-9223372036854775807-1)?size}<#recover>e2</#attempt>
+<#attempt>${"a"?left_pad(9223372036854775807)?length}<#recover>e3</#attempt>
+<#attempt>${[1]?chunk(9223372036854775807)?size}<#recover>e4</#attempt>
+<#attempt>${"abc"?truncate(9223372036854775807)}<#recover>e5</#attempt>
+<#attempt>${[1,2,3][1..9223372036854775807]?size}<#recover>e6</#attempt>
+<#attempt>${"abc"[9223372036854775807..]}<#recover>e7</#attempt>
+<#attempt>${(9223372036854775807..)[1]}<#recover>e8</#attempt>
+<#attempt>${[1,2,3][2..*-9223372036854775807]?size}<#recover>e9</#attempt>
+<#attempt>${"abc"?substring(2, 9223372036854775807)}<#recover>e10</#attempt>
+<#attempt>${(1..3)?reverse?join(",")} ${(3..1)[0..*9223372036854775807]?join(",")}<#recover>e11</#attempt>
+<#attempt>${"x"?index_of("x", 9223372036854775807)} ${"x"?last_index_of("x", 9223372036854775807)}<#recover>e12</#attempt>
+<#attempt>${9223372036854775807?lower_abc}<#recover>e13</#attempt>
+<#attempt><#list 9223372036854775806.. as i>${i} <#if i?index == 3><#break></#if></#list><#recover>e14</#attempt>
+"#;
+    let expected = "2\n0\n1\ne4\ne5\ne6\ne7\n0\n1\ne10\n3,2,1 3\n0 -1\ne13\n-2 -1 0 1 \n";
+    assert_eq!(compile(src).render(&json!({})).unwrap(), expected);
+}

@@ -173,6 +173,103 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Well-formed expressions over the input, so rendering (not only parsing) gets exercised.
+fn expression() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![proptest::sample::select(vec![
+        "input.a",
+        "input.b",
+        "input.c",
+        "input.a.x",
+        "input.c.k",
+        "input.b[0]",
+        "input[\"a\"]",
+        "1",
+        "0",
+        "-3",
+        "2.5",
+        "\"s\"",
+        "\"\"",
+        "true",
+        "false",
+        "[1, 2, 3]",
+        "{\"k\": 1}",
+        "(1..4)",
+        "(0..<0)",
+        "\"2022-02-28 20:07:01\"",
+        ".now",
+        "x",
+    ])
+    .prop_map(str::to_string),];
+    atom.prop_recursive(4, 32, 3, |inner| {
+        let postfix = proptest::sample::select(vec![
+            "?size",
+            "?string",
+            "?c",
+            "?upper_case",
+            "?trim",
+            "?length",
+            "?has_content",
+            "?is_string",
+            "?keys",
+            "?first",
+            "?reverse",
+            "?sort",
+            "?join(\",\")",
+            "?round",
+            "?abs",
+            "?int",
+            "?string(\"0.0\")",
+            "?number",
+            "?boolean",
+            "?then(1, 2)",
+            "?filter(v -> v?has_content)",
+            "?map(v -> v)",
+            "?datetime(\"yyyy-MM-dd HH:mm:ss\")",
+            "?long",
+            "?iso_utc",
+            "?json_string",
+            "?split(\",\")",
+            "?left_pad(4)",
+            "?truncate(4)",
+            "?contains(\"a\")",
+            "?seq_contains(1)",
+            "?chunk(2)",
+            "!",
+            "!0",
+            "??",
+            "[0]",
+            "[0..1]",
+            ".k",
+        ]);
+        let binop = proptest::sample::select(vec![
+            " + ", " - ", " * ", " / ", " % ", " == ", " != ", " < ", " >= ", " && ", " || ", "..",
+        ]);
+        prop_oneof![
+            (inner.clone(), postfix).prop_map(|(e, p)| format!("({e}){p}")),
+            (inner.clone(), binop, inner.clone()).prop_map(|(l, o, r)| format!("({l}{o}{r})")),
+            inner.clone().prop_map(|e| format!("!({e})")),
+            inner.prop_map(|e| format!("-({e})")),
+        ]
+    })
+}
+
+/// Templates made of text, interpolations and directives around well-formed expressions.
+fn structured_template() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        expression().prop_map(|e| format!("${{{e}}}")),
+        expression().prop_map(|e| format!("<#if {e}>T<#else>F</#if>")),
+        expression().prop_map(|e| format!("<#list {e} as x>[${{x}}]<#sep>,</#list>")),
+        expression().prop_map(|e| format!("<#list {e} as k, v>${{k}}</#list>")),
+        expression().prop_map(|e| format!("<#assign x = {e}>")),
+        expression().prop_map(|e| format!("<#attempt>${{{e}}}<#recover>R</#attempt>")),
+        expression()
+            .prop_map(|e| format!("<#switch {e}><#case 1>one<#break><#default>d</#switch>")),
+        Just("\n  ".to_string()),
+        Just("text".to_string()),
+    ];
+    proptest::collection::vec(piece, 1..6).prop_map(|p| p.concat())
+}
+
 fn limited() -> Settings {
     let mut s = Settings::default();
     s.max_steps = 20_000;
@@ -188,6 +285,14 @@ proptest! {
         if let Ok(t) = Template::new("fuzz", &src, limited()) {
             let _ = t.render(&input);
             let _ = t.render(&json!({"a": input.clone(), "b": [1, 2, 3], "c": {"x": "y"}}));
+        }
+    }
+
+    #[test]
+    fn random_well_formed_templates_never_panic(src in structured_template(), input in json_value()) {
+        // literal operands of the wrong type are syntax errors (as in FreeMarker); everything else renders
+        if let Ok(t) = Template::new("fuzz", &src, limited()) {
+            let _ = t.render(&json!({"a": input.clone(), "b": [input.clone(), 1], "c": {"k": input}}));
         }
     }
 
