@@ -16,6 +16,10 @@
 //!   to_f64(&self) -> f64; to_i64(&self) -> Option<i64> (integer part, None if NaN/inf/too big)
 //!   long_value(&self) -> i64; int_value(&self) -> i32  (Java's truncating/wrapping conversions)
 //!   is_nan(&self), is_infinite(&self) -> bool
+//!   to_epoch_ms(&self) -> Result<i64, ArithError>     ?number_to_datetime & co (FreeMarker's safeToLong:
+//!                                                     half-up, "Number doesn't fit into a 64 bit signed integer (long): ...")
+//!   Notes: * rounds products and negations to 12 fraction digits; ?round/?floor/?ceiling go through
+//!   doubleValue(); -9223372036854775808 from JSON is a BigInteger (Jackson)
 //! crate::number::ArithError        Display = FreeMarker's first line ("Arithmetic operation failed: / by zero")
 //! format::NumberFormat::new(spec: &str, &Locale) -> Result<NumberFormat, FormatError>
 //!   spec = "number" | "computer" | "currency" | "percent" | DecimalFormat pattern [";; options"]
@@ -23,7 +27,10 @@
 //! format::format_c(&Number) -> String                 ?c
 //! format::parse_number(&str) -> Option<Number>        ?number
 //! format::Locale::parse(&str) -> Result<Locale, FormatError>; Locale::en_us()
-//! format::FormatError                                 Display = message naming the pattern/value
+//!   data for en (US, GB), de (DE, CH), fr, hu, ja (numbers and dates), it, es, pt, sv (numbers);
+//!   other languages format numbers like Java's root locale and dates like en_US
+//! format::FormatError                                 Display = FreeMarker's first line, e.g. "Failed to get number
+//!                                                     format object for the \"0.0.0\" number format string: ..."
 //! format::DateFormat::new(spec: &str, DateKind, &Locale) -> Result<DateFormat, FormatError>
 //!   spec = "" (= medium) | "short" | "medium" | "long" | "full" | "long_short" (date-times) |
 //!          "iso"/"xs" [options: h m s ms nz fz u, separated by ' ' or '_'] | SimpleDateFormat pattern

@@ -24,6 +24,23 @@ enum Kind {
     Named(Tz),
 }
 
+/// chrono-tz's transition tables end in 2099, while Java keeps applying a zone's last rule.
+/// For a later instant, the same moment in a year of 2072..2099 with the same calendar (leap
+/// year and weekday of January 1), whose transitions fall on the same dates.
+fn same_calendar_before_2100(epoch_ms: i64) -> Option<i64> {
+    use super::calendar::{days_from_gregorian, gregorian_from_days, weekday, DAY_MS};
+    let days = epoch_ms.div_euclid(DAY_MS);
+    let (y, _, _) = gregorian_from_days(days);
+    if y < 2100 {
+        return None;
+    }
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let jan1 = days_from_gregorian(y, 1, 1);
+    let reference = (2072..2100)
+        .find(|r| leap(*r) == leap(y) && weekday(days_from_gregorian(*r, 1, 1)) == weekday(jan1))?;
+    Some(epoch_ms - (jan1 - days_from_gregorian(reference, 1, 1)) * DAY_MS)
+}
+
 /// 1900-01-01T00:00:00Z: Java's time zone data starts here.
 const UTC_1900_MS: i64 = -2_208_988_800_000;
 
@@ -105,6 +122,9 @@ impl TimeZone {
                 dst: false,
             };
         }
+        if let Some(shifted) = same_calendar_before_2100(epoch_ms) {
+            return self.offset_at(shifted);
+        }
         match self.kind {
             Kind::Fixed(s) => ZoneOffset {
                 seconds: s,
@@ -135,6 +155,10 @@ impl TimeZone {
         match self.kind {
             Kind::Fixed(s) => s,
             Kind::Named(_) if local_ms < UTC_1900_MS => self.offset_at(local_ms).seconds,
+            Kind::Named(_) if same_calendar_before_2100(local_ms).is_some() => {
+                let shifted = same_calendar_before_2100(local_ms).unwrap_or(local_ms);
+                self.offset_for_local(shifted)
+            }
             Kind::Named(tz) => {
                 let secs = local_ms.div_euclid(1000);
                 let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
@@ -560,5 +584,15 @@ mod tests {
         assert_eq!(bud.offset_at(-5_838_701_818_029).seconds, 3600);
         let kol = TimeZone::parse("Asia/Kolkata").unwrap();
         assert_eq!(kol.offset_at(-2_198_000_000_000).seconds / 60, 321);
+    }
+
+    #[test]
+    fn daylight_saving_continues_after_2099() {
+        // oracle: America/New_York, 2100-03-15T12:00Z -> "2100-03-15 08:00 -04:00" (Java keeps
+        // applying the last rule; chrono-tz's tables stop in 2099)
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(ny.offset_at(4_108_795_200_000).seconds, -4 * 3600);
+        // oracle: 2500-10-28T12:00Z -> -04:00
+        assert_eq!(ny.offset_at(16_751_188_800_000).seconds, -4 * 3600);
     }
 }
