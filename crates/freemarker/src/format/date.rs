@@ -370,13 +370,15 @@ impl SimplePattern {
             pos += 1;
         }
         let names = self.names;
+        let minus = self.locale.symbols().minus.chars().next().unwrap_or('-');
         let number = |pos: usize| -> Option<(i64, usize, usize)> {
             let end_limit = if obey_count { field_start + n } else { t.len() };
             if obey_count && end_limit > t.len() {
                 return None;
             }
             let mut p = pos;
-            let neg = t.get(p) == Some(&'-');
+            // Java's number parser only knows the locale's minus sign (U+2212 in Swedish)
+            let neg = t.get(p) == Some(&minus);
             if neg {
                 p += 1;
             }
@@ -957,5 +959,34 @@ mod tests {
                 .ends_with("The expected format was: \"M/d/yy, h:mm a\"."),
             "{e}"
         );
+    }
+
+    #[test]
+    fn more_locales() {
+        use DateKind::*;
+        // oracle: 2022-07-05T05:46:40Z, ?string.full / .short with locale=it_IT, es_ES, pt_BR, sv_SE
+        assert_eq!(
+            fmt("full", DateTime, "it_IT", JULY),
+            "marted\u{ec} 5 luglio 2022 05:46:40 Tempo coordinato universale"
+        );
+        assert_eq!(
+            fmt("full", DateTime, "es_ES", JULY),
+            "martes, 5 de julio de 2022, 5:46:40 (tiempo universal coordinado)"
+        );
+        assert_eq!(fmt("short", DateTime, "es_ES", JULY), "5/7/22 5:46");
+        assert_eq!(
+            fmt("medium", DateTime, "pt_BR", JULY),
+            "5 de jul. de 2022 05:46:40"
+        );
+        assert_eq!(fmt("short", DateTime, "sv_SE", JULY), "2022-07-05 05:46");
+        // oracle: es_ES "a" -> "a.\u00a0m."
+        assert_eq!(fmt("a", DateTime, "es_ES", JULY), "a.\u{a0}m.");
+        // oracle: sv_SE "2022-02-28 20:07:01.795" with "yyyyMMddHHmmss" fails: '-' is not the
+        // Swedish minus sign (U+2212), so "-0" is no month
+        let sv = Locale::parse("sv_SE").unwrap();
+        let f = DateFormat::new("yyyyMMddHHmmss", DateTime, &sv).unwrap();
+        assert!(f
+            .parse("2022-02-28 20:07:01.795", &TimeZone::utc())
+            .is_err());
     }
 }

@@ -272,6 +272,175 @@ const JA_NAMES: DateNames = DateNames {
     eras: ["\u{7d00}\u{5143}\u{524d}", "\u{897f}\u{66a6}"],
 };
 
+const IT_SHORT_MONTHS: [&str; 12] = [
+    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+];
+const IT_NAMES: DateNames = DateNames {
+    months: [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    short_months: IT_SHORT_MONTHS,
+    standalone_short_months: IT_SHORT_MONTHS,
+    weekdays: [
+        "domenica",
+        "luned\u{ec}",
+        "marted\u{ec}",
+        "mercoled\u{ec}",
+        "gioved\u{ec}",
+        "venerd\u{ec}",
+        "sabato",
+    ],
+    short_weekdays: ["dom", "lun", "mar", "mer", "gio", "ven", "sab"],
+    am_pm: ["AM", "PM"],
+    eras: ["a.C.", "d.C."],
+};
+
+const ES_SHORT_MONTHS: [&str; 12] = [
+    "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
+];
+const ES_NAMES: DateNames = DateNames {
+    months: [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    short_months: ES_SHORT_MONTHS,
+    standalone_short_months: ES_SHORT_MONTHS,
+    weekdays: [
+        "domingo",
+        "lunes",
+        "martes",
+        "mi\u{e9}rcoles",
+        "jueves",
+        "viernes",
+        "s\u{e1}bado",
+    ],
+    short_weekdays: ["dom", "lun", "mar", "mi\u{e9}", "jue", "vie", "s\u{e1}b"],
+    am_pm: ["a.\u{a0}m.", "p.\u{a0}m."],
+    eras: ["a. C.", "d. C."],
+};
+
+const PT_SHORT_MONTHS: [&str; 12] = [
+    "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez.",
+];
+const PT_NAMES: DateNames = DateNames {
+    months: [
+        "janeiro",
+        "fevereiro",
+        "mar\u{e7}o",
+        "abril",
+        "maio",
+        "junho",
+        "julho",
+        "agosto",
+        "setembro",
+        "outubro",
+        "novembro",
+        "dezembro",
+    ],
+    short_months: PT_SHORT_MONTHS,
+    standalone_short_months: PT_SHORT_MONTHS,
+    weekdays: [
+        "domingo",
+        "segunda-feira",
+        "ter\u{e7}a-feira",
+        "quarta-feira",
+        "quinta-feira",
+        "sexta-feira",
+        "s\u{e1}bado",
+    ],
+    short_weekdays: ["dom.", "seg.", "ter.", "qua.", "qui.", "sex.", "s\u{e1}b."],
+    am_pm: ["AM", "PM"],
+    eras: ["a.C.", "d.C."],
+};
+
+const SV_SHORT_MONTHS: [&str; 12] = [
+    "jan.", "feb.", "mars", "apr.", "maj", "juni", "juli", "aug.", "sep.", "okt.", "nov.", "dec.",
+];
+const SV_NAMES: DateNames = DateNames {
+    months: [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    short_months: SV_SHORT_MONTHS,
+    standalone_short_months: SV_SHORT_MONTHS,
+    weekdays: [
+        "s\u{f6}ndag",
+        "m\u{e5}ndag",
+        "tisdag",
+        "onsdag",
+        "torsdag",
+        "fredag",
+        "l\u{f6}rdag",
+    ],
+    short_weekdays: [
+        "s\u{f6}n", "m\u{e5}n", "tis", "ons", "tors", "fre", "l\u{f6}r",
+    ],
+    am_pm: ["fm", "em"],
+    eras: ["f.Kr.", "e.Kr."],
+};
+
+const IT_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "dd/MM/yy"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1}, {0}", "{1}, {0}"],
+};
+const ES_PATTERNS: DatePatterns = DatePatterns {
+    date: [
+        "EEEE, d 'de' MMMM 'de' y",
+        "d 'de' MMMM 'de' y",
+        "d MMM y",
+        "d/M/yy",
+    ],
+    time: ["H:mm:ss (zzzz)", "H:mm:ss z", "H:mm:ss", "H:mm"],
+    date_time: ["{1}, {0}", "{1}, {0}", "{1} {0}", "{1} {0}"],
+};
+const PT_BR_PATTERNS: DatePatterns = DatePatterns {
+    date: [
+        "EEEE, d 'de' MMMM 'de' y",
+        "d 'de' MMMM 'de' y",
+        "d 'de' MMM 'de' y",
+        "dd/MM/y",
+    ],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
+};
+const SV_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "y-MM-dd"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
+};
+
 const EN_US_PATTERNS: DatePatterns = DatePatterns {
     date: ["EEEE, MMMM d, y", "MMMM d, y", "MMM d, y", "M/d/yy"],
     time: ["h:mm:ss a zzzz", "h:mm:ss a z", "h:mm:ss a", "h:mm a"],
@@ -420,14 +589,18 @@ impl Locale {
             )
     }
 
-    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP); other
-    /// languages get en_US names.
+    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP, it_IT, es_ES,
+    /// pt_BR, sv_SE); other languages get en_US names.
     pub fn date_names(&self) -> &'static DateNames {
         match self.language.as_str() {
             "de" => &DE_NAMES,
             "fr" => &FR_NAMES,
             "hu" => &HU_NAMES,
             "ja" => &JA_NAMES,
+            "it" => &IT_NAMES,
+            "es" => &ES_NAMES,
+            "pt" => &PT_NAMES,
+            "sv" => &SV_NAMES,
             "en" if self.is_en_gb_like() => &EN_GB_NAMES,
             _ => &EN_US_NAMES,
         }
@@ -440,6 +613,10 @@ impl Locale {
             "fr" => &FR_PATTERNS,
             "hu" => &HU_PATTERNS,
             "ja" => &JA_PATTERNS,
+            "it" => &IT_PATTERNS,
+            "es" => &ES_PATTERNS,
+            "pt" => &PT_BR_PATTERNS,
+            "sv" => &SV_PATTERNS,
             "en" if self.is_en_gb_like() => &EN_GB_PATTERNS,
             _ => &EN_US_PATTERNS,
         }

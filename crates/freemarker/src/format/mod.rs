@@ -27,7 +27,7 @@
 //! format::format_c(&Number) -> String                 ?c
 //! format::parse_number(&str) -> Option<Number>        ?number
 //! format::Locale::parse(&str) -> Result<Locale, FormatError>; Locale::en_us()
-//!   data for en (US, GB), de (DE, CH), fr, hu, ja (numbers and dates), it, es, pt, sv (numbers);
+//!   data for en (US, GB), de (DE, CH), fr, hu, ja, it, es, pt (BR), sv: numbers and dates;
 //!   other languages format numbers like Java's root locale and dates like en_US
 //! format::FormatError                                 Display = FreeMarker's first line, e.g. "Failed to get number
 //!                                                     format object for the \"0.0.0\" number format string: ..."
