@@ -34,7 +34,7 @@ builtins! {
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
     Date = "date", Time = "time", Datetime = "datetime", HasContent = "has_content", EvalJson = "eval_json",
     ChopLinebreak = "chop_linebreak", WordList = "word_list",
-    C = "c", CLowerCase = "cn", String = "string", Round = "round", Floor = "floor", Ceiling = "ceiling", Int = "int",
+    C = "c", String = "string", Round = "round", Floor = "floor", Ceiling = "ceiling", Int = "int",
     Abs = "abs", Long = "long", Short = "short", Byte = "byte", Double = "double", Float = "float",
     NumberToDatetime = "number_to_datetime", NumberToDate = "number_to_date", NumberToTime = "number_to_time",
     IsNan = "is_nan", IsInfinite = "is_infinite", LowerAbc = "lower_abc", UpperAbc = "upper_abc",
@@ -132,14 +132,21 @@ impl<'a> Env<'a> {
                 format!("{min}")
             } else if max == usize::MAX {
                 format!("at least {min}")
+            } else if max == min + 1 {
+                format!("{min} or {max}")
             } else {
                 format!("{min} to {max}")
+            };
+            let received = if n == 0 {
+                "none".to_string()
+            } else {
+                n.to_string()
             };
             return Err(self.bi_err(
                 span,
                 format!(
-                    "?{name}(...) expects {expect} argument{}, but has received {n}.",
-                    if max == 1 && min == 1 { "" } else { "s" }
+                    "?{name}(...) expects {expect} argument{} but has received {received}.",
+                    if max == 1 { "" } else { "s" }
                 ),
             ));
         }
@@ -147,6 +154,7 @@ impl<'a> Env<'a> {
     }
 
     fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Rc<str>> {
+        let name = self.current_builtin;
         let e = &args[i];
         let v = self.eval_required(e)?;
         match v {
@@ -156,7 +164,8 @@ impl<'a> Env<'a> {
             other => Err(self.err(
                 e.span,
                 format!(
-                    "Expected a string, but this has evaluated to {}:",
+                    "?{name}(...) expects a string as argument #{}, but received {}.",
+                    i + 1,
                     other.describe()
                 ),
             )),
@@ -164,13 +173,15 @@ impl<'a> Env<'a> {
     }
 
     fn arg_num(&mut self, args: &'a [Expr], i: usize) -> R<Number> {
+        let name = self.current_builtin;
         let e = &args[i];
         match self.eval_required(e)? {
             Value::Num(n) => Ok(n),
             other => Err(self.err(
                 e.span,
                 format!(
-                    "Expected a number, but this has evaluated to {}:",
+                    "?{name}(...) expects a number as argument #{}, but received {}.",
+                    i + 1,
                     other.describe()
                 ),
             )),
@@ -224,7 +235,7 @@ impl<'a> Env<'a> {
         &mut self,
         target: &'a Expr,
         id: BuiltinId,
-        name: &str,
+        name: &'a str,
         args: Option<&'a [Expr]>,
         span: Span,
     ) -> R<Option<Value<'a>>> {
@@ -299,6 +310,7 @@ impl<'a> Env<'a> {
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
         let bare = name;
+        self.current_builtin = bare;
         // FreeMarker names a built-in called with arguments `?name(...)` in its messages
         let shown = if args.is_some() {
             format!("{name}(...)")
@@ -523,7 +535,7 @@ impl<'a> Env<'a> {
                 if pad.is_empty() {
                     return Err(self.err(
                         span,
-                        format!("?{name}(...) argument #2 can't be a 0-length string."),
+                        format!("?{bare}(...) argument #2 can't be a 0-length string."),
                     ));
                 }
                 let len = utf16_len(&h);
@@ -663,7 +675,7 @@ impl<'a> Env<'a> {
             B::EvalJson => {
                 let h = s!();
                 let parsed: serde_json::Value = serde_json::from_str(&h).map_err(|e| {
-                    self.err(span, format!("Failed to parse JSON with ?eval_json: {e}"))
+                    self.err(span, "Failed to \"?eval_json\" string with this error:").with_detail(e.to_string())
                 })?;
                 json_to_owned(&parsed)
             }
@@ -777,7 +789,7 @@ impl<'a> Env<'a> {
                 Value::string(fb::format_iso(d.epoch_ms, d.kind, tz_ref, &opts))
             }
             // ----- numbers and booleans -----
-            B::C | B::CLowerCase => match &t {
+            B::C => match &t {
                 Value::Num(n) => Value::string(fb::format_c(n)),
                 Value::Bool(b) => Value::Str(if *b { "true" } else { "false" }),
                 Value::Str(_) | Value::String(_) => {
@@ -1022,19 +1034,39 @@ impl<'a> Env<'a> {
                         k = k.and_then(|x| if x.is_hash() { x.hash_get(key) } else { None });
                     }
                     let Some(k) = k else {
-                        return Err(self.err(span, format!("?{name} failed: the sequence item at index {i} has no subvariable {:?} to sort by.", keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("."))));
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index {i} (0-based): The {:?} subvariable was null or missing.",
+                            keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(".")
+                        )));
                     };
                     keyed.push((k, it));
                 }
-                let all_num = keyed.iter().all(|(k, _)| matches!(k, Value::Num(_)));
-                let all_str = keyed.iter().all(|(k, _)| k.is_string());
-                let all_bool = keyed.iter().all(|(k, _)| matches!(k, Value::Bool(_)));
-                if !(all_num || all_str || all_bool) {
-                    return Err(self.err(span, format!("?{name} failed: values must be all numbers, all strings, all dates or all booleans.")));
+                // all keys must have the first key's type
+                if let Some((first, _)) = keyed.first() {
+                    let kind = |v: &Value<'a>| match v {
+                        Value::Num(_) => Some("number"),
+                        Value::Bool(_) => Some("boolean"),
+                        Value::Date(_) => Some("date"),
+                        v if v.is_string() => Some("string"),
+                        _ => None,
+                    };
+                    let Some(want) = kind(first) else {
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index 0 (0-based): Values used for sorting must be numbers, strings, date/times or booleans."
+                        )));
+                    };
+                    if let Some((i, (bad, _))) = keyed.iter().enumerate().find(|(_, (k, _))| kind(k) != Some(want)) {
+                        let plural = if want == "boolean" { "booleans" } else if want == "date" { "date/times" } else { &format!("{want}s") };
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index {i} (0-based): All values in the sequence must be {plural}, because the first value was that. However, the value of the current item isn't a {want} but {}.",
+                            bad.describe()
+                        )));
+                    }
                 }
                 keyed.sort_by(|(a, _), (b, _)| match (a, b) {
                     (Value::Num(x), Value::Num(y)) => x.compare(y),
                     (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+                    (Value::Date(x), Value::Date(y)) => x.epoch_ms.cmp(&y.epoch_ms),
                     _ => collate(a.as_str().unwrap_or(""), b.as_str().unwrap_or("")),
                 });
                 Value::Seq(Rc::new(keyed.into_iter().map(|(_, v)| v).collect()))
@@ -1078,7 +1110,8 @@ impl<'a> Env<'a> {
                         Some(b) => {
                             let ord = match (&v, &b) {
                                 (Value::Num(x), Value::Num(y)) => x.compare(y),
-                                _ => return Err(self.err(span, format!("?{name} failed: only numbers and dates can be compared, but found {}.", v.describe()))),
+                                (Value::Date(x), Value::Date(y)) => x.epoch_ms.cmp(&y.epoch_ms),
+                                _ => return Err(self.err(span, "Can't compare values of these types. Allowed comparisons are between two numbers, two strings, two dates, or two booleans.")),
                             };
                             if (id == B::Min && ord.is_lt()) || (id == B::Max && ord.is_gt()) {
                                 v

@@ -118,6 +118,8 @@ pub(crate) struct Env<'a> {
     pub pending_items: Vec<Value<'a>>,
     steps: u64,
     depth: usize,
+    /// The built-in whose arguments are being evaluated (named in argument errors).
+    pub current_builtin: &'a str,
     /// Address of a local at the start of the render, to measure stack use.
     stack_base: usize,
     /// Copies of the limits (read on every step).
@@ -157,6 +159,7 @@ impl<'a> Env<'a> {
             pending_items: Vec::new(),
             steps: 0,
             depth: 0,
+            current_builtin: "",
             stack_base: {
                 let here = 0u8;
                 &here as *const u8 as usize
