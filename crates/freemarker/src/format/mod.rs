@@ -30,7 +30,8 @@
 //!   data for en (US, GB), de (DE, CH), fr, hu, ja, it, es, pt (BR), sv: numbers and dates;
 //!   other languages format numbers like Java's root locale and dates like en_US
 //! format::FormatError                                 Display = FreeMarker's first line, e.g. "Failed to get number
-//!                                                     format object for the \"0.0.0\" number format string: ..."
+//!                                                     format object for the \"0.0.0\" number format string: ...";
+//!   .detail() -> &str: the Java part alone, for the number_format setting's different wording
 //! format::DateFormat::new(spec: &str, DateKind, &Locale) -> Result<DateFormat, FormatError>
 //!   spec = "" (= medium) | "short" | "medium" | "long" | "full" | "long_short" (date-times) |
 //!          "iso"/"xs" [options: h m s ms nz fz u, separated by ' ' or '_'] | SimpleDateFormat pattern
@@ -74,21 +75,44 @@ pub use zone::TimeZone;
 
 /// A format spec, locale, time zone or value that cannot be used; the message names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FormatError(String);
+pub struct FormatError {
+    message: String,
+    /// The underlying Java message without FreeMarker's wrapping, where there is one.
+    detail: Option<String>,
+}
 
 impl FormatError {
     pub fn new(msg: impl Into<String>) -> FormatError {
-        FormatError(msg.into())
+        FormatError {
+            message: msg.into(),
+            detail: None,
+        }
+    }
+
+    /// A message whose core (`detail`) is also available on its own, so a caller can wrap it
+    /// differently: FreeMarker says "Failed to get number format object for the current number
+    /// format string, \"0.0.0\": DETAIL" for a bad `number_format` setting but "... for the
+    /// \"0.0.0\" number format string: DETAIL" for `?string("0.0.0")`.
+    pub fn with_detail(message: impl Into<String>, detail: impl Into<String>) -> FormatError {
+        FormatError {
+            message: message.into(),
+            detail: Some(detail.into()),
+        }
     }
 
     pub fn message(&self) -> &str {
-        &self.0
+        &self.message
+    }
+
+    /// The Java exception's own message (e.g. "Multiple decimal separators in pattern \"0.0.0\"").
+    pub fn detail(&self) -> &str {
+        self.detail.as_deref().unwrap_or(&self.message)
     }
 }
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 

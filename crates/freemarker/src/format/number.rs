@@ -67,9 +67,12 @@ impl NumberFormat {
             .map_err(FormatError::new)?)),
             pattern => Kind::Decimal(Box::new(
                 DecimalPattern::parse_extended(pattern, locale.symbols()).map_err(|why| {
-                    FormatError::new(format!(
-                        "Failed to get number format object for the \"{pattern}\" number format string: {why}"
-                    ))
+                    FormatError::with_detail(
+                        format!(
+                            "Failed to get number format object for the \"{pattern}\" number format string: {why}"
+                        ),
+                        why,
+                    )
                 })?,
             )),
         };
@@ -1073,5 +1076,17 @@ mod tests {
         );
         // oracle: ?string("") on 1234.5 -> "1,234.5"
         assert_eq!(fmt("", "en_US", &n), "1,234.5");
+    }
+
+    #[test]
+    fn error_detail_is_the_java_message() {
+        // oracle (corpus number-format-bad-pattern-error): a bad number_format setting reads
+        // "Failed to get number format object for the current number format string, "0.0.0":
+        // Multiple decimal separators in pattern "0.0.0"" -- the engine wraps `detail()` itself
+        let e = NumberFormat::new("0.0.0", &Locale::en_us()).unwrap_err();
+        assert_eq!(
+            e.detail(),
+            "Multiple decimal separators in pattern \"0.0.0\""
+        );
     }
 }
