@@ -60,3 +60,62 @@ inputs = ["all"]
     let rss_mib = rss.expect("read VmRSS") / 1024;
     assert!(rss_mib < 256, "resident memory {rss_mib} MiB");
 }
+
+#[test]
+fn a_stalled_sink_stops_stdin_from_being_read() {
+    let port = free_port();
+    let workspace = Workspace::with_config(&format!(
+        r#"
+data_dir = "{{data_dir}}"
+[api]
+address = "127.0.0.1:{port}"
+[sources.in]
+type = "stdin"
+[sinks.out]
+type = "console"
+inputs = ["in"]
+"#
+    ));
+    let mut child = workspace.spawn_run();
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // 200,000 lines (~20 MB): far more than the pipeline may hold.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let line = format!("{{\"padding\":\"{}\"}}\n", "x".repeat(90));
+        for _ in 0..200_000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let source = [("component_id", "in"), ("component_kind", "source")];
+    let received = || scrape(port, "component_received_events_total", &source);
+    // Batches of stdin hold what one read brought, often fewer than 100 lines: count as
+    // stalled after a full second without progress.
+    let mut history = vec![-1.0; 3];
+    let stalled = wait_until(Duration::from_secs(15), || {
+        history.remove(0);
+        history.push(received());
+        std::thread::sleep(Duration::from_millis(500));
+        history[2] > 0.0 && history.iter().all(|seen| *seen == history[2])
+    });
+    let taken = received();
+    let writer_done = writer.is_finished();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+
+    eprintln!("stalled stdin source took {taken} of 200000 lines");
+    assert!(stalled, "the source never stalled (took {taken})");
+    assert!(
+        !writer_done,
+        "all input was taken although the sink was stuck"
+    );
+    // One channel, one batch in the sink, one being built, and the 64 KiB read buffer.
+    let bound = (CHANNEL_BATCHES + 2.0) * BATCH_EVENTS + 1000.0;
+    assert!(
+        taken <= bound,
+        "the source took {taken} lines, more than the pipeline holds ({bound})"
+    );
+}

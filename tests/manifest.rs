@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use pipeline_core::manifest::Manifest;
+use pipeline_core::SinkFactory;
 
 fn manifest() -> Manifest {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin-manifest.toml");
@@ -11,7 +12,8 @@ fn manifest() -> Manifest {
     Manifest::from_toml_str(&text).unwrap_or_else(|error| panic!("plugin-manifest.toml: {error}"))
 }
 
-/// The config keys the manifest declares, for comparing with what the sink's config accepts.
+/// The config keys the manifest declares; the lead compares them with the webhook sink via
+/// `check_config_keys(registry.sink_factory("webhook")?, &manifest_config_keys())`.
 pub fn manifest_config_keys() -> BTreeSet<String> {
     manifest().config_keys.into_iter().collect()
 }
@@ -66,4 +68,127 @@ fn manifest_config_keys_are_unique_and_sub_tables_are_declared() {
             "manifest config keys lack `{required}`"
         );
     }
+}
+
+/// Keys the host itself reads from every `[sinks.ID]` table; the factory never sees them.
+const HOST_KEYS: [&str; 2] = ["type", "inputs"];
+
+const PROBE: &str = "__manifest_probe__";
+
+/// Compare `keys` (dotted, as in the manifest) with what the sink built by `factory` accepts.
+///
+/// At the top level and in every sub-table the manifest names, an unknown probe key is offered
+/// to the factory; serde's refusal (`unknown field ..., expected one of ...`) lists every key
+/// that level accepts, and that list must equal the manifest's. A level that is a free-form map
+/// (e.g. `headers`) accepts the probe or refuses it differently, and is skipped; the top level
+/// must be checkable.
+pub fn check_config_keys(factory: SinkFactory, keys: &BTreeSet<String>) -> Result<(), String> {
+    let keys: BTreeSet<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|key| !HOST_KEYS.contains(key))
+        .collect();
+    let mut levels: Vec<&str> = vec![""];
+    levels.extend(keys.iter().filter(|key| {
+        keys.iter()
+            .any(|other| other.starts_with(&format!("{key}.")))
+    }));
+    let mut problems = Vec::new();
+    for level in levels {
+        let declared: BTreeSet<&str> = keys
+            .iter()
+            .filter_map(|key| match level {
+                "" => Some(*key).filter(|k| !k.contains('.')),
+                _ => key
+                    .strip_prefix(level)
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .filter(|rest| !rest.contains('.')),
+            })
+            .collect();
+        let mut table = toml::Table::new();
+        table.insert(PROBE.to_string(), toml::Value::Integer(1));
+        for segment in level.rsplit('.').filter(|s| !s.is_empty()) {
+            let mut outer = toml::Table::new();
+            outer.insert(segment.to_string(), toml::Value::Table(table));
+            table = outer;
+        }
+        let accepted = match factory(table) {
+            Err(error) if error.message.contains(&format!("unknown field `{PROBE}`")) => {
+                expected_fields(&error.message)
+            }
+            _ if level.is_empty() => {
+                return Err("the top level of the sink config does not refuse unknown keys".into())
+            }
+            _ => continue,
+        };
+        let accepted: BTreeSet<&str> = accepted.iter().map(String::as_str).collect();
+        for missing in accepted.difference(&declared) {
+            problems.push(format!(
+                "the sink accepts `{}` but the manifest lacks it",
+                dotted(level, missing)
+            ));
+        }
+        for extra in declared.difference(&accepted) {
+            problems.push(format!(
+                "the manifest lists `{}` but the sink refuses it",
+                dotted(level, extra)
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn dotted(level: &str, key: &str) -> String {
+    if level.is_empty() {
+        key.to_string()
+    } else {
+        format!("{level}.{key}")
+    }
+}
+
+/// The backquoted names after "expected" in serde's unknown-field message.
+fn expected_fields(message: &str) -> Vec<String> {
+    let Some((_, expected)) = message.split_once("expected") else {
+        return Vec::new();
+    };
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+fn builtin_factory(ty: &str) -> SinkFactory {
+    let mut registry = pipeline_core::Registry::new();
+    pipeline_host::register_builtins(&mut registry);
+    registry.sink_factory(ty).expect("built-in sink")
+}
+
+#[test]
+fn key_check_accepts_a_matching_list_and_names_every_difference() {
+    let factory = builtin_factory("blackhole");
+    let keys = |list: &[&str]| list.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        check_config_keys(factory, &keys(&["type", "inputs", "acknowledgements"])),
+        Ok(())
+    );
+    let error =
+        check_config_keys(factory, &keys(&["type", "url", "retry", "retry.tries"])).unwrap_err();
+    assert!(
+        error.contains("the sink accepts `acknowledgements` but the manifest lacks it"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the manifest lists `url` but the sink refuses it"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the manifest lists `retry` but the sink refuses it"),
+        "{error}"
+    );
 }

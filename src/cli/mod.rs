@@ -2,6 +2,7 @@
 //! subcommand to its module. Add a command by adding a variant to [`Command`] and a module.
 
 mod logging;
+mod render;
 mod run;
 mod validate;
 
@@ -37,6 +38,9 @@ enum Command {
     /// Show what a webhook sink would send for each input record (stream, headers, body),
     /// sending nothing.
     Preview(webhook_sink::preview::PreviewArgs),
+    /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
+    /// settings, printing each output (or error).
+    Render(render::RenderArgs),
 }
 
 /// Parse the command line and run the chosen command.
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::execute(args),
         Command::Demo(args) => webhook_sink::demo::execute(args),
         Command::Preview(args) => webhook_sink::preview::execute(args),
+        Command::Render(args) => render::execute(args),
     }
 }
 

@@ -63,6 +63,29 @@ pub(crate) enum RangeKind {
     Unbounded,
 }
 
+/// Where a `.key` was found last time in a JSON object. Events share their key order, so the next
+/// lookup usually compares one key instead of scanning. Relaxed atomics keep templates `Sync`; a stale
+/// hint only costs the ordinary search.
+#[derive(Debug, Default)]
+pub(crate) struct KeyHint(std::sync::atomic::AtomicU32);
+
+impl KeyHint {
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) as usize
+    }
+    pub fn set(&self, i: usize) {
+        self.0.store(i as u32, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One `.key` step of an [`ExprKind::Path`]; `span` covers the path up to and including this key.
+#[derive(Debug)]
+pub(crate) struct PathStep {
+    pub key: Box<str>,
+    pub hint: KeyHint,
+    pub span: Span,
+}
+
 /// A part of a string literal with `${...}` inside.
 #[derive(Debug)]
 pub(crate) enum StrPart {
@@ -79,7 +102,13 @@ pub(crate) enum ExprKind {
     Var(Box<str>),
     /// `.name` special variables (`.now`, `.lang`, `.locale`, ...).
     Special(Box<str>),
-    Dot(Box<Expr>, Box<str>),
+    Dot(Box<Expr>, Box<str>, KeyHint),
+    /// `root.k1.k2...`: a variable followed by `.key` steps (the common `input.user_properties.email`).
+    Path {
+        root: Box<str>,
+        root_span: Span,
+        steps: Vec<PathStep>,
+    },
     Index(Box<Expr>, Box<Expr>),
     Builtin {
         target: Box<Expr>,

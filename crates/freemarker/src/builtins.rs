@@ -2,9 +2,7 @@
 
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Error;
-use crate::format_bridge::{
-    self as fb, compile_number_format, escape, DateKind, DateValue, Number, TimeZone,
-};
+use crate::format_bridge::{self as fb, escape, DateKind, DateValue, Number, TimeZone};
 use crate::render::{missing_err, Env};
 use crate::value::Value;
 use std::rc::Rc;
@@ -30,7 +28,7 @@ builtins! {
     Replace = "replace", Split = "split", KeepAfter = "keep_after", KeepAfterLast = "keep_after_last",
     KeepBefore = "keep_before", KeepBeforeLast = "keep_before_last", RemoveBeginning = "remove_beginning",
     RemoveEnding = "remove_ending", EnsureStartsWith = "ensure_starts_with", EnsureEndsWith = "ensure_ends_with",
-    Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
+    Substring = "substring", Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
     TruncateWM = "truncate_w_m", TruncateCM = "truncate_c_m", Groups = "groups", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
     JsonString = "json_string", JsString = "js_string", JString = "j_string", Html = "html", Xhtml = "xhtml",
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
@@ -274,7 +272,12 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
-        let t = match self.eval_required(target)? {
+        // classic_compatible does not turn a missing built-in target into ""
+        let t = match self.eval(target)? {
+            Some(t) => t,
+            None => return Err(missing_err(self.src(), target.span)),
+        };
+        let t = match t {
             // a regex match result is a boolean to everything but sequence built-ins and ?groups
             Value::Matches(m)
                 if !matches!(
@@ -295,9 +298,17 @@ impl<'a> Env<'a> {
         let no_args: &'a [Expr] = &[];
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
+        let bare = name;
+        // FreeMarker names a built-in called with arguments `?name(...)` in its messages
+        let shown = if args.is_some() {
+            format!("{name}(...)")
+        } else {
+            name.to_string()
+        };
+        let name: &str = &shown;
         macro_rules! need_args {
             ($min:expr, $max:expr) => {
-                self.arg_count(name, a, $min, $max, span)?
+                self.arg_count(bare, a, $min, $max, span)?
             };
         }
         macro_rules! s {
@@ -307,8 +318,8 @@ impl<'a> Env<'a> {
         }
         let v: Value<'a> = match id {
             // ----- strings -----
-            B::UpperCase => Value::string(escape::upper_case(&s!())),
-            B::LowerCase => Value::string(escape::lower_case(&s!())),
+            B::UpperCase => Value::string(escape::upper_case_in(&s!(), &self.locale)),
+            B::LowerCase => Value::string(escape::lower_case_in(&s!(), &self.locale)),
             B::CapFirst => Value::string(escape::cap_first(&s!())),
             B::UncapFirst => Value::string(escape::uncap_first(&s!())),
             B::Capitalize => Value::string(escape::capitalize(&s!())),
@@ -431,6 +442,20 @@ impl<'a> Env<'a> {
                     (_, Some((s, _))) => &h[..s],
                     (_, None) => &h[..],
                 })
+            }
+            B::Substring => {
+                need_args!(1, 2);
+                let h = s!();
+                let units: Vec<u16> = h.encode_utf16().collect();
+                let from = self.arg_num(a, 0)?.to_i64().unwrap_or(-1);
+                let to = if a.len() > 1 { self.arg_num(a, 1)?.to_i64().unwrap_or(-1) } else { units.len() as i64 };
+                if from < 0 || to < from || to > units.len() as i64 {
+                    return Err(self.err(span, format!(
+                        "?substring(...) indexes out of range: from {from} to {to}, but the string length is {}.",
+                        units.len()
+                    )));
+                }
+                Value::string(crate::render::utf16_to_string(&units[from as usize..to as usize]))
             }
             B::RemoveBeginning => {
                 need_args!(1, 1);
@@ -702,7 +727,7 @@ impl<'a> Env<'a> {
                             })
                         }
                     }
-                    Value::Str(_) | Value::String(_) if !if_unknown => {
+                    Value::Str(_) | Value::String(_) | Value::Num(_) if !if_unknown => {
                         need_args!(0, 1);
                         let h = s!();
                         let spec = if a.is_empty() {
@@ -731,7 +756,7 @@ impl<'a> Env<'a> {
                 let Value::Date(d) = &t else {
                     return Err(self.type_err(&t, tspan, name, "date"));
                 };
-                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(name)) else {
+                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(bare)) else {
                     return Err(self.err(span, format!("Unknown built-in: {name:?}")));
                 };
                 if d.kind == DateKind::Unknown {
@@ -763,9 +788,11 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(1, 1);
                         let f = self.arg_str(a, 0)?;
-                        let nf = compile_number_format(&f, &self.settings.locale)
+                        let s = self
+                            .tpl
+                            .format_number_with(&f, &self.settings.locale, n)
                             .map_err(|m| self.err(span, m))?;
-                        Value::string(nf.format(n))
+                        Value::string(s)
                     }
                 }
                 Value::Bool(b) => {
@@ -781,6 +808,9 @@ impl<'a> Env<'a> {
                         Value::String(self.arg_str(a, which)?)
                     }
                 }
+                Value::Str(_) | Value::String(_) if args.is_some() => {
+                    return Err(self.err(span, format!("For \"...(...)\" callee: Expected a method or function, but this has evaluated to {}:", t.describe())))
+                }
                 Value::Str(_) | Value::String(_) => t.clone(),
                 Value::Date(d) => {
                     need_args!(0, 1);
@@ -791,7 +821,7 @@ impl<'a> Env<'a> {
                     };
                     Value::string(self.format_date(*d, spec.as_deref(), span)?)
                 }
-                _ => return Err(self.type_err(&t, tspan, name, "string, number, boolean or date")),
+                _ => return Err(self.type_err(&t, tspan, name, "number, date, boolean or string")),
             },
             B::Long if matches!(t, Value::Date(_)) => match &t {
                 Value::Date(d) => Value::Num(Number::from_i64(d.epoch_ms)),
@@ -878,7 +908,12 @@ impl<'a> Env<'a> {
                 } else if t.is_hash() {
                     Value::Num(Number::from_i64(t.hash_len() as i64))
                 } else {
-                    return Err(self.type_err(&t, tspan, name, "sequence or extended hash"));
+                    return Err(self.type_err(
+                        &t,
+                        tspan,
+                        name,
+                        "extended-hash or sequence or extended collection",
+                    ));
                 }
             }
             B::First => {
@@ -917,7 +952,7 @@ impl<'a> Env<'a> {
                     }
                     let s = match &v {
                         Value::Str(_) | Value::String(_) | Value::Num(_) | Value::Bool(_) => self.to_string_value(&v, tspan, "?join")?,
-                        other => return Err(self.err(tspan, format!("?join(...) can only join strings, numbers, booleans or dates, but the sequence has {} at index {i}.", other.describe()))),
+                        other => return Err(self.err(tspan, format!("\"?join\" failed at index {i} with this error:")).with_detail(format!("Expected a string, number, boolean or date, but the item is {}.", other.describe()))),
                     };
                     out.push_str(&s);
                     any = true;
@@ -1059,7 +1094,13 @@ impl<'a> Env<'a> {
                 let mut dropping = true;
                 for i in 0..n {
                     let item = t.seq_get(i).flatten();
-                    let r = self.apply_lambda(f, item.clone(), name)?;
+                    let r = self.apply_lambda(f, item.clone(), name).map_err(|e| {
+                        if e.kind() == crate::error::ErrorKind::Limit {
+                            e
+                        } else {
+                            self.err(f.span, "Failed to transform element").with_detail(e.message().to_string())
+                        }
+                    })?;
                     match id {
                         B::Map => {
                             if let Some(r) = r {
@@ -1069,7 +1110,7 @@ impl<'a> Env<'a> {
                         _ => {
                             let keep = match r {
                                 Some(Value::Bool(b)) => b,
-                                Some(other) => return Err(self.err(f.span, format!("The ?{name} argument must return a boolean, but it returned {}.", other.describe()))),
+                                Some(other) => return Err(self.err(f.span, "Failed to transform element").with_detail(format!("The ?{name} lambda must return a boolean, but it returned {}.", other.describe()))),
                                 None => return Err(missing_err(self.src(), f.span)),
                             };
                             match id {
@@ -1211,6 +1252,15 @@ impl<'a> Env<'a> {
                 span,
                 format!("?{name} can't be applied on a right-unbounded range"),
             )),
+            _ if name.starts_with("filter")
+                || name.starts_with("map")
+                || name.starts_with("take_while")
+                || name.starts_with("drop_while")
+                || name.starts_with("join")
+                || name.starts_with("seq_") =>
+            {
+                Err(self.type_err(t, span, name, "sequence or collection"))
+            }
             _ => Err(self.type_err(t, span, name, "sequence")),
         }
     }
@@ -1313,13 +1363,24 @@ fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-/// String order for `?sort`, approximating Java's `Collator` for en_US: letters compare without accents
-/// and case first, then unaccented before accented, then lower case before upper case.
+/// String order for `?sort`, approximating Java's `Collator` for en_US: punctuation before digits before
+/// letters; letters compare without accents and case first, then unaccented before accented, then lower
+/// case before upper case.
 fn collate(a: &str, b: &str) -> std::cmp::Ordering {
-    let primary = |s: &str| -> String {
+    let primary = |s: &str| -> Vec<(u8, char)> {
         s.chars()
             .flat_map(fold_accent)
             .flat_map(char::to_lowercase)
+            .map(|c| {
+                let class = if c.is_alphabetic() {
+                    2
+                } else if c.is_numeric() {
+                    1
+                } else {
+                    0
+                };
+                (class, c)
+            })
             .collect()
     };
     let secondary = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };

@@ -72,6 +72,12 @@ impl Error {
         self.repr.missing
     }
 
+    /// Replaces the remembered byte offset.
+    pub(crate) fn set_offset(mut self, offset: usize) -> Error {
+        self.repr.offset = Some(offset);
+        self
+    }
+
     /// The remembered byte offset, if any.
     pub(crate) fn offset(&self) -> Option<usize> {
         self.repr.offset

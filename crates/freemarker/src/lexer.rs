@@ -285,14 +285,15 @@ fn read_string(src: &str, start: usize, raw: bool) -> Result<Token, Error> {
                     return Err(syntax_err(format!(
                         "Lexical error: illegal escape sequence \"\\{e}\" in a string literal"
                     ))
-                    .with_detail_pos(start))
+                    .with_detail_pos(body_start + i + 1))
                 }
             }
         } else {
             value.push(c);
         }
     }
-    Err(syntax_err("Unclosed string literal").with_detail_pos(start))
+    // FreeMarker reports an unclosed string just past the end of the template
+    Err(syntax_err("Unclosed string literal").with_detail_pos(usize::MAX))
 }
 
 /// Errors raised by the lexer remember their offset until the parser attaches the location.

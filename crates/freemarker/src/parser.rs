@@ -115,10 +115,23 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
         stack: vec![0],
         strip_whitespace: strip_default,
         in_macro: 0,
+        expr_depth: 0,
+        too_deep: None,
     };
     let result = p.parse_template();
     let last_pos = p.pos;
-    result.map_err(|e| e.locate(name, src, last_pos))?;
+    result.map_err(|e| {
+        // errors at the end of the source point at its last character (an unclosed string: just past it)
+        let e = match e.offset() {
+            Some(usize::MAX) => e.set_offset(src.len()),
+            Some(o) if o >= src.len() && !src.is_empty() => {
+                let last = src.char_indices().last().map_or(0, |(i, _)| i);
+                e.set_offset(last)
+            }
+            _ => e,
+        };
+        e.locate(name, src, last_pos)
+    })?;
     let mut arena = p.arena;
     if p.strip_whitespace {
         let lines = crate::whitespace::LineIndex::new(src);
@@ -136,7 +149,16 @@ struct Parser<'s> {
     stack: Vec<usize>,
     strip_whitespace: bool,
     in_macro: u32,
+    /// Current expression nesting (parentheses, unary operators, literals, arguments).
+    expr_depth: u32,
+    /// Set when directives nest deeper than [`MAX_DIRECTIVE_DEPTH`] (offset of the offending element).
+    too_deep: Option<usize>,
 }
+
+/// Deepest expression nesting accepted; deeper input would only exhaust the stack of parser or renderer.
+const MAX_EXPR_DEPTH: u32 = 64;
+/// Deepest directive nesting accepted.
+const MAX_DIRECTIVE_DEPTH: usize = 64;
 
 type PResult<T> = Result<T, Error>;
 
@@ -209,6 +231,10 @@ impl<'s> Parser<'s> {
 
     fn add(&mut self, kind: AKind, begin: usize, end: usize) -> usize {
         let parent = self.current();
+        if self.stack.len() > MAX_DIRECTIVE_DEPTH {
+            // reported by parse_template before anything deeper is parsed
+            self.too_deep = Some(begin);
+        }
         let idx = self.arena.nodes.len();
         self.arena.nodes.push(ANode {
             parent: Some(parent),
@@ -286,6 +312,9 @@ impl<'s> Parser<'s> {
                 self.parse_call()?;
             }
             text_start = self.pos;
+            if let Some(at) = self.too_deep {
+                return Err(err_at(at, format!("Directives are nested deeper than the supported {MAX_DIRECTIVE_DEPTH} levels")));
+            }
         }
         let text = &src[text_start..];
         self.add_text(text, text_start);
@@ -297,10 +326,9 @@ impl<'s> Parser<'s> {
                     self.stack.pop();
                 }
                 _ => {
-                    let begin = self.arena.nodes[top].begin;
                     let what = describe_open(self.kind_of(top));
                     return Err(err_at(
-                        begin,
+                        self.src.len(),
                         format!("Unclosed \"{what}\": reached the end of the template"),
                     ));
                 }
@@ -637,6 +665,9 @@ impl<'s> Parser<'s> {
                 let Tok::Ident(sname) = t.tok else {
                     return Err(err_at(t.start, "Expecting a setting name after #setting"));
                 };
+                if !crate::settings::is_template_setting(&sname) {
+                    return Err(err_at(t.start, format!("Unknown setting name: {sname:?}")));
+                }
                 self.pos = t.end;
                 self.expect(Tok::Assign, "=")?;
                 let value = self.parse_expr()?;
@@ -999,7 +1030,7 @@ impl<'s> Parser<'s> {
                     let name = self.expect_ident("name after '.'")?;
                     let span = callee.span.to(Span::new(n.start, self.pos));
                     callee = Expr {
-                        kind: ExprKind::Dot(Box::new(callee), name.into()),
+                        kind: ExprKind::Dot(Box::new(callee), name.into(), KeyHint::default()),
                         span,
                     };
                 }
@@ -1240,6 +1271,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::Or {
             self.bump()?;
             let r = self.parse_and()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Or(Box::new(l), Box::new(r)),
@@ -1254,6 +1287,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::And {
             self.bump()?;
             let r = self.parse_eq()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::And(Box::new(l), Box::new(r)),
@@ -1272,6 +1307,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_rel()?;
+        refuse_literal(&l, &["list", "hash"], "a scalar")?;
+        refuse_literal(&r, &["list", "hash"], "a scalar")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1294,6 +1331,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_range()?;
+        refuse_literal(&l, NOT_NUMBER, "number")?;
+        refuse_literal(&r, NOT_NUMBER, "number")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1354,6 +1393,10 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_mul()?;
+            if op == BinOp::Sub {
+                refuse_literal(&l, NOT_NUMBER, "number")?;
+                refuse_literal(&r, NOT_NUMBER, "number")?;
+            }
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1373,6 +1416,8 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_unary()?;
+            refuse_literal(&l, NOT_NUMBER, "number")?;
+            refuse_literal(&r, NOT_NUMBER, "number")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1382,11 +1427,27 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_unary(&mut self) -> PResult<Expr> {
+        self.expr_depth += 1;
+        let r = if self.expr_depth > MAX_EXPR_DEPTH {
+            let at = self.pos;
+            Err(err_at(
+                at,
+                format!("Expression nesting is deeper than the supported {MAX_EXPR_DEPTH} levels"),
+            ))
+        } else {
+            self.parse_unary_inner()
+        };
+        self.expr_depth -= 1;
+        r
+    }
+
+    fn parse_unary_inner(&mut self) -> PResult<Expr> {
         let t = self.peek()?;
         match t.tok {
             Tok::Bang => {
                 self.bump()?;
                 let e = self.parse_unary()?;
+                refuse_literal(&e, NOT_BOOLEAN, "boolean (true/false)")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 Ok(Expr {
                     kind: ExprKind::Not(Box::new(e)),
@@ -1396,6 +1457,7 @@ impl<'s> Parser<'s> {
             Tok::Minus | Tok::Plus => {
                 self.bump()?;
                 let e = self.parse_primary()?;
+                refuse_literal(&e, NOT_NUMBER, "number")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 let kind = if t.tok == Tok::Minus {
                     match e.kind {
@@ -1483,6 +1545,7 @@ impl<'s> Parser<'s> {
                         break;
                     }
                     let k = self.parse_expr()?;
+                    refuse_literal(&k, NOT_STRING, "string")?;
                     self.expect(Tok::Colon, ":")?;
                     let v = self.parse_expr()?;
                     items.push((k, v));
@@ -1554,9 +1617,47 @@ impl<'s> Parser<'s> {
                     };
                     self.bump()?;
                     let span = e.span.to(Span::new(n.start, n.end));
-                    e = Expr {
-                        kind: ExprKind::Dot(Box::new(e), name.into()),
-                        span,
+                    e = match e.kind {
+                        // `a.b.c` rooted at a variable: one flat path, evaluated without recursion
+                        ExprKind::Var(root) if name != "*" => Expr {
+                            kind: ExprKind::Path {
+                                root,
+                                root_span: e.span,
+                                steps: vec![PathStep {
+                                    key: name.into(),
+                                    hint: KeyHint::default(),
+                                    span,
+                                }],
+                            },
+                            span,
+                        },
+                        ExprKind::Path {
+                            root,
+                            root_span,
+                            mut steps,
+                        } if name != "*" => {
+                            steps.push(PathStep {
+                                key: name.into(),
+                                hint: KeyHint::default(),
+                                span,
+                            });
+                            Expr {
+                                kind: ExprKind::Path {
+                                    root,
+                                    root_span,
+                                    steps,
+                                },
+                                span,
+                            }
+                        }
+                        kind => Expr {
+                            kind: ExprKind::Dot(
+                                Box::new(Expr { kind, span: e.span }),
+                                name.into(),
+                                KeyHint::default(),
+                            ),
+                            span,
+                        },
                     };
                 }
                 Tok::LBracket => {
@@ -1653,7 +1754,7 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Bang => {
                     self.bump()?;
-                    let rhs = if self.starts_expr()? && !self.bang_terminates(t.end)? {
+                    let rhs = if self.starts_expr()? {
                         Some(Box::new(self.parse_expr()?))
                     } else {
                         None
@@ -1662,20 +1763,19 @@ impl<'s> Parser<'s> {
                         Some(r) => e.span.to(r.span),
                         None => e.span.to(Span::new(t.start, t.end)),
                     };
+                    let has_rhs = rhs.is_some();
                     e = Expr {
                         kind: ExprKind::Default(Box::new(e), rhs),
                         span,
                     };
-                    return Ok(e);
+                    // `x!default` ends the expression; a bare `x!` can take more postfix operators (`x!?trim`)
+                    if has_rhs {
+                        return Ok(e);
+                    }
                 }
                 _ => return Ok(e),
             }
         }
-    }
-
-    /// FreeMarker's "terminating `!`": `!` followed by white-space and then `>`, `}` or `)` has no default.
-    fn bang_terminates(&self, _after: usize) -> PResult<bool> {
-        Ok(false)
     }
 
     fn parse_args(&mut self) -> PResult<Vec<Expr>> {
@@ -1776,6 +1876,8 @@ impl<'s> Parser<'s> {
                 stack: Vec::new(),
                 strip_whitespace: false,
                 in_macro: self.in_macro,
+                expr_depth: self.expr_depth,
+                too_deep: None,
             };
             let mut e = sub
                 .parse_expr()
@@ -1799,6 +1901,34 @@ impl<'s> Parser<'s> {
     }
 }
 
+/// What kind of literal an expression is (for FreeMarker's parse-time operand checks).
+fn literal_kind(e: &Expr) -> Option<&'static str> {
+    match &e.kind {
+        ExprKind::Str(_) | ExprKind::Interpolated(_) => Some("string"),
+        ExprKind::Num(_) => Some("number"),
+        ExprKind::Bool(_) => Some("boolean"),
+        ExprKind::List(_) => Some("list"),
+        ExprKind::Hash(_) => Some("hash"),
+        _ => None,
+    }
+}
+
+/// Refuses literal operands of the kinds in `refused` at parse time, as FreeMarker's parser does
+/// (`"a" * 2`, `1 && true`, `[1] == [1]`...).
+fn refuse_literal(e: &Expr, refused: &[&str], expecting: &str) -> PResult<()> {
+    match literal_kind(e) {
+        Some(k) if refused.contains(&k) => Err(err_at(
+            e.span.start as usize,
+            format!("Found {k} literal. Expecting {expecting}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+const NOT_NUMBER: &[&str] = &["string", "boolean", "list", "hash"];
+const NOT_BOOLEAN: &[&str] = &["string", "number", "list", "hash"];
+const NOT_STRING: &[&str] = &["number", "boolean", "list", "hash"];
+
 fn reoffset(e: Error, base: usize) -> Error {
     let _ = e.offset();
     syntax_err(e.message().to_string()).with_offset(base)
@@ -1808,7 +1938,7 @@ fn reoffset(e: Error, base: usize) -> Error {
 fn respan(e: &mut Expr, span: Span) {
     e.span = span;
     match &mut e.kind {
-        ExprKind::Dot(a, _)
+        ExprKind::Dot(a, _, _)
         | ExprKind::Exists(a)
         | ExprKind::Paren(a)
         | ExprKind::Not(a)
@@ -1851,6 +1981,14 @@ fn respan(e: &mut Expr, span: Span) {
                 respan(x, span)
             }
         }),
+        ExprKind::Path {
+            root_span, steps, ..
+        } => {
+            *root_span = span;
+            for s in steps {
+                s.span = span;
+            }
+        }
         ExprKind::Str(_)
         | ExprKind::Num(_)
         | ExprKind::Bool(_)

@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind};
 use crate::format_bridge::{compile_number_format, Locale, NumberFormat, TimeZone};
 use crate::render::{Env, Flow};
 use crate::settings::Settings;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// A parsed FreeMarker template. It is immutable, so it is `Send + Sync` and can be shared across threads.
 #[derive(Debug)]
@@ -18,6 +18,35 @@ pub struct Template {
     pub(crate) number_format: NumberFormat,
     pub(crate) locale: Locale,
     pub(crate) time_zone: TimeZone,
+    /// `?string("0.00")`-style number formats compiled so far, by (locale, pattern); shared by renders.
+    pub(crate) number_formats: RwLock<Vec<(String, String, NumberFormat)>>,
+}
+
+/// At most this many distinct number formats are cached per template (patterns can be computed).
+const MAX_CACHED_FORMATS: usize = 64;
+
+impl Template {
+    /// Formats `n` with a `number_format`-style pattern, compiling (and caching) the pattern once.
+    pub(crate) fn format_number_with(
+        &self,
+        spec: &str,
+        locale: &str,
+        n: &crate::number::Number,
+    ) -> Result<String, String> {
+        if let Ok(cache) = self.number_formats.read() {
+            if let Some((_, _, f)) = cache.iter().find(|(l, s, _)| s == spec && l == locale) {
+                return Ok(f.format(n));
+            }
+        }
+        let f = compile_number_format(spec, locale)?;
+        let out = f.format(n);
+        if let Ok(mut cache) = self.number_formats.write() {
+            if cache.len() < MAX_CACHED_FORMATS {
+                cache.push((locale.to_string(), spec.to_string(), f));
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Template {
@@ -47,6 +76,7 @@ impl Template {
             )
         })?;
         Ok(Template {
+            number_formats: RwLock::new(Vec::new()),
             locale,
             time_zone,
             name: name.to_string(),

@@ -41,6 +41,47 @@ pub(crate) struct Matches {
     pub found: Vec<Rc<str>>,
 }
 
+/// Looks a key up in a JSON object. Small objects (events have a few dozen keys) are scanned, which is
+/// cheaper than hashing the key with the map's SipHash; big ones use the index.
+#[inline]
+fn json_get<'j>(m: &'j serde_json::Map<String, Json>, key: &str) -> Option<&'j Json> {
+    if m.len() <= 48 {
+        let kb = key.as_bytes();
+        m.iter()
+            .find(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb)
+            .map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// [`json_get`] that first tries the position `hint` remembers, and remembers where the key was found.
+#[inline]
+pub(crate) fn json_get_hinted<'j>(
+    m: &'j serde_json::Map<String, Json>,
+    key: &str,
+    hint: &crate::ast::KeyHint,
+) -> Option<&'j Json> {
+    let h = hint.get();
+    if let Some((k, v)) = m.iter().nth(h) {
+        if k == key {
+            return Some(v);
+        }
+    }
+    let kb = key.as_bytes();
+    let found = m
+        .iter()
+        .enumerate()
+        .find(|(_, (k, _))| k.len() == kb.len() && k.as_bytes() == kb);
+    match found {
+        Some((i, (_, v))) => {
+            hint.set(i);
+            Some(v)
+        }
+        None => None,
+    }
+}
+
 impl<'a> Value<'a> {
     /// Converts a JSON value; `null` is missing (`None`).
     pub fn from_json(j: &'a Json) -> Option<Value<'a>> {
@@ -111,7 +152,7 @@ impl<'a> Value<'a> {
     /// Looks a key up in a hash: outer `None` = key absent or null.
     pub fn hash_get(&self, key: &str) -> Option<Value<'a>> {
         match self {
-            Value::Json(Json::Object(m)) => m.get(key).and_then(Value::from_json),
+            Value::Json(Json::Object(m)) => json_get(m, key).and_then(Value::from_json),
             Value::Hash(h) => h.iter().find(|(k, _)| &**k == key).map(|(_, v)| v.clone()),
             _ => None,
         }
@@ -158,7 +199,7 @@ impl<'a> Value<'a> {
             Value::Hash(_) => "an extended_hash (wrapper: f.c.HashLiteral$SequenceHash)",
             Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
             Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
-            Value::Macro(_) => "a macro (wrapper: f.c.Macro)",
+            Value::Macro(_) => "a macro+misc_template_model (wrapper: f.c.Macro)",
             Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
         }

@@ -503,3 +503,43 @@ fn case_file_errors_are_reported() {
         .unwrap_err()
         .contains("2 input lines but 1 expected"));
 }
+
+/// `bench.ftlcases` is how we know the benchmarked renders are right: it must hold exactly the
+/// benchmark templates and events.
+#[test]
+fn bench_cases_mirror_the_benchmark_inputs() {
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+    };
+    let cases = parse_cases(
+        "bench.ftlcases",
+        &read(&corpus_dir().join("bench.ftlcases")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let events: Vec<String> = read(&benches.join("events.ndjson"))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    for name in ["event", "user", "cart"] {
+        let case_name = format!("bench-{name}");
+        let case = cases
+            .iter()
+            .find(|c| c.name == case_name)
+            .unwrap_or_else(|| panic!("bench.ftlcases has no case {case_name}"));
+        let template = read(&benches.join("templates").join(format!("{name}.ftl")));
+        assert_eq!(
+            case.template, template,
+            "{case_name} differs from templates/{name}.ftl"
+        );
+        assert_eq!(
+            case.inputs, events,
+            "{case_name} inputs differ from events.ndjson"
+        );
+        assert_eq!(
+            case.settings,
+            vec![("number_format".to_string(), "computer".to_string())]
+        );
+    }
+}

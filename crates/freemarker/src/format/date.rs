@@ -30,6 +30,8 @@ pub struct DateValue {
 /// A compiled date format for one kind of value.
 #[derive(Clone, Debug)]
 pub struct DateFormat {
+    /// What parse errors call the expected format: the SimpleDateFormat pattern (also for
+    /// styles, e.g. "MMM d, y, h:mm:ss a") or the spec of an ISO/XS format.
     spec: String,
     kind: DateKind,
     imp: Imp,
@@ -96,7 +98,7 @@ impl DateFormat {
         };
         let items = compile(&pattern).map_err(fail)?;
         Ok(DateFormat {
-            spec: spec.into(),
+            spec: pattern,
             kind,
             imp: Imp::Simple(SimplePattern {
                 items,
@@ -937,6 +939,23 @@ mod tests {
         assert_eq!(
             parse("yyyyMMddHHmmss", DateTime, "  2022-01-31").unwrap(),
             -61_481_113_379_000
+        );
+    }
+
+    #[test]
+    fn style_parse_errors_name_the_resolved_pattern() {
+        // oracle: "x"?datetime -> ... The expected format was: "MMM d, y, h:mm:ss a".
+        let e = parse("", DateKind::DateTime, "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("The expected format was: \"MMM d, y, h:mm:ss a\"."),
+            "{e}"
+        );
+        let e = parse("short", DateKind::DateTime, "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("The expected format was: \"M/d/yy, h:mm a\"."),
+            "{e}"
         );
     }
 }

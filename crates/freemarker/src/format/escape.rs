@@ -201,7 +201,41 @@ fn upper_char(c: char) -> char {
 }
 
 fn lower_char(c: char) -> char {
+    // U+0130 is the one character whose full lower-case mapping is longer than its simple one
+    if c == '\u{130}' {
+        return 'i';
+    }
     single_mapping(c, c.to_lowercase())
+}
+
+fn is_cased(c: char) -> bool {
+    c.is_lowercase() || c.is_uppercase()
+}
+
+/// Java's `String.toLowerCase` (non-Turkic locale): full mappings, and a capital sigma becomes
+/// final `ς` when a cased letter precedes it (possibly across `-`, `'`, `.`, `:`) and no letter
+/// directly follows it (an oracle-checked approximation of Java's word-boundary rule).
+fn java_lower(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '\u{3a3}' {
+            let before = chars[..i]
+                .iter()
+                .rev()
+                .find(|c| !matches!(c, '-' | '\'' | '.' | ':'))
+                .is_some_and(|c| is_cased(*c));
+            let after = chars.get(i + 1).is_some_and(|c| c.is_alphabetic());
+            out.push(if before && !after {
+                '\u{3c2}'
+            } else {
+                '\u{3c3}'
+            });
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 fn single_mapping(c: char, mut it: impl Iterator<Item = char>) -> char {
@@ -241,23 +275,57 @@ fn change_first(s: &str, f: fn(char) -> char) -> String {
 /// upper-cased (full mapping, so `ß` becomes `SS`) and the rest lower-cased.
 pub fn capitalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut word_start = true;
-    for c in s.chars() {
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
         if matches!(c, ' ' | '\t' | '\r' | '\n') {
             out.push(c);
-            word_start = true;
-        } else if word_start {
-            if (c as u32) > 0xffff {
-                out.push(c);
-            } else {
-                out.extend(c.to_uppercase());
-            }
-            word_start = false;
-        } else {
-            out.extend(c.to_lowercase());
+            rest = &rest[1..];
+            continue;
         }
+        let end = rest.find([' ', '\t', '\r', '\n']).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if (c as u32) > 0xffff {
+            out.push(c);
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        // the rest of the word is lower-cased on its own, as Java's substring(1).toLowerCase()
+        out.push_str(&java_lower(&word[c.len_utf8()..]));
+        rest = &rest[end..];
     }
     out
+}
+
+/// `?upper_case` in `locale` (Java's `String.toUpperCase(locale)`: Turkish and Azeri map
+/// `i` to `İ`).
+pub fn upper_case_in(s: &str, locale: &super::Locale) -> String {
+    if matches!(locale.language(), "tr" | "az") {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                'i' => out.push('\u{130}'),
+                c => out.extend(c.to_uppercase()),
+            }
+        }
+        return out;
+    }
+    upper_case(s)
+}
+
+/// `?lower_case` in `locale` (Turkish and Azeri map `I` to `ı` and `İ` to `i`).
+pub fn lower_case_in(s: &str, locale: &super::Locale) -> String {
+    if matches!(locale.language(), "tr" | "az") {
+        let turkic: String = s
+            .chars()
+            .map(|c| match c {
+                'I' => '\u{131}',
+                '\u{130}' => 'i',
+                c => c,
+            })
+            .collect();
+        return java_lower(&turkic);
+    }
+    lower_case(s)
 }
 
 /// `?upper_case` (Java's `String.toUpperCase` for non-Turkic locales: `ß` becomes `SS`).
@@ -267,7 +335,7 @@ pub fn upper_case(s: &str) -> String {
 
 /// `?lower_case` (`İ` becomes `i̇`, a final `Σ` becomes `ς`, as in Java).
 pub fn lower_case(s: &str) -> String {
-    s.to_lowercase()
+    java_lower(s)
 }
 
 #[cfg(test)]
@@ -399,5 +467,34 @@ mod tests {
         assert_eq!(uncap_first("ABC dEF"), "aBC dEF");
         assert_eq!(uncap_first(" ABC"), " aBC");
         assert_eq!(cap_first(""), "");
+    }
+
+    #[test]
+    fn java_casing_details() {
+        // oracle: "İ"?uncap_first -> "i"; "->) a-Σ:"?lower_case -> "->) a-ς:";
+        // "ΣΑΣ ΟΔΟΣ"?capitalize -> "Σας Οδος"; "\fİΣ!|Σa"?capitalize -> "\fi̇ς!|σa"
+        assert_eq!(uncap_first("\u{130}"), "i");
+        assert_eq!(lower_case("->) a-\u{3a3}:"), "->) a-\u{3c2}:");
+        assert_eq!(
+            capitalize("\u{3a3}\u{391}\u{3a3} \u{39f}\u{394}\u{39f}\u{3a3}"),
+            "\u{3a3}\u{3b1}\u{3c2} \u{39f}\u{3b4}\u{3bf}\u{3c2}"
+        );
+        assert_eq!(
+            capitalize("\u{c}\u{130}\u{3a3}!|\u{3a3}a"),
+            "\u{c}i\u{307}\u{3c2}!|\u{3c3}a"
+        );
+    }
+
+    #[test]
+    fn turkish_case_mapping() {
+        // oracle (corpus formats.ftlcases locale-string-builtins, locale=tr_TR):
+        // "istanbul IŞIK" -> upper "İSTANBUL IŞIK", lower "istanbul ışık", cap_first "Istanbul IŞIK"
+        let tr = super::super::Locale::parse("tr_TR").unwrap();
+        let s = "istanbul I\u{15e}IK";
+        assert_eq!(upper_case_in(s, &tr), "\u{130}STANBUL I\u{15e}IK");
+        assert_eq!(lower_case_in(s, &tr), "istanbul \u{131}\u{15f}\u{131}k");
+        assert_eq!(cap_first(s), "Istanbul I\u{15e}IK");
+        let en = super::super::Locale::en_us();
+        assert_eq!(upper_case_in("i", &en), "I");
     }
 }

@@ -28,6 +28,8 @@ pub struct Symbols {
     pub nan: String,
     pub currency: String,
     pub currency_code: String,
+    /// The digit zero; other digits follow it (`zeroDigit` option).
+    pub zero: char,
 }
 
 /// Month, day, AM/PM and era names of a locale (SimpleDateFormat's `DateFormatSymbols`).
@@ -388,6 +390,7 @@ impl Locale {
             nan: "NaN".into(),
             currency: currency.into(),
             currency_code: currency_code.into(),
+            zero: '0',
         }
     }
 
@@ -401,7 +404,7 @@ impl Locale {
         match (self.language.as_str(), self.country.as_str()) {
             ("ja", "JP") | ("en", "JP") => "\u{a4}#,##0",
             ("de", "CH") => "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
-            ("en", _) if !self.country.is_empty() => "\u{a4}#,##0.00",
+            ("en", _) => "\u{a4}#,##0.00",
             ("ja", _) => "\u{a4}#,##0.00",
             ("de" | "fr" | "hu" | "it" | "es" | "sv", _) => "#,##0.00\u{a0}\u{a4}",
             _ => "\u{a4}\u{a0}#,##0.00",

@@ -42,8 +42,11 @@
 //!   ?url fails: "To do URL encoding, the framework that encloses FreeMarker must specify the
 //!   \"output_encoding\" setting or the \"url_escaping_charset\" setting, so ask the programmers to set them. ...")
 //! format::escape::{cap_first, uncap_first, capitalize, upper_case, lower_case}(s: &str) -> String
+//! format::escape::{upper_case_in, lower_case_in}(s: &str, &Locale) -> String  (use these for
+//!   ?upper_case/?lower_case: Java applies the template locale, e.g. tr_TR "i" -> "İ")
 //! format::escape::is_java_whitespace(char) -> bool      (Java's Character.isWhitespace; note ?trim uses String.trim: chars <= U+0020)
 //! ```
+// Part of the API offered to the engine (rtf, upper_case_in, ...) is not used by it yet.
 #![allow(dead_code)]
 
 pub(crate) mod calendar;
@@ -57,14 +60,9 @@ pub mod zone;
 
 use std::fmt;
 
-// Re-exported for the engine, which merges this branch later.
-#[allow(unused_imports)]
 pub use date::{DateFormat, DateKind, DateValue};
-#[allow(unused_imports)]
 pub use locale::Locale;
-#[allow(unused_imports)]
 pub use number::{format_c, parse_number, NumberFormat};
-#[allow(unused_imports)]
 pub use zone::TimeZone;
 
 /// A format spec, locale, time zone or value that cannot be used; the message names it.

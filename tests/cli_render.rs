@@ -1,0 +1,183 @@
+//! `webhook-sink render` through the real binary: outputs agree with Apache FreeMarker's (golden files
+//! recorded with the oracle), settings apply in order over the sink defaults, and failures are per line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/render")
+        .join(name)
+}
+
+fn render(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-sink"))
+        .arg("render")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn webhook-sink");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(stdin.unwrap_or("").as_bytes())
+        .expect("write stdin");
+    drop(pipe);
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+#[test]
+fn seed_event_template_renders_like_apache_freemarker() {
+    let template = golden("seed-event.ftl");
+    let input = golden("events.ndjson");
+    let output = render(
+        &[
+            "--template",
+            template.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = std::fs::read_to_string(golden("seed-event.expected.ndjson")).unwrap();
+    assert_eq!(stdout(&output), expected);
+}
+
+#[test]
+fn settings_default_to_the_sinks_and_a_later_setting_wins() {
+    let template = golden("numbers.ftl");
+    let template = template.to_str().unwrap();
+    let line = std::fs::read_to_string(golden("numbers.ndjson")).unwrap();
+    // Oracle, number_format=computer (the sink default).
+    let plain = render(&["--template", template, "--format", "ndjson"], Some(&line));
+    assert_eq!(
+        stdout(&plain),
+        "{\"output\":\"28.02.2022, 20:07 1646078821795 1234.5 3703.5\\n\"}\n"
+    );
+    // Oracle, number_format=#,##0.00; the earlier 0.0 is overridden.
+    let grouped = render(
+        &[
+            "--template",
+            template,
+            "--setting",
+            "number_format=0.0",
+            "--setting",
+            "number_format=#,##0.00",
+            "--format",
+            "ndjson",
+        ],
+        Some(&line),
+    );
+    assert_eq!(
+        stdout(&grouped),
+        "{\"output\":\"28.02.2022, 20:07 1,646,078,821,795.00 1,234.50 3,703.50\\n\"}\n"
+    );
+    // Oracle, time_zone=America/Los_Angeles: the same wall-clock text is a later instant.
+    let pacific = render(
+        &[
+            "--template",
+            template,
+            "--setting",
+            "time_zone=America/Los_Angeles",
+        ],
+        Some(&line),
+    );
+    assert_eq!(
+        stdout(&pacific),
+        "28.02.2022, 20:07 1646107621795 1234.5 3703.5\n"
+    );
+}
+
+#[test]
+fn a_bad_line_fails_alone_and_the_exit_code_says_so() {
+    let template = golden("seed-event.ftl");
+    let input = "{\"event_type\":\"a\",\"event_time\":\"t\",\"user_properties\":{}}\n{not json\n\n{\"event_type\":\"b\",\"event_time\":\"t\",\"user_properties\":{}}\n";
+    let output = render(
+        &[
+            "--template",
+            template.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ],
+        Some(input),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "blank lines are skipped, every other line answers"
+    );
+    assert!(lines[0]["output"]
+        .as_str()
+        .unwrap()
+        .contains("\"name\" : \"a\""));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("input line 2 is not valid JSON"));
+    assert!(lines[2]["output"]
+        .as_str()
+        .unwrap()
+        .contains("\"name\" : \"b\""));
+}
+
+#[test]
+fn a_template_that_does_not_parse_is_reported_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.ftl");
+    std::fs::write(&path, "<#if true>\n  ${input.a +}\n</#if>\n").unwrap();
+    let text = render(&["--template", path.to_str().unwrap()], Some("{\"a\":1}\n"));
+    assert_eq!(text.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("line 2, column 14"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("${input.a +}"),
+        "the excerpt shows the line: {stderr}"
+    );
+
+    let ndjson = render(
+        &["--template", path.to_str().unwrap(), "--format", "ndjson"],
+        Some("{\"a\":1}\n{}\n"),
+    );
+    let out = stdout(&ndjson);
+    assert_eq!(
+        out.lines().count(),
+        2,
+        "one error line per input line: {out}"
+    );
+    assert!(out
+        .lines()
+        .all(|l| l.starts_with("{\"error\":\"Syntax error in template")));
+}
+
+#[test]
+fn an_unknown_setting_is_refused_naming_it() {
+    let template = golden("seed-event.ftl");
+    let output = render(
+        &[
+            "--template",
+            template.to_str().unwrap(),
+            "--setting",
+            "no_such_thing=1",
+        ],
+        Some("{}\n"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_thing"));
+}
