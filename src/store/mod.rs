@@ -23,9 +23,8 @@ use http::HeaderMap;
 use metrics::{Gauge, Label};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::outer::{
-    Disposition, DueRecord, FailedRecord, RetryTier, Schedule, TierError, WhenFull,
-};
+use crate::config::OuterConfig;
+use crate::outer::{Disposition, DueRecord, FailedRecord, RetryTier, TierError, WhenFull};
 use crate::stream::Stream;
 use crate::telemetry::SinkMetrics;
 
@@ -46,22 +45,11 @@ const LEASE_BATCH: usize = 256;
 /// How often an idle tier looks at the file again (records replayed by another process).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How the store schedules and bounds its records (the sink's `retry` and `store` settings).
-#[derive(Debug, Clone)]
-pub struct StoreSettings {
-    /// The later attempts' gaps.
-    pub schedule: Schedule,
-    /// At most this many records wait (dead letters are not counted).
-    pub max_records: usize,
-    /// What an enqueue does when `max_records` wait.
-    pub when_full: WhenFull,
-}
-
 /// The durable retry tier of one sink.
 pub struct SqliteTier {
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
-    settings: StoreSettings,
+    settings: OuterConfig,
     capacity: Capacity,
     /// The headers every record is sent with, as a JSON object (stored with each record).
     headers: Arc<str>,
@@ -77,7 +65,7 @@ impl SqliteTier {
     /// previous process are voided, so records it was attempting are due again now.
     pub fn open(
         dir: &Path,
-        settings: StoreSettings,
+        settings: OuterConfig,
         headers: &HeaderMap,
     ) -> Result<SqliteTier, StoreError> {
         let (conn, path) = db::open(dir)?;
@@ -341,12 +329,18 @@ impl RetryTier for SqliteTier {
     }
 }
 
-/// The headers as a JSON object (values that are not text are stored lossily).
+/// The headers as a JSON object, for the record's audit trail. Sensitive values (the custom
+/// headers, which may carry credentials) are stored as `<redacted>`: a retry is sent with the
+/// sink's current headers, so the file never needs the secrets.
 fn headers_json(headers: &HeaderMap) -> Arc<str> {
     let object: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            let value = if value.is_sensitive() {
+                "<redacted>".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
             (name.as_str().to_owned(), serde_json::Value::String(value))
         })
         .collect();
@@ -434,9 +428,10 @@ impl Drop for Reservation<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outer::Schedule;
 
-    fn settings(gaps_ms: &[u64], max_records: usize, when_full: WhenFull) -> StoreSettings {
-        StoreSettings {
+    fn settings(gaps_ms: &[u64], max_records: usize, when_full: WhenFull) -> OuterConfig {
+        OuterConfig {
             schedule: Schedule::explicit(
                 gaps_ms
                     .iter()
