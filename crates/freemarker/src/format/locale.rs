@@ -1,10 +1,11 @@
 //! Locales: the number symbols, number/currency/percent patterns and date names that Java 17's
 //! CLDR data gives a handful of locales, so formatting matches FreeMarker on a Java 17 runtime.
 //!
-//! Known languages: en (en_US, en_GB, ...), de (de_DE, de_CH), fr, hu, ja, it, es, sv, pt. Any other
-//! locale gets Java's root-locale behaviour (English symbols, `¤ #,##0.00` currency), which is what
-//! Java itself does for a locale it has no data for; real Java locales missing here (e.g. nl_NL)
-//! format differently than in Apache FreeMarker.
+//! Numbers: en (US, GB, AU, CA, IN), de (DE, AT, CH), fr (FR, CA), hu, ja, it, es (ES, MX), pt (BR,
+//! PT), sv, nl, pl, ru, zh, ko, da, nb, fi, cs, tr; any other locale gets Java's root-locale data
+//! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
+//! Dates: en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv; other locales get en_US names and
+//! patterns (so e.g. nl_NL dates differ from Apache FreeMarker's).
 
 use super::FormatError;
 
