@@ -390,24 +390,25 @@ fn take_inputs(table: &mut toml::Table, path: &str) -> Result<Vec<String>, Confi
 fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, ConfigError> {
     let path = format!("sources.{id}");
     let ty = take_type(&mut table, &path)?;
-    let config =
-        match ty.as_str() {
-            "stdin" => SourceConfig::Stdin(deserialize_table(table).map_err(|e| e.within(&path))?),
-            "demo" => {
-                let demo: DemoConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
-                demo.validate().map_err(|e| e.within(&path))?;
-                SourceConfig::Demo(demo)
-            }
-            "amplitude_http" => {
-                SourceConfig::AmplitudeHttp(deserialize_table(table).map_err(|e| e.within(&path))?)
-            }
-            other => return Err(ConfigError::new(
+    let config = match ty.as_str() {
+        "stdin" => SourceConfig::Stdin(deserialize_table(table).map_err(|e| e.within(&path))?),
+        "demo" => {
+            let demo: DemoConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
+            demo.validate().map_err(|e| e.within(&path))?;
+            SourceConfig::Demo(demo)
+        }
+        "amplitude_http" => {
+            SourceConfig::AmplitudeHttp(deserialize_table(table).map_err(|e| e.within(&path))?)
+        }
+        other => {
+            return Err(ConfigError::new(
                 join_path(&path, "type"),
                 format!(
                     "unknown source type `{other}`, expected one of: amplitude_http, demo, stdin"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     Ok(SourceEntry { id, config })
 }
 

@@ -303,3 +303,183 @@ fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_core::metrics_names::ComponentKind;
+    use pipeline_core::EventStatus;
+    use std::io::Write;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    struct Server {
+        address: SocketAddr,
+        batches: mpsc::Receiver<EventArray>,
+        shutdown: CancellationToken,
+    }
+
+    async fn start(capacity: usize, acknowledgements: bool, timeout_ms: u64) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, batches) = mpsc::channel(capacity);
+        let shutdown = CancellationToken::new();
+        let cx = SourceContext {
+            id: "amp".into(),
+            out: Fanout::new(vec![("out".into(), tx)]),
+            shutdown: shutdown.clone(),
+            metrics: ComponentMetrics::new(ComponentKind::Source, "amp", "amplitude_http"),
+            acknowledgements,
+        };
+        let config = AmplitudeHttpConfig {
+            address,
+            api_keys: vec![],
+            min_id_length: 5,
+            backpressure_timeout_ms: timeout_ms,
+            max_in_flight_requests: 8,
+        };
+        tokio::spawn(serve(config, listener, cx));
+        Server {
+            address,
+            batches,
+            shutdown,
+        }
+    }
+
+    /// POST `body` to `path` over a fresh connection; the status and the JSON body.
+    async fn post(address: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, Value) {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer (413) before reading everything; a failed write is fine then.
+        let _ = stream.write_all(body).await;
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        let text = String::from_utf8_lossy(&response);
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    fn events_body(n: usize) -> String {
+        let events: Vec<Value> = (0..n)
+            .map(|i| json!({"event_type": "click", "user_id": format!("user-{i}"), "insert_id": format!("i-{i}")}))
+            .collect();
+        json!({"api_key": "k", "events": events}).to_string()
+    }
+
+    #[tokio::test]
+    async fn a_gzip_request_is_ingested_as_one_batch() {
+        let mut server = start(4, false, 1000).await;
+        let body = events_body(3);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body.as_bytes()).unwrap();
+        let gz = encoder.finish().unwrap();
+        let (status, reply) = post(
+            server.address,
+            "/2/httpapi",
+            "Content-Encoding: gzip\r\n",
+            &gz,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["code"], 200);
+        assert_eq!(reply["events_ingested"], 3);
+        assert_eq!(reply["payload_size_bytes"], body.len());
+        assert!(reply["server_upload_time"].as_i64().unwrap() > 1_600_000_000_000);
+        let batch = server.batches.recv().await.unwrap();
+        let ids: Vec<&str> = batch
+            .iter()
+            .map(|e| e.fields()["$insert_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["i-0", "i-1", "i-2"]);
+        server.shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn size_limits_differ_between_http_api_and_batch() {
+        let mut server = start(4, false, 1000).await;
+        let pad = "x".repeat(1024 * 1024);
+        let body = json!({"api_key": "k", "events": [{"event_type": "big", "user_id": "user-1", "event_properties": {"pad": pad}}]}).to_string();
+        let (status, reply) = post(server.address, "/2/httpapi", "", body.as_bytes()).await;
+        assert_eq!(
+            (status, reply),
+            (413, json!({"code": 413, "error": "Payload too large"}))
+        );
+        let (status, reply) = post(server.address, "/batch", "", body.as_bytes()).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["events_ingested"], 1);
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        let (status, reply) = post(server.address, "/3/nowhere", "", b"{}").await;
+        assert_eq!(
+            (status, reply),
+            (400, json!({"code": 400, "error": "Invalid request path"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_pipeline_answers_503_instead_of_buffering() {
+        let mut server = start(1, false, 100).await;
+        let (first, _) = post(server.address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!(first, 200);
+        // Nobody reads the channel (capacity 1): the next request cannot be handed on.
+        let (status, reply) =
+            post(server.address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!(status, 503);
+        assert_eq!(
+            reply,
+            json!({"code": 503, "error": "Server is busy, retry later"})
+        );
+        // Once the pipeline drains, requests are accepted again; the refused one never entered.
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        let (status, _) = post(server.address, "/2/httpapi", "", events_body(2).as_bytes()).await;
+        assert_eq!(status, 200);
+        assert_eq!(server.batches.recv().await.unwrap().len(), 2);
+        assert!(server.batches.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn with_acknowledgements_the_answer_waits_for_the_outcome() {
+        let mut server = start(4, true, 1000).await;
+        let address = server.address;
+        let request =
+            tokio::spawn(
+                async move { post(address, "/batch", "", events_body(2).as_bytes()).await },
+            );
+        let batch = server.batches.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !request.is_finished(),
+            "answered before the batch was acknowledged"
+        );
+        drop(batch);
+        let (status, reply) = request.await.unwrap();
+        assert_eq!((status, reply["events_ingested"].clone()), (200, json!(2)));
+
+        let request =
+            tokio::spawn(
+                async move { post(address, "/batch", "", events_body(2).as_bytes()).await },
+            );
+        let batch = server.batches.recv().await.unwrap();
+        batch
+            .iter()
+            .next()
+            .unwrap()
+            .metadata()
+            .finalizers()
+            .update_status(EventStatus::Rejected);
+        drop(batch);
+        let (status, reply) = request.await.unwrap();
+        assert_eq!(
+            (status, reply),
+            (
+                500,
+                json!({"code": 500, "error": "Some events were rejected downstream"})
+            )
+        );
+    }
+}
