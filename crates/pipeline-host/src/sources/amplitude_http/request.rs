@@ -50,11 +50,9 @@ pub enum Rejection {
     MissingField(&'static str),
     /// 400 `Invalid API key`.
     InvalidApiKey,
-    /// 400 with the indexes of events having invalid or missing fields.
-    InvalidEvents {
-        invalid: BTreeMap<&'static str, Vec<usize>>,
-        missing: BTreeMap<&'static str, Vec<usize>>,
-    },
+    /// 400 with the indexes of events having invalid or missing fields, or ids shorter than
+    /// `min_id_length` (Amplitude's `events_with_invalid_id_lengths`).
+    InvalidEvents(Problems),
     /// 413 `Payload too large` (bytes or event count).
     TooLarge,
 }
@@ -82,15 +80,16 @@ impl Rejection {
                 "error": "Request missing required field",
                 "missing_field": field,
             }),
-            Rejection::InvalidEvents { invalid, missing } => json!({
+            Rejection::InvalidEvents(problems) => json!({
                 "code": 400,
-                "error": if invalid.is_empty() {
+                "error": if problems.invalid.is_empty() && problems.short_ids.is_empty() {
                     "Request missing required field"
                 } else {
                     "Invalid field values on some events"
                 },
-                "events_with_invalid_fields": invalid,
-                "events_with_missing_fields": missing,
+                "events_with_invalid_fields": problems.invalid,
+                "events_with_missing_fields": problems.missing,
+                "events_with_invalid_id_lengths": problems.short_ids,
             }),
             Rejection::TooLarge => json!({"code": 413, "error": "Payload too large"}),
         }
@@ -150,20 +149,12 @@ pub fn parse(
             _ => return Err(Rejection::InvalidEventJson),
         }
     }
-    let mut invalid: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
-    let mut missing: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    let mut problems = Problems::default();
     for (index, object) in objects.iter().enumerate() {
-        check(
-            object,
-            index,
-            identify,
-            min_id_length,
-            &mut invalid,
-            &mut missing,
-        );
+        problems.check(object, index, identify, min_id_length);
     }
-    if !invalid.is_empty() || !missing.is_empty() {
-        return Err(Rejection::InvalidEvents { invalid, missing });
+    if !problems.is_empty() {
+        return Err(Rejection::InvalidEvents(problems));
     }
     let received = format_time(now);
     Ok(objects
@@ -199,45 +190,65 @@ fn decode_form(body: &[u8]) -> Result<(String, Vec<Value>), Rejection> {
     }
 }
 
-/// Record what is wrong with event `index`, the way Amplitude reports it.
-fn check(
-    event: &Map<String, Value>,
-    index: usize,
-    identify: bool,
-    min_id_length: usize,
-    invalid: &mut BTreeMap<&'static str, Vec<usize>>,
-    missing: &mut BTreeMap<&'static str, Vec<usize>>,
-) {
-    if !identify {
-        match event.get("event_type") {
-            Some(Value::String(name)) if !name.is_empty() => {}
-            None | Some(Value::Null) => missing.entry("event_type").or_default().push(index),
-            Some(_) => invalid.entry("event_type").or_default().push(index),
-        }
-        match event.get("time") {
-            None | Some(Value::Null) => {}
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|ms| ms >= 0) => {}
-            Some(_) => invalid.entry("time").or_default().push(index),
-        }
+/// What is wrong with a request's events: field name -> event indexes, as Amplitude reports it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Problems {
+    invalid: BTreeMap<&'static str, Vec<usize>>,
+    missing: BTreeMap<&'static str, Vec<usize>>,
+    short_ids: BTreeMap<&'static str, Vec<usize>>,
+}
+
+impl Problems {
+    fn is_empty(&self) -> bool {
+        self.invalid.is_empty() && self.missing.is_empty() && self.short_ids.is_empty()
     }
-    let mut has_id = false;
-    for field in ["user_id", "device_id"] {
-        match event.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(id)) if id.chars().count() >= min_id_length.max(1) => has_id = true,
-            Some(_) => invalid.entry(field).or_default().push(index),
+
+    /// Record what is wrong with event `index`.
+    fn check(
+        &mut self,
+        event: &Map<String, Value>,
+        index: usize,
+        identify: bool,
+        min_id_length: usize,
+    ) {
+        if !identify {
+            match event.get("event_type") {
+                Some(Value::String(name)) if !name.is_empty() => {}
+                None | Some(Value::Null) => {
+                    self.missing.entry("event_type").or_default().push(index)
+                }
+                Some(_) => self.invalid.entry("event_type").or_default().push(index),
+            }
+            match event.get("time") {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|ms| ms >= 0) => {}
+                Some(_) => self.invalid.entry("time").or_default().push(index),
+            }
         }
-    }
-    let has_invalid_id = ["user_id", "device_id"].iter().any(|field| {
-        invalid
-            .get(field)
-            .is_some_and(|list| list.last() == Some(&index))
-    });
-    if !has_id && !has_invalid_id {
-        missing
-            .entry("user_id_or_device_id")
-            .or_default()
-            .push(index);
+        let mut has_id = false;
+        let mut has_bad_id = false;
+        for field in ["user_id", "device_id"] {
+            match event.get(field) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(id)) if id.chars().count() >= min_id_length.max(1) => {
+                    has_id = true
+                }
+                Some(Value::String(_)) => {
+                    has_bad_id = true;
+                    self.short_ids.entry(field).or_default().push(index);
+                }
+                Some(_) => {
+                    has_bad_id = true;
+                    self.invalid.entry(field).or_default().push(index);
+                }
+            }
+        }
+        if !has_id && !has_bad_id {
+            self.missing
+                .entry("user_id_or_device_id")
+                .or_default()
+                .push(index);
+        }
     }
 }
 
@@ -406,8 +417,9 @@ mod tests {
         assert_eq!(
             rejection.body(),
             json!({"code":400,"error":"Invalid field values on some events",
-                "events_with_invalid_fields":{"time":[4],"user_id":[2]},
-                "events_with_missing_fields":{"event_type":[1],"user_id_or_device_id":[3]}})
+                "events_with_invalid_fields":{"time":[4]},
+                "events_with_missing_fields":{"event_type":[1],"user_id_or_device_id":[3]},
+                "events_with_invalid_id_lengths":{"user_id":[2]}})
         );
     }
 
