@@ -130,6 +130,9 @@ pub(super) async fn serve(
             }
         });
     }
+    // Connections may outlive the listener (keep-alive): let go of the outputs now so the
+    // pipeline downstream sees its input end; later requests are answered 503.
+    *shared.out.lock().await = Fanout::new(Vec::new());
     Ok(())
 }
 
@@ -440,6 +443,83 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(server.batches.recv().await.unwrap().len(), 2);
         assert!(server.batches.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_the_in_flight_limit_are_refused_at_once() {
+        let mut server = start(4, true, 1000).await;
+        let address = server.address;
+        let held: Vec<_> = (0..8)
+            .map(|_| {
+                tokio::spawn(async move {
+                    post(address, "/2/httpapi", "", events_body(1).as_bytes()).await
+                })
+            })
+            .collect();
+        let mut batches = Vec::new();
+        for _ in 0..8 {
+            batches.push(server.batches.recv().await.unwrap());
+        }
+        // Eight requests wait for their acknowledgement: a ninth is not even read.
+        let (status, reply) = post(address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!((status, reply["code"].clone()), (503, json!(503)));
+        drop(batches);
+        for request in held {
+            assert_eq!(request.await.unwrap().0, 200);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_form_identify_is_emitted_as_an_identify_record() {
+        let mut server = start(4, false, 1000).await;
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("api_key", "k")
+            .append_pair(
+                "identification",
+                r#"{"user_id":"user-7","user_properties":{"plan":"pro"}}"#,
+            )
+            .finish();
+        let (status, reply) = post(
+            server.address,
+            "/identify",
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+            form.as_bytes(),
+        )
+        .await;
+        assert_eq!((status, reply["events_ingested"].clone()), (200, json!(1)));
+        let batch = server.batches.recv().await.unwrap();
+        let record = batch.iter().next().unwrap().fields();
+        assert_eq!(record["event_type"], "$identify");
+        assert_eq!(record["user_id"], "user-7");
+        assert_eq!(record["user_properties"]["plan"], "pro");
+    }
+
+    #[tokio::test]
+    async fn shutdown_releases_the_outputs_even_with_idle_connections() {
+        let mut server = start(4, false, 1000).await;
+        // A keep-alive connection that made one request and stays open.
+        let mut idle = tokio::net::TcpStream::connect(server.address)
+            .await
+            .unwrap();
+        let body = events_body(1);
+        let head = format!(
+            "POST /2/httpapi HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        idle.write_all(head.as_bytes()).await.unwrap();
+        idle.write_all(body.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        while !response.ends_with(b"}") {
+            let mut chunk = [0u8; 1024];
+            let n = idle.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed early");
+            response.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        server.shutdown.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(5), server.batches.recv()).await;
+        assert!(matches!(ended, Ok(None)), "the output channel stayed open");
+        drop(idle);
     }
 
     #[tokio::test]
