@@ -1194,7 +1194,11 @@ impl<'a> Env<'a> {
                 if !t.is_hash() {
                     return Err(self.type_err(&t, tspan, name, "extended hash"));
                 }
-                Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect()))
+                match &t {
+                    // JSON nulls stay as missing items, as in FreeMarker
+                    Value::Json(serde_json::Value::Object(m)) => Value::JsonValues(m),
+                    _ => Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect())),
+                }
             }
             // ----- type tests -----
             B::IsString => Value::Bool(t.is_string()),
