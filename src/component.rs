@@ -14,6 +14,7 @@ use crate::outer::{MemoryTier, RetryTier};
 use crate::payload::Payloads;
 use crate::select::Selector;
 use crate::sink::{Shared, WebhookSink};
+use crate::store::SqliteTier;
 use crate::telemetry::SinkMetrics;
 
 /// The config `type` of this sink.
@@ -24,7 +25,8 @@ pub fn register(registry: &mut Registry) {
     registry.register_sink(SINK_TYPE, factory);
 }
 
-fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
+/// The `webhook` factory: validates a `[sinks.ID]` table (without `type` and `inputs`).
+pub fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
     Ok(Box::new(WebhookSinkConfig::from_table(table)?))
 }
 
@@ -55,8 +57,17 @@ impl WebhookSinkConfig {
 
     /// Builds the running sink for `component_id`, with an in-memory outer retry tier.
     pub fn build_sink(&self, component_id: &str) -> WebhookSink {
+        let tier = Arc::new(MemoryTier::new(
+            self.config.outer.schedule.clone(),
+            self.config.outer.max_records,
+            self.config.outer.when_full,
+        ));
+        self.build_sink_with(SinkMetrics::new(component_id), tier)
+    }
+
+    /// Builds the running sink around an outer retry tier.
+    fn build_sink_with(&self, metrics: Arc<SinkMetrics>, tier: Arc<dyn RetryTier>) -> WebhookSink {
         let config = &self.config;
-        let metrics = SinkMetrics::new(component_id);
         let slots = match config.stack.concurrency {
             Concurrency::Fixed(n) | Concurrency::Adaptive(n) => n,
         };
@@ -66,11 +77,6 @@ impl WebhookSinkConfig {
         });
         let http = HttpService::new(build_client(slots), target, Arc::clone(&metrics));
         let service = build_stack(http, &config.stack, Arc::clone(&metrics));
-        let tier: Arc<dyn RetryTier> = Arc::new(MemoryTier::new(
-            config.outer.schedule.clone(),
-            config.outer.max_records,
-            config.outer.when_full,
-        ));
         let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
         let shared = Shared {
             url: config.url.clone(),
@@ -87,7 +93,13 @@ impl SinkConfig for WebhookSinkConfig {
         &self,
         cx: SinkContext,
     ) -> Result<(Box<dyn StreamSink>, Healthcheck), BuildError> {
-        let sink = self.build_sink(&cx.component_id);
+        // The durable retry store lives under `data_dir/<sink id>/`.
+        let metrics = SinkMetrics::new(&cx.component_id);
+        let dir = cx.data_dir.join(&cx.component_id);
+        let tier = SqliteTier::open(&dir, self.config.outer.clone(), &self.config.headers)
+            .map_err(|e| BuildError::with_source("cannot open the retry store", e))?
+            .with_metrics(&cx.component_id, &metrics);
+        let sink = self.build_sink_with(metrics, Arc::new(tier));
         let healthcheck = healthcheck(self.config.uri.clone());
         Ok((Box::new(sink), healthcheck))
     }

@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod record;
 pub mod select;
 pub mod sink;
+pub mod store;
 pub mod stream;
 pub mod telemetry;
 pub mod template;

@@ -82,6 +82,15 @@ async fn deliveries_retries_and_discards_are_counted() {
         ),
         Some(2.0)
     );
+    // Three answered tries of 18-byte bodies, the 503 included.
+    assert_eq!(
+        value(
+            &text,
+            "component_sent_bytes_total",
+            &[("component_id", "hook"), ("protocol", "http")]
+        ),
+        Some(54.0)
+    );
     assert!(text.contains("webhook_request_duration_seconds"), "{text}");
     assert!(text.contains("webhook_delivery_latency_seconds"), "{text}");
 }

@@ -1,6 +1,7 @@
 //! The command line: parses arguments with clap, sets up logging, and dispatches each
 //! subcommand to its module. Add a command by adding a variant to [`Command`] and a module.
 
+mod dead_letters;
 mod logging;
 mod render;
 mod run;
@@ -41,6 +42,8 @@ enum Command {
     /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
     /// settings, printing each output (or error).
     Render(render::RenderArgs),
+    /// List, replay or purge the records a webhook sink gave up on.
+    DeadLetters(dead_letters::DeadLettersArgs),
 }
 
 /// Parse the command line and run the chosen command.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => webhook_sink::demo::execute(args),
         Command::Preview(args) => webhook_sink::preview::execute(args),
         Command::Render(args) => render::execute(args),
+        Command::DeadLetters(args) => dead_letters::execute(args),
     }
 }
 

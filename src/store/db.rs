@@ -1,0 +1,393 @@
+//! The retry store's SQLite file: schema, pragmas, and every statement the store runs.
+//!
+//! Two tables: `records` holds records waiting for (or leased to) a later attempt, `dead_letters`
+//! holds records whose attempts are spent. Times are Unix milliseconds so they survive restarts.
+//! The file runs in WAL mode with `synchronous = NORMAL`: a COMMIT is written to the WAL before it
+//! returns, so a process crash (even SIGKILL) loses nothing committed; only a power loss or kernel
+//! crash may lose the last transactions since the WAL was last synced (at checkpoints).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rusqlite::{params, Connection, Transaction};
+
+use crate::stream::Stream;
+
+/// The file name of a sink's store inside its directory (`data_dir/<sink id>/`).
+pub const FILE_NAME: &str = "retry-store.sqlite3";
+
+/// Why the store file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The sink's store directory could not be created.
+    #[error("cannot create the retry store directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the retry store thread for {path}: {source}")]
+    Thread {
+        /// The store file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("retry store {path}: {context}: {source}")]
+    Sqlite {
+        /// The store file.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    id               INTEGER PRIMARY KEY,
+    stream           TEXT    NOT NULL,
+    body             BLOB    NOT NULL,
+    headers          TEXT    NOT NULL,  -- JSON object: the headers sent with the body
+    attempts         INTEGER NOT NULL,  -- attempts made so far
+    due_at           INTEGER NOT NULL,  -- Unix ms of the next attempt
+    leased           INTEGER NOT NULL DEFAULT 0,  -- handed to the dispatcher by this process
+    last_error       TEXT    NOT NULL,
+    received_at      INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,
+    last_attempt_at  INTEGER NOT NULL,
+    history          TEXT    NOT NULL   -- JSON array of {at, error}, one per failed attempt
+);
+CREATE INDEX IF NOT EXISTS records_due ON records (due_at) WHERE leased = 0;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id               INTEGER PRIMARY KEY,
+    stream           TEXT    NOT NULL,
+    body             BLOB    NOT NULL,
+    headers          TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_error       TEXT    NOT NULL,
+    received_at      INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,
+    last_attempt_at  INTEGER NOT NULL,
+    history          TEXT    NOT NULL,
+    dead_at          INTEGER NOT NULL
+);
+";
+
+/// Opens (creating if needed) the store file in `dir` and applies the schema and pragmas.
+pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join(FILE_NAME);
+    let fail = |context| {
+        let path = path.clone();
+        move |source| StoreError::Sqlite {
+            path,
+            context,
+            source,
+        }
+    };
+    let conn = Connection::open(&path).map_err(fail("opening"))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(fail("setting the busy timeout"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(fail("switching to WAL"))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(fail("setting synchronous"))?;
+    conn.execute_batch(SCHEMA)
+        .map_err(fail("creating the schema"))?;
+    Ok((conn, path))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn to_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// The stream named in a row (unknown names, which this code never writes, read as events).
+pub fn stream_from(name: &str) -> Stream {
+    match name {
+        "users" => Stream::Users,
+        _ => Stream::Events,
+    }
+}
+
+/// A record entering the store after its first attempt failed.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// Its stream.
+    pub stream: Stream,
+    /// The payload.
+    pub body: Bytes,
+    /// The headers as a JSON object.
+    pub headers: std::sync::Arc<str>,
+    /// Attempts made (1 for a fresh failure).
+    pub attempts: u32,
+    /// The first attempt's error.
+    pub error: String,
+    /// When the record entered the pipeline.
+    pub received_at: i64,
+    /// When the failed attempt ended.
+    pub attempted_at: i64,
+    /// When the next attempt is due, or `None` to dead-letter it at once.
+    pub due_at: Option<i64>,
+}
+
+/// Inserts a record into `records` (or `dead_letters` when nothing follows) and returns its id.
+pub fn insert(tx: &Transaction<'_>, record: &NewRecord) -> rusqlite::Result<i64> {
+    let history = serde_json::json!([{ "at": record.attempted_at, "error": record.error }]);
+    let history = history.to_string();
+    match record.due_at {
+        Some(due_at) => tx
+            .prepare_cached(
+                "INSERT INTO records (stream, body, headers, attempts, due_at, last_error,
+                 received_at, first_attempt_at, last_attempt_at, history)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            )?
+            .execute(params![
+                record.stream.as_str(),
+                &record.body[..],
+                &*record.headers,
+                record.attempts,
+                due_at,
+                record.error,
+                record.received_at,
+                record.attempted_at,
+                history,
+            ])?,
+        None => tx
+            .prepare_cached(
+                "INSERT INTO dead_letters (stream, body, headers, attempts, last_error,
+                 received_at, first_attempt_at, last_attempt_at, history, dead_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?7)",
+            )?
+            .execute(params![
+                record.stream.as_str(),
+                &record.body[..],
+                &*record.headers,
+                record.attempts,
+                record.error,
+                record.received_at,
+                record.attempted_at,
+                history,
+            ])?,
+    };
+    Ok(tx.last_insert_rowid())
+}
+
+/// Removes a delivered record.
+pub fn delete(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM records WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Records a failed later attempt: reschedules the record at `due_at`, or moves it to the dead
+/// letters when `due_at` is `None`.
+pub fn fail(
+    tx: &Transaction<'_>,
+    id: i64,
+    attempts: u32,
+    error: &str,
+    at: i64,
+    due_at: Option<i64>,
+) -> rusqlite::Result<()> {
+    let history = "json_insert(history, '$[#]', json_object('at', ?3, 'error', ?2))";
+    match due_at {
+        Some(due_at) => {
+            let sql = format!(
+                "UPDATE records SET attempts = ?1, last_error = ?2, last_attempt_at = ?3,
+                 history = {history}, due_at = ?5, leased = 0 WHERE id = ?4"
+            );
+            tx.prepare_cached(&sql)?
+                .execute(params![attempts, error, at, id, due_at])?;
+        }
+        None => {
+            let sql = format!(
+                "INSERT INTO dead_letters (stream, body, headers, attempts, last_error,
+                 received_at, first_attempt_at, last_attempt_at, history, dead_at)
+                 SELECT stream, body, headers, ?1, ?2, received_at, first_attempt_at, ?3,
+                 {history}, ?3 FROM records WHERE id = ?4"
+            );
+            tx.prepare_cached(&sql)?
+                .execute(params![attempts, error, at, id])?;
+            delete(tx, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// A record leased for its next attempt.
+#[derive(Debug, Clone)]
+pub struct LeasedRow {
+    /// Its id.
+    pub id: i64,
+    /// Its stream.
+    pub stream: Stream,
+    /// The payload.
+    pub body: Bytes,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub last_error: String,
+    /// When it entered the pipeline (Unix ms).
+    pub received_at: i64,
+}
+
+/// Leases up to `limit` records due at `now`, earliest first.
+pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Result<Vec<LeasedRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = tx
+        .prepare_cached(
+            "SELECT id, stream, body, attempts, last_error, received_at FROM records
+             WHERE leased = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        )?
+        .query_map(params![now, limit], |row| {
+            Ok(LeasedRow {
+                id: row.get(0)?,
+                stream: stream_from(&row.get::<_, String>(1)?),
+                body: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+                attempts: row.get(3)?,
+                last_error: row.get(4)?,
+                received_at: row.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut mark = tx.prepare_cached("UPDATE records SET leased = 1 WHERE id = ?1")?;
+    for row in &rows {
+        mark.execute([row.id])?;
+    }
+    Ok(rows)
+}
+
+/// When the earliest waiting (not leased) record is due.
+pub fn earliest_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT MIN(due_at) FROM records WHERE leased = 0")?
+        .query_row([], |row| row.get(0))
+}
+
+/// Voids the leases of a previous process: those attempts never completed, so they are due again.
+pub fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute("UPDATE records SET leased = 0 WHERE leased = 1", [])
+}
+
+/// Rows per stream in `table` (`records` or `dead_letters`).
+pub fn count_by_stream(conn: &Connection, table: Table) -> rusqlite::Result<[u64; 2]> {
+    let sql = format!(
+        "SELECT stream, COUNT(*) FROM {} GROUP BY stream",
+        table.name()
+    );
+    let mut counts = [0u64; 2];
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let stream = stream_from(&row.get::<_, String>(0)?);
+        let n: i64 = row.get(1)?;
+        counts[stream_index(stream)] += u64::try_from(n).unwrap_or(0);
+    }
+    Ok(counts)
+}
+
+/// The index of a stream in per-stream arrays.
+pub fn stream_index(stream: Stream) -> usize {
+    match stream {
+        Stream::Events => 0,
+        Stream::Users => 1,
+    }
+}
+
+/// The store's two tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    /// Records waiting for a later attempt.
+    Records,
+    /// Records whose attempts are spent.
+    DeadLetters,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Records => "records",
+            Table::DeadLetters => "dead_letters",
+        }
+    }
+}
+
+/// A dead letter as `dead-letters list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetterRow {
+    /// Its id in the dead-letter table.
+    pub id: i64,
+    /// Its stream.
+    pub stream: &'static str,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last attempt's error (it names the status when the webhook answered).
+    pub last_error: String,
+    /// When the first attempt failed (Unix ms).
+    pub first_attempt_at: i64,
+    /// When the last attempt failed (Unix ms).
+    pub last_attempt_at: i64,
+    /// When the record was given up on (Unix ms).
+    pub dead_at: i64,
+    /// Every failed attempt: `[{at, error}, ...]`.
+    pub history: serde_json::Value,
+}
+
+/// Every dead letter, oldest first.
+pub fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<DeadLetterRow>> {
+    conn.prepare(
+        "SELECT id, stream, attempts, last_error, first_attempt_at, last_attempt_at, dead_at,
+         history FROM dead_letters ORDER BY id",
+    )?
+    .query_map([], |row| {
+        let history: String = row.get(7)?;
+        Ok(DeadLetterRow {
+            id: row.get(0)?,
+            stream: stream_from(&row.get::<_, String>(1)?).as_str(),
+            attempts: row.get(2)?,
+            last_error: row.get(3)?,
+            first_attempt_at: row.get(4)?,
+            last_attempt_at: row.get(5)?,
+            dead_at: row.get(6)?,
+            history: serde_json::from_str(&history).unwrap_or(serde_json::Value::Null),
+        })
+    })?
+    .collect()
+}
+
+/// Moves every dead letter back into `records`, due at `now` with its attempt count reset, so it
+/// gets a full new schedule starting at once. Returns how many moved.
+pub fn replay_dead_letters(conn: &mut Connection, now: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let moved = tx.execute(
+        "INSERT INTO records (stream, body, headers, attempts, due_at, last_error, received_at,
+         first_attempt_at, last_attempt_at, history)
+         SELECT stream, body, headers, 0, ?1, last_error, received_at, first_attempt_at,
+         last_attempt_at, history FROM dead_letters ORDER BY id",
+        [now],
+    )?;
+    tx.execute("DELETE FROM dead_letters", [])?;
+    tx.commit()?;
+    Ok(moved)
+}
+
+/// Deletes every dead letter. Returns how many were deleted.
+pub fn purge_dead_letters(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM dead_letters", [])
+}

@@ -1,0 +1,66 @@
+//! The dead-letter table as operators see it: list, replay and purge (`webhook-sink dead-letters`).
+//!
+//! These open the store file directly, so they work whether or not the sink is running (SQLite's
+//! WAL lets the two processes share the file). A running sink picks replayed records up within a
+//! second.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use rusqlite::Connection;
+
+use super::db::{self, to_ms, DeadLetterRow, StoreError, Table};
+
+/// A sink's store opened for dead-letter operations.
+pub struct DeadLetters {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl DeadLetters {
+    /// Opens (or creates) the store in `dir` (`data_dir/<sink id>/`).
+    pub fn open(dir: &Path) -> Result<DeadLetters, StoreError> {
+        let (conn, path) = db::open(dir)?;
+        Ok(DeadLetters { conn, path })
+    }
+
+    /// Every dead letter, oldest first.
+    pub fn list(&self) -> Result<Vec<DeadLetterRow>, StoreError> {
+        db::dead_letters(&self.conn).map_err(self.fail("listing dead letters"))
+    }
+
+    /// Moves every dead letter back to the waiting records, due now with a fresh schedule.
+    /// Returns how many were re-queued.
+    pub fn replay(&mut self) -> Result<usize, StoreError> {
+        let now = to_ms(SystemTime::now());
+        let path = self.path.clone();
+        db::replay_dead_letters(&mut self.conn, now).map_err(|source| StoreError::Sqlite {
+            path,
+            context: "replaying dead letters",
+            source,
+        })
+    }
+
+    /// Deletes every dead letter. Returns how many were deleted.
+    pub fn purge(&self) -> Result<usize, StoreError> {
+        db::purge_dead_letters(&self.conn).map_err(self.fail("purging dead letters"))
+    }
+
+    /// Waiting records and dead letters per stream (events, users), or `None` if the file
+    /// cannot be read.
+    pub(super) fn counts(path: &Path) -> Option<([u64; 2], [u64; 2])> {
+        let conn = Connection::open(path).ok()?;
+        let records = db::count_by_stream(&conn, Table::Records).ok()?;
+        let dead = db::count_by_stream(&conn, Table::DeadLetters).ok()?;
+        Some((records, dead))
+    }
+
+    fn fail(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        let path = self.path.clone();
+        move |source| StoreError::Sqlite {
+            path,
+            context,
+            source,
+        }
+    }
+}
