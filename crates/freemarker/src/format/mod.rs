@@ -27,7 +27,8 @@
 //! format::format_c(&Number) -> String                 ?c
 //! format::parse_number(&str) -> Option<Number>        ?number
 //! format::Locale::parse(&str) -> Result<Locale, FormatError>; Locale::en_us()
-//!   data for en (US, GB), de (DE, CH), fr, hu, ja, it, es, pt (BR), sv: numbers and dates;
+//!   dates: en (US, GB), de, fr, hu, ja, it, es, pt (BR), sv; numbers: those plus nl, pl, ru, zh, ko,
+//!   da, nb, fi, cs, tr, pt_PT, es_MX, fr_CA, de_AT, de_CH, en_AU/CA/IN;
 //!   other languages format numbers like Java's root locale and dates like en_US
 //! format::FormatError                                 Display = FreeMarker's first line, e.g. "Failed to get number
 //!                                                     format object for the \"0.0.0\" number format string: ...";

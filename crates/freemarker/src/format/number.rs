@@ -195,6 +195,30 @@ fn rounded_digits(
     max_sig: usize,
     mode: Rounding,
 ) -> Digits {
+    if let (Some((s, point)), Some(max_frac)) = (&shortest, fixed) {
+        // Java's DigitList reads the digits of Double.toString; for a lone 5 in E-form
+        // ("5.0E-4") that is "50", which at the rounding position counts as an exact tie
+        // (oracle: 0.0005 with "#,##0.###" -> "0", but 0.005 with "0.##" -> "0.01")
+        if s == "5" && *point <= -3 && -*point == max_frac as i64 {
+            // oracle: HALF_UP and HALF_DOWN see "digits after the 5" and go up; HALF_EVEN
+            // finds them all zero and goes down
+            let up = matches!(
+                mode,
+                Rounding::Up | Rounding::Ceiling | Rounding::HalfUp | Rounding::HalfDown
+            );
+            return if up {
+                Digits {
+                    digits: b"1".to_vec(),
+                    point: point + 1,
+                }
+            } else {
+                Digits {
+                    digits: Vec::new(),
+                    point: 0,
+                }
+            };
+        }
+    }
     if let Some((s, point)) = shortest {
         let fits = match fixed {
             Some(max_frac) => (s.len() as i64 - point) <= max_frac as i64,
@@ -319,6 +343,12 @@ impl DecimalPattern {
 
     /// Java's `DecimalFormat.applyPattern`.
     fn parse(pattern: &str, symbols: Symbols) -> Result<DecimalPattern, String> {
+        // currency formats group with the monetary separator (oracle: de_AT "€ 1.234,00" but
+        // "1 234 567,891" for numbers)
+        let mut symbols = symbols;
+        if pattern.contains('\u{a4}') {
+            symbols.grouping = symbols.monetary_grouping.clone();
+        }
         // Java's IllegalArgumentException messages
         let bad = |why: &str| format!("{why} in pattern \"{pattern}\"");
         let malformed = || format!("Malformed pattern \"{pattern}\"");
@@ -1088,5 +1118,49 @@ mod tests {
             e.detail(),
             "Multiple decimal separators in pattern \"0.0.0\""
         );
+    }
+
+    #[test]
+    fn lone_five_in_e_form_is_an_exact_tie() {
+        // oracle: 0.0005 with "0.###" -> 0, halfUp/halfDown -> 0.001; 0.005 with "0.##" -> 0.01;
+        // -0.0005 with "0.###;; roundingMode=halfDown" -> -0.001
+        let n = Number::Double(0.0005);
+        assert_eq!(fmt("0.###", "en_US", &n), "0");
+        assert_eq!(fmt("number", "en_US", &n), "0");
+        assert_eq!(fmt("0.###;; roundingMode=halfUp", "en_US", &n), "0.001");
+        assert_eq!(
+            fmt(
+                "0.###;; roundingMode=halfDown",
+                "en_US",
+                &Number::Double(-0.0005)
+            ),
+            "-0.001"
+        );
+        assert_eq!(fmt("0.##", "en_US", &Number::Double(0.005)), "0.01");
+    }
+
+    #[test]
+    fn more_locales_number_data() {
+        // oracle: de_AT "1 234 567,891" (NBSP) but currency "€ 1.234,00"; nl_NL currency
+        // "€ -1.234,50"; tr_TR percent "%26"; ru_RU NaN "не число"; en_AU exponent "1.23e3"
+        let n = |s: &str| Number::parse_literal(s).unwrap();
+        assert_eq!(
+            fmt("number", "de_AT", &n("1234567.891")),
+            "1\u{a0}234\u{a0}567,891"
+        );
+        assert_eq!(
+            fmt("currency", "de_AT", &n("1234")),
+            "\u{20ac}\u{a0}1.234,00"
+        );
+        assert_eq!(
+            fmt("currency", "nl_NL", &n("1234.5").neg()),
+            "\u{20ac}\u{a0}-1.234,50"
+        );
+        assert_eq!(fmt("percent", "tr_TR", &n("0.256")), "%26");
+        assert_eq!(
+            fmt("number", "ru_RU", &Number::Double(f64::NAN)),
+            "\u{43d}\u{435}\u{a0}\u{447}\u{438}\u{441}\u{43b}\u{43e}"
+        );
+        assert_eq!(fmt("0.00E0", "en_AU", &n("1234.5")), "1.23e3");
     }
 }
