@@ -50,6 +50,8 @@ struct SimplePattern {
     names: &'static DateNames,
     /// (first day of week, minimal days in first week)
     week: (u32, u32),
+    /// The locale's minus sign, the only one Java's number parsing accepts.
+    minus: char,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +107,7 @@ impl DateFormat {
                 locale: locale.clone(),
                 names: locale.date_names(),
                 week: locale.week_rules(),
+                minus: locale.symbols().minus.chars().next().unwrap_or('-'),
             }),
         })
     }
@@ -370,7 +373,7 @@ impl SimplePattern {
             pos += 1;
         }
         let names = self.names;
-        let minus = self.locale.symbols().minus.chars().next().unwrap_or('-');
+        let minus = self.minus;
         let number = |pos: usize| -> Option<(i64, usize, usize)> {
             let end_limit = if obey_count { field_start + n } else { t.len() };
             if obey_count && end_limit > t.len() {
