@@ -104,6 +104,7 @@ template = '''{event}'''
 template = '''{user}'''
 
 [sinks.hook.retry]
+tries = 5
 initial_backoff = "20ms"
 schedule = ["200ms", "500ms", "1s"]
 "#,
