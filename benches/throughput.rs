@@ -1,5 +1,5 @@
-//! End-to-end throughput: N events through the `webhook` sink to a local receiver, one request per
-//! event, next to `wrk` driving the same receiver.
+//! End-to-end throughput: N demo events through the host and the `webhook` sink to a local
+//! receiver, one request per event, next to `wrk` driving the same receiver.
 //!
 //! Run: `cargo bench --bench throughput` (env: `EVENTS` = 200000, `CONCURRENCY` = 64,
 //! `SINK_THREADS` = 1, `WRK_SECONDS` = 5, `TEMPLATE` = path of an event template, optional).
@@ -9,7 +9,10 @@
 
 use std::time::Instant;
 
+use std::io::Write;
+
 use pipeline_core::{Event, EventArray, StreamSink};
+use pipeline_host::{Config, RunningTopology};
 use serde_json::{json, Map, Value};
 use webhook_sink::receiver::Receiver;
 use webhook_sink::WebhookSinkConfig;
@@ -95,12 +98,18 @@ fn serve_receiver() {
     runtime.block_on(async {
         let receiver = Receiver::start_with(false).await.expect("receiver starts");
         println!("{}", receiver.url());
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-        })
-        .await;
-        println!("{}", receiver.count());
+        // Each line on stdin asks for the count so far; end of input stops the receiver.
+        let (ask, mut asked) = tokio::sync::mpsc::channel::<()>(1);
+        std::thread::spawn(move || {
+            for _ in std::io::stdin().lines() {
+                if ask.blocking_send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        while asked.recv().await.is_some() {
+            println!("{}", receiver.count());
+        }
     });
 }
 
@@ -123,27 +132,45 @@ fn main() {
         .expect("receiver process starts");
     let mut url = String::new();
     if let Some(stdout) = child.stdout.as_mut() {
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut url)
-            .expect("receiver prints its URL");
+        // Read the URL byte by byte so nothing after it is buffered away from `reader` below.
+        let mut byte = [0u8; 1];
+        while std::io::Read::read(stdout, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+            url.push(char::from(byte[0]));
+        }
     }
     let url = url.trim().to_owned();
 
-    let mut config = format!(
-        "url = \"{url}\"\n[users]\nenabled = false\n[request]\nconcurrency = {concurrency}\n"
-    );
-    if let Some(path) = &template {
-        config.push_str(&format!("[events]\ntemplate_file = {path:?}\n"));
-    }
-    let sink_config = WebhookSinkConfig::from_toml_str(&config).expect("bench config");
-
+    let mut ask_count = {
+        let mut stdin = child.stdin.take().expect("receiver stdin");
+        let mut reader = std::io::BufReader::new(child.stdout.take().expect("receiver stdout"));
+        move || -> u64 {
+            let _ = writeln!(stdin);
+            let _ = stdin.flush();
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut reader, &mut line);
+            line.trim().parse().unwrap_or(0)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(sink_threads)
         .enable_all()
         .build()
         .expect("sink runtime");
-    let elapsed = runtime.block_on(async move {
+    let mut template_line = String::new();
+    if let Some(path) = &template {
+        template_line = format!("template_file = {path:?}\n");
+    }
+    let sink_table = format!(
+        "url = \"{url}\"\n[users]\nenabled = false\n[events]\n{template_line}[request]\nconcurrency = {concurrency}\n"
+    );
+
+    // 1. The sink fed batches of 100 events through a bounded channel, as the host's sink task
+    //    is fed; the events are built on the same runtime (the source's share of the work).
+    let sink_config = WebhookSinkConfig::from_toml_str(&sink_table).expect("bench sink config");
+    let direct = runtime.block_on(async move {
         let sink = Box::new(sink_config.build_sink("bench"));
-        let (input, output) = tokio::sync::mpsc::channel::<EventArray>(8);
+        let (input, output) = tokio::sync::mpsc::channel::<EventArray>(env_or("CHANNEL", 100));
+        let started = Instant::now();
         let producer = tokio::spawn(async move {
             let mut n = 0;
             while n < events {
@@ -156,9 +183,7 @@ fn main() {
                 }
             }
         });
-        let started = Instant::now();
         let stream = tokio_stream::wrappers::ReceiverStream::new(output);
-        // Spawned like the host does, so the sink runs on the runtime's workers.
         let result = tokio::spawn(async move { sink.run(Box::pin(stream)).await }).await;
         let elapsed = started.elapsed();
         let _ = producer.await;
@@ -167,31 +192,61 @@ fn main() {
         }
         elapsed
     });
+    let direct_delivered = ask_count();
+    let direct_rss = peak_rss_kib();
+
+    // 2. The host's own topology: demo source (realistic Amplitude records, as fast as the
+    //    sink takes them) -> webhook sink; events only, so one request per event.
+    let config = format!(
+        "data_dir = \"./target/bench-data\"\n[sources.amplitude]\ntype = \"demo\"\ncount = {events}\nrate = 0\n[sinks.hook]\ntype = \"webhook\"\ninputs = [\"amplitude\"]\n{}",
+        sink_table.replace("\n[", "\n[sinks.hook.")
+    );
+    // A fresh retry store: records left by an earlier run must not count as this run's.
+    let _ = std::fs::remove_dir_all("./target/bench-data");
+    let mut registry = pipeline_core::Registry::new();
+    webhook_sink::register(&mut registry);
+    let config = Config::from_toml_str(&config, &registry).expect("bench config");
+    let hosted = runtime.block_on(async move {
+        let started = Instant::now();
+        let topology = RunningTopology::start(config)
+            .await
+            .expect("topology starts");
+        if let Err(error) = topology.wait().await {
+            eprintln!("the pipeline failed: {error}");
+        }
+        started.elapsed()
+    });
+    let hosted_delivered = ask_count() - direct_delivered;
     let rss = peak_rss_kib();
-    let rate = events as f64 / elapsed.as_secs_f64();
+    let direct_rate = direct_delivered as f64 / direct.as_secs_f64();
+    let hosted_rate = hosted_delivered as f64 / hosted.as_secs_f64();
 
     let body = serde_json::to_string(&Value::Object(sample_event(1))).unwrap_or_default();
     let wrk = run_wrk(&url, wrk_seconds, concurrency, &body);
-    // Closing its stdin stops the receiver; it prints how many requests it counted.
-    drop(child.stdin.take());
-    let mut received = String::new();
-    if let Some(stdout) = child.stdout.as_mut() {
-        let _ = std::io::Read::read_to_string(stdout, &mut received);
-    }
+    // Closing its stdin stops the receiver.
+    drop(ask_count);
     let _ = child.wait();
-    let received = received.trim();
 
-    println!("throughput: {events} events, {concurrency} in flight, {sink_threads} sink thread(s)");
     println!(
-        "  sink:  {rate:>9.0} events/s  ({:.2} s, receiver counted {received} requests incl. wrk's)",
-        elapsed.as_secs_f64()
+        "throughput: {events} events, events stream only (one request per event), {concurrency} in flight, {sink_threads} worker thread(s)"
     );
-    println!("  peak RSS: {} MiB", rss / 1024);
+    println!(
+        "  sink, fed batches directly: {direct_rate:>9.0} events/s  ({direct_delivered} requests in {:.2} s, peak RSS {} MiB)",
+        direct.as_secs_f64(),
+        direct_rss / 1024
+    );
+    println!(
+        "  host demo source -> sink:   {hosted_rate:>9.0} events/s  ({hosted_delivered} requests in {:.2} s, peak RSS {} MiB)",
+        hosted.as_secs_f64(),
+        rss / 1024
+    );
+    let rate = direct_rate;
     match wrk {
         Some(wrk) => println!(
-            "  wrk:   {wrk:>9.0} requests/s (-t1 -c{concurrency}, {wrk_seconds} s, same receiver) -> sink at {:.0}% of wrk",
-            100.0 * rate / wrk
+            "  wrk -t1 -c{concurrency}:             {wrk:>9.0} requests/s ({wrk_seconds} s, same receiver) -> direct sink at {:.0}%, hosted at {:.0}% of wrk",
+            100.0 * rate / wrk,
+            100.0 * hosted_rate / wrk
         ),
-        None => println!("  wrk:   not run (/usr/bin/wrk missing)"),
+        None => println!("  wrk: not run (/usr/bin/wrk missing or WRK_SECONDS=0)"),
     }
 }

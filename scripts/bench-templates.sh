@@ -18,12 +18,19 @@ echo "$java_out" >&2
 python3 - "$target_dir" "$events" "$java_out" <<'PY'
 import json, sys
 target, events, java_out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-java = {line.split()[0]: float(line.split()[1]) for line in java_out.splitlines() if line.strip()}
-print(f"{'template':<10} {'ours ns/render':>15} {'FreeMarker ns/render':>21} {'speed-up':>9}")
+# "<name> <median> ns/render median, <best> best (...)"
+java = {l.split()[0]: (float(l.split()[1]), float(l.split()[4])) for l in java_out.splitlines() if l.strip()}
+print("ns per render (one render = one event into a fresh output buffer); speed-up = FreeMarker / ours")
+print(f"{'template':<9} {'ours median':>12} {'FM median':>10} {'speed-up':>9} | {'ours best':>10} {'FM best':>9} {'speed-up':>9}")
 for name in ("event", "user", "cart"):
-    with open(f"{target}/criterion/render/{name}/new/estimates.json") as f:
-        est = json.load(f)
-    ours = est["mean"]["point_estimate"] / events
-    print(f"{name:<10} {ours:>15.0f} {java[name]:>21.0f} {java[name] / ours:>8.1f}x")
-print(f"({events} events per iteration; ours = criterion mean / events; FreeMarker = median of 5 one-second rounds)")
+    base = f"{target}/criterion/render/{name}/new"
+    with open(f"{base}/estimates.json") as f:
+        ours_median = json.load(f)["median"]["point_estimate"] / events
+    with open(f"{base}/sample.json") as f:
+        sample = json.load(f)
+    ours_best = min(t / n for t, n in zip(sample["times"], sample["iters"])) / events
+    fm_median, fm_best = java[name]
+    print(f"{name:<9} {ours_median:>12.0f} {fm_median:>10.0f} {fm_median / ours_median:>8.1f}x |"
+          f" {ours_best:>10.0f} {fm_best:>9.0f} {fm_best / ours_best:>8.1f}x")
+print(f"ours: criterion median / best sample over {events} events; FreeMarker: median / best of 5 one-second rounds, warm JVM")
 PY

@@ -129,7 +129,7 @@ def run_batch(jobs):
             raise RuntimeError("FtlBatch failed:\n" + proc.stderr.decode("utf-8", "replace")[-3000:])
     finally:
         os.unlink(jobs_file)
-    results = [json.loads(ln) for ln in proc.stdout.decode("utf-8").splitlines() if ln.strip()]
+    results = [json.loads(ln) for ln in proc.stdout.decode("utf-8").split("\n") if ln.strip()]
     if len(results) != len(jobs):
         raise RuntimeError(f"FtlBatch answered {len(results)} jobs of {len(jobs)}")
     return results

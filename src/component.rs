@@ -25,7 +25,8 @@ pub fn register(registry: &mut Registry) {
     registry.register_sink(SINK_TYPE, factory);
 }
 
-fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
+/// The `webhook` factory: validates a `[sinks.ID]` table (without `type` and `inputs`).
+pub fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
     Ok(Box::new(WebhookSinkConfig::from_table(table)?))
 }
 

@@ -78,7 +78,7 @@ pub struct RawConfig {
     #[serde(default)]
     events: RawStream,
     #[serde(default)]
-    users: RawStream,
+    users: RawUsers,
     #[serde(default)]
     template_settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
@@ -110,6 +110,40 @@ impl Default for RawStream {
             template_file: None,
             event_types: None,
             condition: None,
+        }
+    }
+}
+
+/// `[sinks.ID.users]`: like the event stream's table, without `event_types`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsers {
+    #[serde(default = "yes")]
+    enabled: bool,
+    template: Option<String>,
+    template_file: Option<PathBuf>,
+    condition: Option<Condition>,
+}
+
+impl Default for RawUsers {
+    fn default() -> Self {
+        RawUsers {
+            enabled: true,
+            template: None,
+            template_file: None,
+            condition: None,
+        }
+    }
+}
+
+impl From<RawUsers> for RawStream {
+    fn from(users: RawUsers) -> RawStream {
+        RawStream {
+            enabled: users.enabled,
+            template: users.template,
+            template_file: users.template_file,
+            event_types: None,
+            condition: users.condition,
         }
     }
 }
@@ -282,7 +316,7 @@ impl RawConfig {
         let uri = validate_url(&self.url)?;
         let headers = validate_headers(&self.headers, self.user_agent.as_deref())?;
         let events = self.events.validate(Stream::Events)?;
-        let users = self.users.validate(Stream::Users)?;
+        let users = RawStream::from(self.users).validate(Stream::Users)?;
         let template_settings = self
             .template_settings
             .into_iter()
@@ -423,12 +457,6 @@ impl RawStream {
             (None, None) => None,
         };
         if let Some(types) = &self.event_types {
-            if stream == Stream::Users {
-                return Err(ConfigError::new(
-                    "users.event_types",
-                    "the user stream has no event types; use `users.condition`",
-                ));
-            }
             if let Some(i) = types.iter().position(|t| t.is_empty()) {
                 return Err(ConfigError::new(
                     format!("events.event_types[{i}]"),

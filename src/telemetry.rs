@@ -20,6 +20,8 @@ pub mod names {
     pub const SENT_EVENTS: &str = "component_sent_events_total";
     /// Body bytes of payloads answered 2xx.
     pub const SENT_BYTES: &str = "component_sent_event_bytes_total";
+    /// Body bytes put on the wire by answered tries, retries included (`protocol="http"`).
+    pub const SENT_WIRE_BYTES: &str = "component_sent_bytes_total";
     /// Errors by `error_type` and `stage`.
     pub const ERRORS: &str = "component_errors_total";
     /// Records dropped, `intentional` = true (filtered) | false (lost).
@@ -162,6 +164,8 @@ pub struct SinkMetrics {
     pub received_events: Counter,
     /// `component_received_event_bytes_total`.
     pub received_bytes: Counter,
+    /// `component_sent_bytes_total{protocol="http"}`.
+    pub sent_wire_bytes: Counter,
     /// `component_discarded_events_total{intentional="true"}`.
     pub discarded_intentional: Counter,
     /// `component_discarded_events_total{intentional="false"}`.
@@ -186,6 +190,11 @@ impl SinkMetrics {
         Arc::new(SinkMetrics {
             received_events: metrics::counter!(names::RECEIVED_EVENTS, component.clone()),
             received_bytes: metrics::counter!(names::RECEIVED_BYTES, component.clone()),
+            sent_wire_bytes: {
+                let mut l = component.clone();
+                l.push(Label::new("protocol", "http"));
+                metrics::counter!(names::SENT_WIRE_BYTES, l)
+            },
             discarded_intentional: discarded("true"),
             discarded_lost: discarded("false"),
             events: StreamMetrics::new(&component, Stream::Events),

@@ -192,3 +192,15 @@ fn key_check_accepts_a_matching_list_and_names_every_difference() {
         "{error}"
     );
 }
+
+#[test]
+fn manifest_config_keys_are_exactly_what_the_webhook_sink_accepts() {
+    let mut registry = pipeline_core::Registry::new();
+    webhook_sink::register(&mut registry);
+    let factory = registry
+        .sink_factory("webhook")
+        .expect("the webhook sink is registered");
+    if let Err(problems) = check_config_keys(factory, &manifest_config_keys()) {
+        panic!("plugin-manifest.toml and the webhook sink disagree:\n{problems}");
+    }
+}

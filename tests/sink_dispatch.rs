@@ -227,3 +227,23 @@ async fn adaptive_concurrency_delivers_under_load() {
     }
     assert_eq!(receiver.count(), 300);
 }
+
+#[tokio::test]
+async fn the_rate_limit_spaces_attempts_out() {
+    let receiver = Receiver::start().await.unwrap();
+    let mut settings = default_settings();
+    settings.rate_limit = 5;
+    let mut stack = stack_to(&receiver.url(), &settings);
+    let started = Instant::now();
+    for _ in 0..10 {
+        let response = send(&mut stack, "{}").await.expect("answered");
+        assert_eq!(response.status, 200);
+    }
+    // 5 per second: the second five wait for the next second.
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(receiver.count(), 10);
+}

@@ -88,6 +88,7 @@ impl tower::Service<Payload> for HttpService {
         let sending = self.client.request(request);
         let metrics = Arc::clone(&self.metrics);
         let try_number = payload.try_number;
+        let body_bytes = payload.body.len() as u64;
         Box::pin(async move {
             let stream = metrics.stream(payload.stream);
             stream.in_flight.increment(1.0);
@@ -99,6 +100,7 @@ impl tower::Service<Payload> for HttpService {
                 .record(started.elapsed().as_secs_f64());
             match result {
                 Ok((status, retry_after)) => {
+                    metrics.sent_wire_bytes.increment(body_bytes);
                     stream.request_status(status.as_u16());
                     Ok(TryResponse {
                         status,

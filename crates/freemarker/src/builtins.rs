@@ -28,13 +28,13 @@ builtins! {
     Replace = "replace", Split = "split", KeepAfter = "keep_after", KeepAfterLast = "keep_after_last",
     KeepBefore = "keep_before", KeepBeforeLast = "keep_before_last", RemoveBeginning = "remove_beginning",
     RemoveEnding = "remove_ending", EnsureStartsWith = "ensure_starts_with", EnsureEndsWith = "ensure_ends_with",
-    Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
+    Substring = "substring", Truncate = "truncate", TruncateW = "truncate_w", TruncateC = "truncate_c", TruncateM = "truncate_m",
     TruncateWM = "truncate_w_m", TruncateCM = "truncate_c_m", Groups = "groups", LeftPad = "left_pad", RightPad = "right_pad", Matches = "matches",
     JsonString = "json_string", JsString = "js_string", JString = "j_string", Html = "html", Xhtml = "xhtml",
     Xml = "xml", Url = "url", UrlPath = "url_path", Number = "number", Boolean = "boolean",
     Date = "date", Time = "time", Datetime = "datetime", HasContent = "has_content", EvalJson = "eval_json",
     ChopLinebreak = "chop_linebreak", WordList = "word_list",
-    C = "c", CLowerCase = "cn", String = "string", Round = "round", Floor = "floor", Ceiling = "ceiling", Int = "int",
+    C = "c", String = "string", Round = "round", Floor = "floor", Ceiling = "ceiling", Int = "int",
     Abs = "abs", Long = "long", Short = "short", Byte = "byte", Double = "double", Float = "float",
     NumberToDatetime = "number_to_datetime", NumberToDate = "number_to_date", NumberToTime = "number_to_time",
     IsNan = "is_nan", IsInfinite = "is_infinite", LowerAbc = "lower_abc", UpperAbc = "upper_abc",
@@ -132,14 +132,21 @@ impl<'a> Env<'a> {
                 format!("{min}")
             } else if max == usize::MAX {
                 format!("at least {min}")
+            } else if max == min + 1 {
+                format!("{min} or {max}")
             } else {
                 format!("{min} to {max}")
+            };
+            let received = if n == 0 {
+                "none".to_string()
+            } else {
+                n.to_string()
             };
             return Err(self.bi_err(
                 span,
                 format!(
-                    "?{name}(...) expects {expect} argument{}, but has received {n}.",
-                    if max == 1 && min == 1 { "" } else { "s" }
+                    "?{name}(...) expects {expect} argument{} but has received {received}.",
+                    if max == 1 { "" } else { "s" }
                 ),
             ));
         }
@@ -147,6 +154,7 @@ impl<'a> Env<'a> {
     }
 
     fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Rc<str>> {
+        let name = self.current_builtin;
         let e = &args[i];
         let v = self.eval_required(e)?;
         match v {
@@ -156,7 +164,8 @@ impl<'a> Env<'a> {
             other => Err(self.err(
                 e.span,
                 format!(
-                    "Expected a string, but this has evaluated to {}:",
+                    "?{name}(...) expects a string as argument #{}, but received {}.",
+                    i + 1,
                     other.describe()
                 ),
             )),
@@ -164,13 +173,15 @@ impl<'a> Env<'a> {
     }
 
     fn arg_num(&mut self, args: &'a [Expr], i: usize) -> R<Number> {
+        let name = self.current_builtin;
         let e = &args[i];
         match self.eval_required(e)? {
             Value::Num(n) => Ok(n),
             other => Err(self.err(
                 e.span,
                 format!(
-                    "Expected a number, but this has evaluated to {}:",
+                    "?{name}(...) expects a number as argument #{}, but received {}.",
+                    i + 1,
                     other.describe()
                 ),
             )),
@@ -224,7 +235,7 @@ impl<'a> Env<'a> {
         &mut self,
         target: &'a Expr,
         id: BuiltinId,
-        name: &str,
+        name: &'a str,
         args: Option<&'a [Expr]>,
         span: Span,
     ) -> R<Option<Value<'a>>> {
@@ -272,7 +283,12 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
-        let t = match self.eval_required(target)? {
+        // classic_compatible does not turn a missing built-in target into ""
+        let t = match self.eval(target)? {
+            Some(t) => t,
+            None => return Err(missing_err(self.src(), target.span)),
+        };
+        let t = match t {
             // a regex match result is a boolean to everything but sequence built-ins and ?groups
             Value::Matches(m)
                 if !matches!(
@@ -293,9 +309,18 @@ impl<'a> Env<'a> {
         let no_args: &'a [Expr] = &[];
         let a = args.unwrap_or(no_args);
         let tspan = target.span;
+        let bare = name;
+        self.current_builtin = bare;
+        // FreeMarker names a built-in called with arguments `?name(...)` in its messages
+        let shown = if args.is_some() {
+            format!("{name}(...)")
+        } else {
+            name.to_string()
+        };
+        let name: &str = &shown;
         macro_rules! need_args {
             ($min:expr, $max:expr) => {
-                self.arg_count(name, a, $min, $max, span)?
+                self.arg_count(bare, a, $min, $max, span)?
             };
         }
         macro_rules! s {
@@ -305,8 +330,8 @@ impl<'a> Env<'a> {
         }
         let v: Value<'a> = match id {
             // ----- strings -----
-            B::UpperCase => Value::string(escape::upper_case(&s!())),
-            B::LowerCase => Value::string(escape::lower_case(&s!())),
+            B::UpperCase => Value::string(escape::upper_case_in(&s!(), &self.locale)),
+            B::LowerCase => Value::string(escape::lower_case_in(&s!(), &self.locale)),
             B::CapFirst => Value::string(escape::cap_first(&s!())),
             B::UncapFirst => Value::string(escape::uncap_first(&s!())),
             B::Capitalize => Value::string(escape::capitalize(&s!())),
@@ -336,7 +361,7 @@ impl<'a> Env<'a> {
                 let n = self.arg_str(a, 0)?;
                 let last = id == B::LastIndexOf;
                 let from = if a.len() > 1 {
-                    Some(self.arg_num(a, 1)?.to_i64().unwrap_or(0))
+                    Some(self.arg_num(a, 1)?.int_value() as i64)
                 } else {
                     None
                 };
@@ -430,6 +455,20 @@ impl<'a> Env<'a> {
                     (_, None) => &h[..],
                 })
             }
+            B::Substring => {
+                need_args!(1, 2);
+                let h = s!();
+                let units: Vec<u16> = h.encode_utf16().collect();
+                let from = self.arg_num(a, 0)?.int_value() as i64;
+                let to = if a.len() > 1 { self.arg_num(a, 1)?.int_value() as i64 } else { units.len() as i64 };
+                if from < 0 || to < from || to > units.len() as i64 {
+                    return Err(self.err(span, format!(
+                        "?substring(...) indexes out of range: from {from} to {to}, but the string length is {}.",
+                        units.len()
+                    )));
+                }
+                Value::string(crate::render::utf16_to_string(&units[from as usize..to as usize]))
+            }
             B::RemoveBeginning => {
                 need_args!(1, 1);
                 let h = s!();
@@ -487,7 +526,7 @@ impl<'a> Env<'a> {
             B::LeftPad | B::RightPad => {
                 need_args!(1, 2);
                 let h = s!();
-                let width = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
+                let width = (self.arg_num(a, 0)?.int_value() as i64).max(0) as usize;
                 let pad = if a.len() > 1 {
                     self.arg_str(a, 1)?.to_string()
                 } else {
@@ -496,7 +535,7 @@ impl<'a> Env<'a> {
                 if pad.is_empty() {
                     return Err(self.err(
                         span,
-                        format!("?{name}(...) argument #2 can't be a 0-length string."),
+                        format!("?{bare}(...) argument #2 can't be a 0-length string."),
                     ));
                 }
                 let len = utf16_len(&h);
@@ -627,7 +666,8 @@ impl<'a> Env<'a> {
             B::WordList => {
                 let h = s!();
                 Value::Seq(Rc::new(
-                    h.split(|c: char| c <= ' ')
+                    // java.util.StringTokenizer's default delimiters
+                    h.split([' ', '\t', '\n', '\r', '\u{c}'])
                         .filter(|w| !w.is_empty())
                         .map(Value::string)
                         .collect(),
@@ -636,7 +676,7 @@ impl<'a> Env<'a> {
             B::EvalJson => {
                 let h = s!();
                 let parsed: serde_json::Value = serde_json::from_str(&h).map_err(|e| {
-                    self.err(span, format!("Failed to parse JSON with ?eval_json: {e}"))
+                    self.err(span, "Failed to \"?eval_json\" string with this error:").with_detail(e.to_string())
                 })?;
                 json_to_owned(&parsed)
             }
@@ -648,7 +688,11 @@ impl<'a> Env<'a> {
             | B::TruncateCM => {
                 need_args!(1, 2);
                 let h = s!();
-                let n = self.arg_num(a, 0)?.to_i64().unwrap_or(0).max(0) as usize;
+                let n = self.arg_num(a, 0)?.int_value() as i64;
+                if n < 0 {
+                    return Err(self.err(span, format!("?{bare}(...) argument #1 can't be negative.")));
+                }
+                let n = n as usize;
                 let term = if a.len() > 1 {
                     Some(self.arg_str(a, 1)?)
                 } else {
@@ -700,7 +744,7 @@ impl<'a> Env<'a> {
                             })
                         }
                     }
-                    Value::Str(_) | Value::String(_) if !if_unknown => {
+                    Value::Str(_) | Value::String(_) | Value::Num(_) if !if_unknown => {
                         need_args!(0, 1);
                         let h = s!();
                         let spec = if a.is_empty() {
@@ -729,7 +773,7 @@ impl<'a> Env<'a> {
                 let Value::Date(d) = &t else {
                     return Err(self.type_err(&t, tspan, name, "date"));
                 };
-                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(name)) else {
+                let Some((opts, fixed_zone)) = fb::iso_builtin_options(&to_snake(bare)) else {
                     return Err(self.err(span, format!("Unknown built-in: {name:?}")));
                 };
                 if d.kind == DateKind::Unknown {
@@ -746,7 +790,7 @@ impl<'a> Env<'a> {
                 Value::string(fb::format_iso(d.epoch_ms, d.kind, tz_ref, &opts))
             }
             // ----- numbers and booleans -----
-            B::C | B::CLowerCase => match &t {
+            B::C => match &t {
                 Value::Num(n) => Value::string(fb::format_c(n)),
                 Value::Bool(b) => Value::Str(if *b { "true" } else { "false" }),
                 Value::Str(_) | Value::String(_) => {
@@ -781,6 +825,9 @@ impl<'a> Env<'a> {
                         Value::String(self.arg_str(a, which)?)
                     }
                 }
+                Value::Str(_) | Value::String(_) if args.is_some() => {
+                    return Err(self.err(span, format!("For \"...(...)\" callee: Expected a method or function, but this has evaluated to {}:", t.describe())))
+                }
                 Value::Str(_) | Value::String(_) => t.clone(),
                 Value::Date(d) => {
                     need_args!(0, 1);
@@ -791,7 +838,7 @@ impl<'a> Env<'a> {
                     };
                     Value::string(self.format_date(*d, spec.as_deref(), span)?)
                 }
-                _ => return Err(self.type_err(&t, tspan, name, "string, number, boolean or date")),
+                _ => return Err(self.type_err(&t, tspan, name, "number, date, boolean or string")),
             },
             B::Long if matches!(t, Value::Date(_)) => match &t {
                 Value::Date(d) => Value::Num(Number::from_i64(d.epoch_ms)),
@@ -822,7 +869,7 @@ impl<'a> Env<'a> {
             B::IsNan => Value::Bool(self.num_target(&t, tspan, name)?.is_nan()),
             B::IsInfinite => Value::Bool(self.num_target(&t, tspan, name)?.is_infinite()),
             B::LowerAbc | B::UpperAbc => {
-                let n = self.num_target(&t, tspan, name)?.to_i64().unwrap_or(0);
+                let n = self.num_target(&t, tspan, name)?.int_value() as i64;
                 if n < 1 {
                     return Err(self.err(
                         span,
@@ -878,7 +925,12 @@ impl<'a> Env<'a> {
                 } else if t.is_hash() {
                     Value::Num(Number::from_i64(t.hash_len() as i64))
                 } else {
-                    return Err(self.type_err(&t, tspan, name, "sequence or extended hash"));
+                    return Err(self.type_err(
+                        &t,
+                        tspan,
+                        name,
+                        "extended-hash or sequence or extended collection",
+                    ));
                 }
             }
             B::First => {
@@ -917,7 +969,7 @@ impl<'a> Env<'a> {
                     }
                     let s = match &v {
                         Value::Str(_) | Value::String(_) | Value::Num(_) | Value::Bool(_) => self.to_string_value(&v, tspan, "?join")?,
-                        other => return Err(self.err(tspan, format!("?join(...) can only join strings, numbers, booleans or dates, but the sequence has {} at index {i}.", other.describe()))),
+                        other => return Err(self.err(tspan, format!("\"?join\" failed at index {i} with this error:")).with_detail(format!("Expected a string, number, boolean or date, but the item is {}.", other.describe()))),
                     };
                     out.push_str(&s);
                     any = true;
@@ -983,19 +1035,39 @@ impl<'a> Env<'a> {
                         k = k.and_then(|x| if x.is_hash() { x.hash_get(key) } else { None });
                     }
                     let Some(k) = k else {
-                        return Err(self.err(span, format!("?{name} failed: the sequence item at index {i} has no subvariable {:?} to sort by.", keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("."))));
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index {i} (0-based): The {:?} subvariable was null or missing.",
+                            keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(".")
+                        )));
                     };
                     keyed.push((k, it));
                 }
-                let all_num = keyed.iter().all(|(k, _)| matches!(k, Value::Num(_)));
-                let all_str = keyed.iter().all(|(k, _)| k.is_string());
-                let all_bool = keyed.iter().all(|(k, _)| matches!(k, Value::Bool(_)));
-                if !(all_num || all_str || all_bool) {
-                    return Err(self.err(span, format!("?{name} failed: values must be all numbers, all strings, all dates or all booleans.")));
+                // all keys must have the first key's type
+                if let Some((first, _)) = keyed.first() {
+                    let kind = |v: &Value<'a>| match v {
+                        Value::Num(_) => Some("number"),
+                        Value::Bool(_) => Some("boolean"),
+                        Value::Date(_) => Some("date"),
+                        v if v.is_string() => Some("string"),
+                        _ => None,
+                    };
+                    let Some(want) = kind(first) else {
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index 0 (0-based): Values used for sorting must be numbers, strings, date/times or booleans."
+                        )));
+                    };
+                    if let Some((i, (bad, _))) = keyed.iter().enumerate().find(|(_, (k, _))| kind(k) != Some(want)) {
+                        let plural = if want == "boolean" { "booleans" } else if want == "date" { "date/times" } else { &format!("{want}s") };
+                        return Err(self.err(span, format!(
+                            "?{name} failed at sequence index {i} (0-based): All values in the sequence must be {plural}, because the first value was that. However, the value of the current item isn't a {want} but {}.",
+                            bad.describe()
+                        )));
+                    }
                 }
                 keyed.sort_by(|(a, _), (b, _)| match (a, b) {
                     (Value::Num(x), Value::Num(y)) => x.compare(y),
                     (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+                    (Value::Date(x), Value::Date(y)) => x.epoch_ms.cmp(&y.epoch_ms),
                     _ => collate(a.as_str().unwrap_or(""), b.as_str().unwrap_or("")),
                 });
                 Value::Seq(Rc::new(keyed.into_iter().map(|(_, v)| v).collect()))
@@ -1003,7 +1075,7 @@ impl<'a> Env<'a> {
             B::Chunk => {
                 need_args!(1, 2);
                 let n = self.seq_target(&t, tspan, name)?;
-                let size = self.arg_num(a, 0)?.to_i64().unwrap_or(0);
+                let size = self.arg_num(a, 0)?.int_value() as i64;
                 if size < 1 {
                     return Err(
                         self.err(span, "The 1st argument to ?chunk(...) must be at least 1.")
@@ -1039,7 +1111,8 @@ impl<'a> Env<'a> {
                         Some(b) => {
                             let ord = match (&v, &b) {
                                 (Value::Num(x), Value::Num(y)) => x.compare(y),
-                                _ => return Err(self.err(span, format!("?{name} failed: only numbers and dates can be compared, but found {}.", v.describe()))),
+                                (Value::Date(x), Value::Date(y)) => x.epoch_ms.cmp(&y.epoch_ms),
+                                _ => return Err(self.err(span, "Can't compare values of these types. Allowed comparisons are between two numbers, two strings, two dates, or two booleans.")),
                             };
                             if (id == B::Min && ord.is_lt()) || (id == B::Max && ord.is_gt()) {
                                 v
@@ -1059,7 +1132,13 @@ impl<'a> Env<'a> {
                 let mut dropping = true;
                 for i in 0..n {
                     let item = t.seq_get(i).flatten();
-                    let r = self.apply_lambda(f, item.clone(), name)?;
+                    let r = self.apply_lambda(f, item.clone(), name).map_err(|e| {
+                        if e.kind() == crate::error::ErrorKind::Limit {
+                            e
+                        } else {
+                            self.err(f.span, "Failed to transform element").with_detail(e.message().to_string())
+                        }
+                    })?;
                     match id {
                         B::Map => {
                             if let Some(r) = r {
@@ -1069,7 +1148,7 @@ impl<'a> Env<'a> {
                         _ => {
                             let keep = match r {
                                 Some(Value::Bool(b)) => b,
-                                Some(other) => return Err(self.err(f.span, format!("The ?{name} argument must return a boolean, but it returned {}.", other.describe()))),
+                                Some(other) => return Err(self.err(f.span, "Failed to transform element").with_detail(format!("The ?{name} lambda must return a boolean, but it returned {}.", other.describe()))),
                                 None => return Err(missing_err(self.src(), f.span)),
                             };
                             match id {
@@ -1115,7 +1194,11 @@ impl<'a> Env<'a> {
                 if !t.is_hash() {
                     return Err(self.type_err(&t, tspan, name, "extended hash"));
                 }
-                Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect()))
+                match &t {
+                    // JSON nulls stay as missing items, as in FreeMarker
+                    Value::Json(serde_json::Value::Object(m)) => Value::JsonValues(m),
+                    _ => Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect())),
+                }
             }
             // ----- type tests -----
             B::IsString => Value::Bool(t.is_string()),
@@ -1211,6 +1294,15 @@ impl<'a> Env<'a> {
                 span,
                 format!("?{name} can't be applied on a right-unbounded range"),
             )),
+            _ if name.starts_with("filter")
+                || name.starts_with("map")
+                || name.starts_with("take_while")
+                || name.starts_with("drop_while")
+                || name.starts_with("join")
+                || name.starts_with("seq_") =>
+            {
+                Err(self.type_err(t, span, name, "sequence or collection"))
+            }
             _ => Err(self.type_err(t, span, name, "sequence")),
         }
     }
@@ -1313,13 +1405,24 @@ fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-/// String order for `?sort`, approximating Java's `Collator` for en_US: letters compare without accents
-/// and case first, then unaccented before accented, then lower case before upper case.
+/// String order for `?sort`, approximating Java's `Collator` for en_US: punctuation before digits before
+/// letters; letters compare without accents and case first, then unaccented before accented, then lower
+/// case before upper case.
 fn collate(a: &str, b: &str) -> std::cmp::Ordering {
-    let primary = |s: &str| -> String {
+    let primary = |s: &str| -> Vec<(u8, char)> {
         s.chars()
             .flat_map(fold_accent)
             .flat_map(char::to_lowercase)
+            .map(|c| {
+                let class = if c.is_alphabetic() {
+                    2
+                } else if c.is_numeric() {
+                    1
+                } else {
+                    0
+                };
+                (class, c)
+            })
             .collect()
     };
     let secondary = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };
@@ -1372,15 +1475,17 @@ enum TruncMode {
 /// FreeMarker's default truncation (`DefaultTruncateBuiltinAlgorithm.ASCII_INSTANCE`): terminator `[...]`,
 /// a space at word boundaries, word-boundary cuts only when they keep at least 75% of the length.
 fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> String {
-    let c: Vec<char> = s.chars().collect();
+    // Java strings: lengths and cut points count UTF-16 units
+    let c: Vec<u16> = s.encode_utf16().collect();
     if c.len() <= max_len {
         return s.to_string();
     }
     let term = term.unwrap_or("[...]");
-    let term_len = term.chars().count() as i64;
+    let term_len = term.encode_utf16().count() as i64;
     let removes_dots = term.starts_with('.') || term.starts_with('\u{2026}');
-    let ws = |i: i64| crate::format::escape::is_java_whitespace(c[i as usize]);
-    let is_dot = |i: i64| c[i as usize] == '.' || c[i as usize] == '\u{2026}';
+    let unit = |i: i64| char::from_u32(c[i as usize] as u32).unwrap_or('\u{fffd}');
+    let ws = |i: i64| crate::format::escape::is_java_whitespace(unit(i));
+    let is_dot = |i: i64| unit(i) == '.' || unit(i) == '\u{2026}';
     let len = c.len() as i64;
     let word_end = |i: i64| i + 1 >= len || ws(i + 1);
     let max = max_len as i64;
@@ -1409,7 +1514,7 @@ fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> 
             while wb >= min_idx {
                 let cur_ws = ws(wb);
                 if !cur_ws && following_ws {
-                    let mut out: String = c[..(wb + 1) as usize].iter().collect();
+                    let mut out = crate::render::utf16_to_string(&c[..(wb + 1) as usize]);
                     out.push(' ');
                     found = Some(out);
                     break;
@@ -1443,7 +1548,7 @@ fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> 
             }
             break;
         }
-        let mut out: String = c[..(cb + 1) as usize].iter().collect();
+        let mut out = crate::render::utf16_to_string(&c[..(cb + 1) as usize]);
         if word_end(cb) {
             out.push(' ');
         }

@@ -72,6 +72,12 @@ impl Error {
         self.repr.missing
     }
 
+    /// Replaces the remembered byte offset.
+    pub(crate) fn set_offset(mut self, offset: usize) -> Error {
+        self.repr.offset = Some(offset);
+        self
+    }
+
     /// The remembered byte offset, if any.
     pub(crate) fn offset(&self) -> Option<usize> {
         self.repr.offset
@@ -88,7 +94,10 @@ impl Error {
     /// and the reason moves to the detail.
     pub(crate) fn with_location(mut self, name: &str, source: &str, offset: usize) -> Error {
         if self.repr.line.is_none() {
-            let offset = offset.min(source.len());
+            let mut offset = offset.min(source.len());
+            while !source.is_char_boundary(offset) {
+                offset -= 1;
+            }
             let before = &source[..offset];
             let line = before.matches('\n').count() + 1;
             let line_start = before.rfind('\n').map_or(0, |p| p + 1);

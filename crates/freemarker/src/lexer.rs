@@ -95,12 +95,14 @@ pub(crate) fn skip_ws(src: &str, mut pos: usize) -> usize {
     }
 }
 
-/// Reads the token at `pos` (after white-space). `in_tag` with `paren_depth == 0` makes `>` a [`Tok::TagEnd`].
+/// Reads the token at `pos` (after white-space). `in_tag` with `paren_depth == 0` makes `>` (with the
+/// `square` tag syntax: `]`) a [`Tok::TagEnd`].
 pub(crate) fn next_token(
     src: &str,
     pos: usize,
     in_tag: bool,
     paren_depth: u32,
+    square: bool,
 ) -> Result<Token, Error> {
     let start = skip_ws(src, pos);
     let rest = &src[start..];
@@ -126,6 +128,12 @@ pub(crate) fn next_token(
             t.start = start;
             t
         });
+    }
+    if c == '$' && rest[1..].starts_with('{') {
+        return Err(syntax_err(
+            "You can't use ${...} (an interpolation) here, as you are already in FreeMarker-expression-mode; just write the expression without ${}",
+        )
+        .with_detail_pos(start));
     }
     if is_ident_start(c) {
         let mut end = start;
@@ -191,8 +199,9 @@ pub(crate) fn next_token(
         "&&" => return tok(Tok::And, 2),
         "||" => return tok(Tok::Or, 2),
         "->" => return tok(Tok::Arrow, 2),
-        "/>" if in_tag => return tok(Tok::EmptyTagEnd, 2),
-        ">=" if !(in_tag && paren_depth == 0) => return tok(Tok::Ge, 2),
+        "/>" if in_tag && !square => return tok(Tok::EmptyTagEnd, 2),
+        "/]" if in_tag && square && paren_depth == 0 => return tok(Tok::EmptyTagEnd, 2),
+        ">=" if !(in_tag && paren_depth == 0 && !square) => return tok(Tok::Ge, 2),
         _ => {}
     }
     let t = match c {
@@ -208,6 +217,7 @@ pub(crate) fn next_token(
         '(' => Tok::LParen,
         ')' => Tok::RParen,
         '[' => Tok::LBracket,
+        ']' if in_tag && paren_depth == 0 && square => Tok::TagEnd,
         ']' => Tok::RBracket,
         '{' => Tok::LBrace,
         '}' => Tok::RBrace,
@@ -217,7 +227,7 @@ pub(crate) fn next_token(
         '<' => Tok::Lt,
         '&' => Tok::And,
         '|' => Tok::Or,
-        '>' if in_tag && paren_depth == 0 => Tok::TagEnd,
+        '>' if in_tag && paren_depth == 0 && !square => Tok::TagEnd,
         '>' => Tok::Gt,
         _ => {
             return Err(syntax_err(format!(
@@ -285,14 +295,15 @@ fn read_string(src: &str, start: usize, raw: bool) -> Result<Token, Error> {
                     return Err(syntax_err(format!(
                         "Lexical error: illegal escape sequence \"\\{e}\" in a string literal"
                     ))
-                    .with_detail_pos(start))
+                    .with_detail_pos(body_start + i + 1))
                 }
             }
         } else {
             value.push(c);
         }
     }
-    Err(syntax_err("Unclosed string literal").with_detail_pos(start))
+    // FreeMarker reports an unclosed string just past the end of the template
+    Err(syntax_err("Unclosed string literal").with_detail_pos(usize::MAX))
 }
 
 /// Errors raised by the lexer remember their offset until the parser attaches the location.

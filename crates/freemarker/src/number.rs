@@ -4,6 +4,7 @@
 //! Everything binary goes through exact decimals (`a + b`, `a / b` with scale `max(12, scales)`,
 //! rounding half-up); `%` works on Java `long` values; built-ins like `?int` keep Java's
 //! truncation and wrap-around. See `format/mod.rs` for the list of public signatures.
+// Part of the API offered to the engine (e.g. to_epoch_ms) is not used by it yet.
 #![allow(dead_code)]
 
 use std::cmp::Ordering;
@@ -66,6 +67,11 @@ impl Number {
     /// `arbitrary_precision` feature, integers beyond `u64` already arrive as floats.)
     pub fn from_json(n: &serde_json::Number) -> Number {
         if let Some(i) = n.as_i64() {
+            // oracle (corpus tricky abs-and-int-of-min-long): Jackson reads -9223372036854775808
+            // as a BigInteger (?abs gives 9223372036854775808)
+            if i == i64::MIN {
+                return Number::BigInt(BigInt::from(i));
+            }
             return Number::Int(i);
         }
         if let Some(u) = n.as_u64() {
@@ -524,5 +530,21 @@ mod tests {
         assert!(matches!(json("18446744073709551615"), Number::BigInt(_)));
         assert!(matches!(json("1.0"), Number::Double(_)));
         assert!(matches!(json("1e2"), Number::Double(_)));
+    }
+
+    #[test]
+    fn min_long_from_json_is_a_big_integer() {
+        // oracle: ${input.n?abs?c} ${input.n?int?c} with n = -9223372036854775808 -> "9223372036854775808 0";
+        // with n = -2147483648 -> "-2147483648 -2147483648"
+        let n = json("-9223372036854775808");
+        assert_eq!(
+            (c(&n.abs()), c(&n.int())),
+            ("9223372036854775808".into(), "0".into())
+        );
+        let n = json("-2147483648");
+        assert_eq!(
+            (c(&n.abs()), c(&n.int())),
+            ("-2147483648".into(), "-2147483648".into())
+        );
     }
 }

@@ -114,11 +114,25 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
         },
         stack: vec![0],
         strip_whitespace: strip_default,
+        square: false,
         in_macro: 0,
+        expr_depth: 0,
+        too_deep: None,
     };
     let result = p.parse_template();
     let last_pos = p.pos;
-    result.map_err(|e| e.locate(name, src, last_pos))?;
+    result.map_err(|e| {
+        // errors at the end of the source point at its last character (an unclosed string: just past it)
+        let e = match e.offset() {
+            Some(usize::MAX) => e.set_offset(src.len()),
+            Some(o) if o >= src.len() && !src.is_empty() => {
+                let last = src.char_indices().last().map_or(0, |(i, _)| i);
+                e.set_offset(last)
+            }
+            _ => e,
+        };
+        e.locate(name, src, last_pos)
+    })?;
     let mut arena = p.arena;
     if p.strip_whitespace {
         let lines = crate::whitespace::LineIndex::new(src);
@@ -135,8 +149,19 @@ struct Parser<'s> {
     arena: Arena,
     stack: Vec<usize>,
     strip_whitespace: bool,
+    /// Square-bracket tag syntax (`[#if ...]`), chosen by a leading `[#ftl]`.
+    square: bool,
     in_macro: u32,
+    /// Current expression nesting (parentheses, unary operators, literals, arguments).
+    expr_depth: u32,
+    /// Set when directives nest deeper than [`MAX_DIRECTIVE_DEPTH`] (offset of the offending element).
+    too_deep: Option<usize>,
 }
+
+/// Deepest expression nesting accepted; deeper input would only exhaust the stack of parser or renderer.
+const MAX_EXPR_DEPTH: u32 = 64;
+/// Deepest directive nesting accepted.
+const MAX_DIRECTIVE_DEPTH: usize = 64;
 
 type PResult<T> = Result<T, Error>;
 
@@ -209,6 +234,10 @@ impl<'s> Parser<'s> {
 
     fn add(&mut self, kind: AKind, begin: usize, end: usize) -> usize {
         let parent = self.current();
+        if self.stack.len() > MAX_DIRECTIVE_DEPTH {
+            // reported by parse_template before anything deeper is parsed
+            self.too_deep = Some(begin);
+        }
         let idx = self.arena.nodes.len();
         self.arena.nodes.push(ANode {
             parent: Some(parent),
@@ -240,25 +269,31 @@ impl<'s> Parser<'s> {
         self.parse_ftl_header()?;
         let src = self.src;
         let mut text_start = self.pos;
+        let (open, _) = self.tag_chars();
+        let (tag_start, end_start, call_start, call_end_start) = if self.square {
+            ("[#", "[/#", "[@", "[/@")
+        } else {
+            ("<#", "</#", "<@", "</@")
+        };
         while self.pos < src.len() {
             let rest = &src[self.pos..];
-            let Some(off) = rest.find(['<', '$', '#']) else {
+            let Some(off) = rest.find([open, '$', '#']) else {
                 self.pos = src.len();
                 break;
             };
             let at = self.pos + off;
             let r = &src[at..];
-            let is_tag = r.starts_with("<#")
+            let is_tag = r.starts_with(tag_start)
                 && r[2..]
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
-            let is_end = r.starts_with("</#")
+            let is_end = r.starts_with(end_start)
                 && r[3..]
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic());
-            let is_call = r.starts_with("<@") || r.starts_with("</@");
+            let is_call = r.starts_with(call_start) || r.starts_with(call_end_start);
             let is_interp = r.starts_with("${") || r.starts_with("#{");
             if !(is_tag || is_end || is_call || is_interp) {
                 self.pos = at + 1;
@@ -267,8 +302,8 @@ impl<'s> Parser<'s> {
             let text = &src[text_start..at];
             self.add_text(text, text_start);
             self.pos = at;
-            if let Some(body) = r.strip_prefix("<#--") {
-                let Some(e) = body.find("-->") else {
+            if let Some(body) = r.strip_prefix(if self.square { "[#--" } else { "<#--" }) {
+                let Some(e) = body.find(if self.square { "--]" } else { "-->" }) else {
                     return Err(err_at(at, "Unclosed comment"));
                 };
                 let end = at + 4 + e + 3;
@@ -280,12 +315,15 @@ impl<'s> Parser<'s> {
                 self.parse_directive()?;
             } else if is_end {
                 self.parse_end_tag()?;
-            } else if r.starts_with("</@") {
+            } else if r.starts_with(call_end_start) {
                 self.parse_call_end()?;
             } else {
                 self.parse_call()?;
             }
             text_start = self.pos;
+            if let Some(at) = self.too_deep {
+                return Err(err_at(at, format!("Directives are nested deeper than the supported {MAX_DIRECTIVE_DEPTH} levels")));
+            }
         }
         let text = &src[text_start..];
         self.add_text(text, text_start);
@@ -297,10 +335,9 @@ impl<'s> Parser<'s> {
                     self.stack.pop();
                 }
                 _ => {
-                    let begin = self.arena.nodes[top].begin;
                     let what = describe_open(self.kind_of(top));
                     return Err(err_at(
-                        begin,
+                        self.src.len(),
                         format!("Unclosed \"{what}\": reached the end of the template"),
                     ));
                 }
@@ -316,13 +353,19 @@ impl<'s> Parser<'s> {
             .find(|c: char| !c.is_whitespace())
             .map_or(start, |_| start);
         let lead = &self.src[..start];
-        if !lead.chars().all(char::is_whitespace) || !self.src[start..].starts_with("<#ftl") {
+        let square = self.src[start..].starts_with("[#ftl");
+        if !lead.chars().all(char::is_whitespace)
+            || !(self.src[start..].starts_with("<#ftl") || square)
+        {
             return Ok(());
         }
         let after = self.src[start + 5..].chars().next();
-        if !matches!(after, Some(c) if c.is_whitespace() || c == '>' || c == '/') {
+        let close = if square { ']' } else { '>' };
+        if !matches!(after, Some(c) if c.is_whitespace() || c == close || c == '/') {
             return Ok(());
         }
+        // a `[#ftl]` header switches the whole template to square-bracket tags
+        self.square = square;
         self.pos = start + 5;
         self.in_tag = true;
         loop {
@@ -445,6 +488,15 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
+    /// The characters that open and close tags in the current tag syntax.
+    fn tag_chars(&self) -> (char, char) {
+        if self.square {
+            ('[', ']')
+        } else {
+            ('<', '>')
+        }
+    }
+
     /// Reads the directive name after `<#` / `</#`.
     fn read_name(&mut self) -> String {
         let rest = &self.src[self.pos..];
@@ -491,6 +543,17 @@ impl<'s> Parser<'s> {
         }
         self.in_tag = true;
         self.paren = 0;
+        if matches!(
+            name.as_str(),
+            "if" | "elseif" | "list" | "foreach" | "switch" | "case" | "setting"
+        ) && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
+        {
+            // FreeMarker blames the directive itself when its required parameter is missing
+            return Err(err_at(
+                start + 1,
+                format!("The #{name} directive needs a parameter"),
+            ));
+        }
         match name.as_str() {
             "if" => {
                 let cond = self.parse_expr()?;
@@ -637,6 +700,9 @@ impl<'s> Parser<'s> {
                 let Tok::Ident(sname) = t.tok else {
                     return Err(err_at(t.start, "Expecting a setting name after #setting"));
                 };
+                if !crate::settings::is_template_setting(&sname) {
+                    return Err(err_at(t.start, format!("Unknown setting name: {sname:?}")));
+                }
                 self.pos = t.end;
                 self.expect(Tok::Assign, "=")?;
                 let value = self.parse_expr()?;
@@ -735,8 +801,8 @@ impl<'s> Parser<'s> {
                 let (end, _) = self.finish_tag()?;
                 let _ = end;
                 let rest = &self.src[self.pos..];
-                let close =
-                    find_noparse_end(rest).ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
+                let close = find_noparse_end(rest, self.square)
+                    .ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
                 let body_start = self.pos;
                 let body = &self.src[body_start..body_start + close.0];
                 self.add_text(body, body_start);
@@ -1075,7 +1141,7 @@ impl<'s> Parser<'s> {
 
     fn parse_call_end(&mut self) -> PResult<()> {
         let start = self.pos;
-        let Some(close) = self.src[start..].find('>') else {
+        let Some(close) = self.src[start..].find(self.tag_chars().1) else {
             return Err(err_at(start, "Unclosed end tag"));
         };
         self.pos = start + close + 1;
@@ -1102,7 +1168,7 @@ impl<'s> Parser<'s> {
         let name = canonical_directive(&raw);
         let rest = &self.src[self.pos..];
         let trimmed = rest.trim_start();
-        if !trimmed.starts_with('>') {
+        if !trimmed.starts_with(self.tag_chars().1) {
             return Err(err_at(
                 self.pos,
                 format!("Expecting \">\" to close </#{raw}"),
@@ -1185,7 +1251,7 @@ impl<'s> Parser<'s> {
     // ----- expressions -----
 
     fn peek(&self) -> PResult<Token> {
-        next_token(self.src, self.pos, self.in_tag, self.paren)
+        next_token(self.src, self.pos, self.in_tag, self.paren, self.square)
     }
 
     fn bump(&mut self) -> PResult<Token> {
@@ -1193,6 +1259,9 @@ impl<'s> Parser<'s> {
         match t.tok {
             Tok::LParen => self.paren += 1,
             Tok::RParen => self.paren = self.paren.saturating_sub(1),
+            // with square-bracket tags, `]` only ends a tag outside brackets
+            Tok::LBracket if self.square => self.paren += 1,
+            Tok::RBracket if self.square => self.paren = self.paren.saturating_sub(1),
             _ => {}
         }
         self.pos = t.end;
@@ -1240,6 +1309,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::Or {
             self.bump()?;
             let r = self.parse_and()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Or(Box::new(l), Box::new(r)),
@@ -1254,6 +1325,8 @@ impl<'s> Parser<'s> {
         while self.peek()?.tok == Tok::And {
             self.bump()?;
             let r = self.parse_eq()?;
+            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
+            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::And(Box::new(l), Box::new(r)),
@@ -1272,6 +1345,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_rel()?;
+        refuse_literal(&l, &["list", "hash"], "a scalar")?;
+        refuse_literal(&r, &["list", "hash"], "a scalar")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1294,6 +1369,8 @@ impl<'s> Parser<'s> {
         };
         self.bump()?;
         let r = self.parse_range()?;
+        refuse_literal(&l, NOT_NUMBER, "number")?;
+        refuse_literal(&r, NOT_NUMBER, "number")?;
         let span = l.span.to(r.span);
         Ok(Expr {
             kind: ExprKind::Cmp(op, Box::new(l), Box::new(r)),
@@ -1354,6 +1431,10 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_mul()?;
+            if op == BinOp::Sub {
+                refuse_literal(&l, NOT_NUMBER, "number")?;
+                refuse_literal(&r, NOT_NUMBER, "number")?;
+            }
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1373,6 +1454,8 @@ impl<'s> Parser<'s> {
             };
             self.bump()?;
             let r = self.parse_unary()?;
+            refuse_literal(&l, NOT_NUMBER, "number")?;
+            refuse_literal(&r, NOT_NUMBER, "number")?;
             let span = l.span.to(r.span);
             l = Expr {
                 kind: ExprKind::Arith(op, Box::new(l), Box::new(r)),
@@ -1382,11 +1465,27 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_unary(&mut self) -> PResult<Expr> {
+        self.expr_depth += 1;
+        let r = if self.expr_depth > MAX_EXPR_DEPTH {
+            let at = self.pos;
+            Err(err_at(
+                at,
+                format!("Expression nesting is deeper than the supported {MAX_EXPR_DEPTH} levels"),
+            ))
+        } else {
+            self.parse_unary_inner()
+        };
+        self.expr_depth -= 1;
+        r
+    }
+
+    fn parse_unary_inner(&mut self) -> PResult<Expr> {
         let t = self.peek()?;
         match t.tok {
             Tok::Bang => {
                 self.bump()?;
                 let e = self.parse_unary()?;
+                refuse_literal(&e, NOT_BOOLEAN, "boolean (true/false)")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 Ok(Expr {
                     kind: ExprKind::Not(Box::new(e)),
@@ -1396,6 +1495,7 @@ impl<'s> Parser<'s> {
             Tok::Minus | Tok::Plus => {
                 self.bump()?;
                 let e = self.parse_primary()?;
+                refuse_literal(&e, NOT_NUMBER, "number")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 let kind = if t.tok == Tok::Minus {
                     match e.kind {
@@ -1483,6 +1583,7 @@ impl<'s> Parser<'s> {
                         break;
                     }
                     let k = self.parse_expr()?;
+                    refuse_literal(&k, NOT_STRING, "string")?;
                     self.expect(Tok::Colon, ":")?;
                     let v = self.parse_expr()?;
                     items.push((k, v));
@@ -1598,9 +1699,9 @@ impl<'s> Parser<'s> {
                     };
                 }
                 Tok::LBracket => {
-                    self.bump()?;
                     let saved = (self.in_tag, self.paren);
-                    self.paren += 1;
+                    self.bump()?;
+                    self.paren = saved.1 + 1;
                     let idx = self.parse_expr()?;
                     let close = self.expect(Tok::RBracket, "]")?;
                     (self.in_tag, self.paren) = saved;
@@ -1662,9 +1763,9 @@ impl<'s> Parser<'s> {
                             span: Span::new(fmt.start, fmt.end),
                         }]);
                     } else if after.tok == Tok::LBracket && id == BuiltinId::String {
-                        self.bump()?;
                         let saved = self.paren;
-                        self.paren += 1;
+                        self.bump()?;
+                        self.paren = saved + 1;
                         let a = self.parse_expr()?;
                         self.expect(Tok::RBracket, "]")?;
                         self.paren = saved;
@@ -1691,7 +1792,7 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Bang => {
                     self.bump()?;
-                    let rhs = if self.starts_expr()? && !self.bang_terminates(t.end)? {
+                    let rhs = if self.starts_expr()? {
                         Some(Box::new(self.parse_expr()?))
                     } else {
                         None
@@ -1700,20 +1801,19 @@ impl<'s> Parser<'s> {
                         Some(r) => e.span.to(r.span),
                         None => e.span.to(Span::new(t.start, t.end)),
                     };
+                    let has_rhs = rhs.is_some();
                     e = Expr {
                         kind: ExprKind::Default(Box::new(e), rhs),
                         span,
                     };
-                    return Ok(e);
+                    // `x!default` ends the expression; a bare `x!` can take more postfix operators (`x!?trim`)
+                    if has_rhs {
+                        return Ok(e);
+                    }
                 }
                 _ => return Ok(e),
             }
         }
-    }
-
-    /// FreeMarker's "terminating `!`": `!` followed by white-space and then `>`, `}` or `)` has no default.
-    fn bang_terminates(&self, _after: usize) -> PResult<bool> {
-        Ok(false)
     }
 
     fn parse_args(&mut self) -> PResult<Vec<Expr>> {
@@ -1813,7 +1913,10 @@ impl<'s> Parser<'s> {
                 arena: Arena { nodes: Vec::new() },
                 stack: Vec::new(),
                 strip_whitespace: false,
+                square: self.square,
                 in_macro: self.in_macro,
+                expr_depth: self.expr_depth,
+                too_deep: None,
             };
             let mut e = sub
                 .parse_expr()
@@ -1836,6 +1939,34 @@ impl<'s> Parser<'s> {
         Ok(ExprKind::Interpolated(parts))
     }
 }
+
+/// What kind of literal an expression is (for FreeMarker's parse-time operand checks).
+fn literal_kind(e: &Expr) -> Option<&'static str> {
+    match &e.kind {
+        ExprKind::Str(_) | ExprKind::Interpolated(_) => Some("string"),
+        ExprKind::Num(_) => Some("number"),
+        ExprKind::Bool(_) => Some("boolean"),
+        ExprKind::List(_) => Some("list"),
+        ExprKind::Hash(_) => Some("hash"),
+        _ => None,
+    }
+}
+
+/// Refuses literal operands of the kinds in `refused` at parse time, as FreeMarker's parser does
+/// (`"a" * 2`, `1 && true`, `[1] == [1]`...).
+fn refuse_literal(e: &Expr, refused: &[&str], expecting: &str) -> PResult<()> {
+    match literal_kind(e) {
+        Some(k) if refused.contains(&k) => Err(err_at(
+            e.span.start as usize,
+            format!("Found {k} literal. Expecting {expecting}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+const NOT_NUMBER: &[&str] = &["string", "boolean", "list", "hash"];
+const NOT_BOOLEAN: &[&str] = &["string", "number", "list", "hash"];
+const NOT_STRING: &[&str] = &["number", "boolean", "list", "hash"];
 
 fn reoffset(e: Error, base: usize) -> Error {
     let _ = e.offset();
@@ -1906,12 +2037,17 @@ fn respan(e: &mut Expr, span: Span) {
 }
 
 /// Finds `</#noparse>`: returns (body length, length including the end tag).
-fn find_noparse_end(rest: &str) -> Option<(usize, usize)> {
-    for pat in ["</#noparse", "</#noParse"] {
+fn find_noparse_end(rest: &str, square: bool) -> Option<(usize, usize)> {
+    let (pats, close) = if square {
+        (["[/#noparse", "[/#noParse"], ']')
+    } else {
+        (["</#noparse", "</#noParse"], '>')
+    };
+    for pat in pats {
         if let Some(i) = rest.find(pat) {
             let after = &rest[i + pat.len()..];
             let t = after.trim_start();
-            if t.starts_with('>') {
+            if t.starts_with(close) {
                 return Some((i, i + pat.len() + (after.len() - t.len()) + 1));
             }
         }

@@ -26,6 +26,9 @@ pub(crate) enum Flow<'a> {
 
 type R<T> = Result<T, Error>;
 
+/// Most stack one render may use for nested macro/function calls (renders run on 2 MiB threads).
+const STACK_BUDGET: usize = 1024 * 1024;
+
 /// One active loop (`#list`, `#items`) or `<#nested>` loop-variable scope.
 pub(crate) struct Loop<'a> {
     pub name: &'a str,
@@ -115,6 +118,10 @@ pub(crate) struct Env<'a> {
     pub pending_items: Vec<Value<'a>>,
     steps: u64,
     depth: usize,
+    /// The built-in whose arguments are being evaluated (named in argument errors).
+    pub current_builtin: &'a str,
+    /// Address of a local at the start of the render, to measure stack use.
+    stack_base: usize,
     /// Copies of the limits (read on every step).
     max_steps: u64,
     max_output: usize,
@@ -152,6 +159,11 @@ impl<'a> Env<'a> {
             pending_items: Vec::new(),
             steps: 0,
             depth: 0,
+            current_builtin: "",
+            stack_base: {
+                let here = 0u8;
+                &here as *const u8 as usize
+            },
             max_steps: tpl.settings.max_steps,
             max_output: tpl.settings.max_output_bytes,
         }
@@ -197,6 +209,20 @@ impl<'a> Env<'a> {
 
     fn enter(&mut self, span: Span) -> R<()> {
         self.depth += 1;
+        // Besides the configured depth, never use more than STACK_BUDGET bytes of the thread's stack
+        // (a debug build needs ~12 KiB per macro level, a release build ~2.5 KiB).
+        let here = 0u8;
+        let used = self.stack_base.abs_diff(&here as *const u8 as usize);
+        if used > STACK_BUDGET {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "Rendering exceeded the nesting depth limit (call depth {})",
+                    self.depth
+                ),
+            )
+            .with_offset(span.start as usize));
+        }
         if self.depth > self.settings.max_depth {
             return Err(Error::new(
                 ErrorKind::Limit,
@@ -214,6 +240,12 @@ impl<'a> Env<'a> {
 
     pub fn run_nodes(&mut self, nodes: &'a [Node]) -> R<Flow<'a>> {
         for node in nodes {
+            // static text is the most common node: append it without the general dispatch
+            if let Node::Text(t) = node {
+                self.out.push_str(t);
+                self.check_output()?;
+                continue;
+            }
             match self.run_node(node)? {
                 Flow::Normal => {}
                 other => return Ok(other),
@@ -257,9 +289,14 @@ impl<'a> Env<'a> {
                 self.check_output()?;
             }
             Node::If(branches) => {
-                for b in branches {
+                for (i, b) in branches.iter().enumerate() {
+                    let ctx = if i == 0 {
+                        "For \"#if\" condition: "
+                    } else {
+                        "For \"#elseif\" condition: "
+                    };
                     let take = match &b.cond {
-                        Some(c) => self.eval_bool(c)?,
+                        Some(c) => self.eval_bool_in(c, ctx)?,
                         None => true,
                     };
                     if take {
@@ -327,8 +364,12 @@ impl<'a> Env<'a> {
                 };
                 let mut settings = self.settings.clone().into_owned();
                 settings.set_from_template(name, &s).map_err(|e| {
-                    crate::error::render_err(e.message().to_string())
-                        .with_offset(span.start as usize)
+                    crate::error::render_err(format!(
+                        "Failed to set FreeMarker configuration setting {:?} to value {:?}; see cause exception.",
+                        &**name, s
+                    ))
+                    .with_detail(e.message().to_string())
+                    .with_offset(span.start as usize)
                 })?;
                 if settings.number_format != self.settings.number_format
                     || settings.locale != self.settings.locale
@@ -434,7 +475,7 @@ impl<'a> Env<'a> {
                 return Err(self.err(
                     seq_e.span,
                     format!(
-                        "Expected a collection or sequence, but this has evaluated to {}:",
+                        "For \"#list\" list source: Expected a sequence or collection, but this has evaluated to {}:",
                         other.describe()
                     ),
                 ))
@@ -473,7 +514,7 @@ impl<'a> Env<'a> {
         let frame = self.cur;
         if seq.is_hash() {
             let Some(value_name) = vars.value.as_deref() else {
-                return Err(self.err(span, "The #list directive can't list a hash with a single loop variable; use \"as key, value\" (or ?keys / ?values)."));
+                return Err(self.err(span, format!("The value you try to list is {}, thus you must specify two loop variables after the \"as\"; one for the key, and another for the value, like <#... as k, v>).", seq.describe())));
             };
             let keys = seq.hash_keys();
             let values = seq.hash_values();
@@ -509,7 +550,7 @@ impl<'a> Env<'a> {
             return result;
         }
         if vars.value.is_some() {
-            return Err(self.err(span, "The #list directive can list a sequence with only one loop variable; \"as k, v\" is for hashes."));
+            return Err(self.err(span, format!("The value you try to list is {}, thus you must specify only one loop variable after the \"as\" (there's no separate key and value).", seq.describe())));
         }
         let len = seq.seq_len();
         self.frames[frame].loops.push(Loop {
@@ -592,8 +633,20 @@ impl<'a> Env<'a> {
             )?,
             op => {
                 let old = self.lookup_scoped(scope, &a.name).ok_or_else(|| {
-                    self.err(a.span, "The following has evaluated to null or missing:")
-                        .with_detail(format!("==> {}", a.name))
+                    let sym = match op {
+                        AssignOp::Add => "+=",
+                        AssignOp::Sub => "-=",
+                        AssignOp::Mul => "*=",
+                        AssignOp::Div => "/=",
+                        AssignOp::Rem => "%=",
+                        AssignOp::Inc => "++",
+                        _ => "--",
+                    };
+                    let ns = if scope == Scope::Local { "local scope" } else { "template namespace" };
+                    self.err(a.span, format!(
+                        "The target variable of the assignment, {:?}, was null or missing in the {ns}, and the {sym:?} operator must get its value from there before assigning to it.",
+                        &*a.name
+                    ))
                 })?;
                 match op {
                     AssignOp::Inc | AssignOp::Dec => {
@@ -601,7 +654,8 @@ impl<'a> Env<'a> {
                             return Err(self.err(
                                 a.span,
                                 format!(
-                                    "Expected a number, but this has evaluated to {}:",
+                                    "Expected a number, but assignment target variable {:?} has evaluated to {}.",
+                                    &*a.name,
                                     old.describe()
                                 ),
                             ));
@@ -749,7 +803,7 @@ impl<'a> Env<'a> {
             Some(other) => {
                 return Err(self.err(
                     callee.span,
-                    format!("Expected a user-defined directive, transform or macro, but this has evaluated to {}:", other.describe()),
+                    format!("For \"@\" callee: Expected a(n) user-defined directive, transform or macro, but this has evaluated to {}:", other.describe()),
                 ))
             }
             None => return Err(missing_err(self.src(), callee.span)),
@@ -799,8 +853,10 @@ impl<'a> Env<'a> {
                     return Err(self.err(
                         span,
                         format!(
-                            "Macro {:?} has no parameter with name {:?}.",
-                            &*m.name, &**name
+                            "Macro {:?} has no parameter with name {:?}. Valid parameter names are: {}",
+                            &*m.name,
+                            &**name,
+                            m.params.iter().map(|(p, _)| &**p).collect::<Vec<_>>().join(", ")
                         ),
                     ));
                 }
@@ -1138,7 +1194,7 @@ impl<'a> Env<'a> {
             }
             ExprKind::Exists(l) => Value::Bool(self.eval_lenient(l)?.is_some()),
             ExprKind::Paren(inner) => return self.eval(inner),
-            ExprKind::Not(inner) => Value::Bool(!self.eval_bool(inner)?),
+            ExprKind::Not(inner) => Value::Bool(!self.eval_bool_in(inner, "For \"!\" operand: ")?),
             ExprKind::Neg(inner) => {
                 let v = self.eval_required(inner)?;
                 match v {
@@ -1175,8 +1231,14 @@ impl<'a> Env<'a> {
                 self.arith(*op, lv, rv, e.span, l.span, r.span)?
             }
             ExprKind::Cmp(op, l, r) => Value::Bool(self.compare(*op, l, r)?),
-            ExprKind::And(l, r) => Value::Bool(self.eval_bool(l)? && self.eval_bool(r)?),
-            ExprKind::Or(l, r) => Value::Bool(self.eval_bool(l)? || self.eval_bool(r)?),
+            ExprKind::And(l, r) => Value::Bool(
+                self.eval_bool_in(l, "For \"&&\" left-hand operand: ")?
+                    && self.eval_bool_in(r, "For \"&&\" right-hand operand: ")?,
+            ),
+            ExprKind::Or(l, r) => Value::Bool(
+                self.eval_bool_in(l, "For \"||\" left-hand operand: ")?
+                    || self.eval_bool_in(r, "For \"||\" right-hand operand: ")?,
+            ),
             ExprKind::Range(kind, l, r) => {
                 let start = self.eval_int(l)?;
                 match (kind, r) {
@@ -1280,7 +1342,8 @@ impl<'a> Env<'a> {
         }
     }
 
-    pub fn eval_bool(&mut self, e: &'a Expr) -> R<bool> {
+    /// [`Env::eval_bool`] whose type error starts with FreeMarker's context (`For "#if" condition: `).
+    pub fn eval_bool_in(&mut self, e: &'a Expr, ctx: &str) -> R<bool> {
         let v = self.eval(e)?;
         match v {
             Some(Value::Bool(b)) => Ok(b),
@@ -1298,7 +1361,8 @@ impl<'a> Env<'a> {
             Some(other) => Err(self.err(
                 e.span,
                 format!(
-                    "Expected a boolean, but this has evaluated to {}:",
+                    "{}Expected a boolean, but this has evaluated to {}:",
+                    ctx,
                     other.describe()
                 ),
             )),
@@ -1313,9 +1377,8 @@ impl<'a> Env<'a> {
     fn eval_int(&mut self, e: &'a Expr) -> R<i64> {
         let v = self.eval_required(e)?;
         match v {
-            Value::Num(n) => n
-                .to_i64()
-                .ok_or_else(|| self.err(e.span, "Number is out of range")),
+            // FreeMarker takes range bounds as Java ints (wrapping, like `Number.intValue()`)
+            Value::Num(n) => Ok(n.int_value() as i64),
             other => Err(self.err(
                 e.span,
                 format!(
@@ -1445,10 +1508,10 @@ impl<'a> Env<'a> {
     ) -> R<Option<Value<'a>>> {
         match i {
             Value::Num(n) => {
-                let idx = n.to_i64().unwrap_or(-1);
+                let idx = n.int_value() as i64;
                 if t.is_seq() {
                     if idx < 0 {
-                        return Err(self.err(ispan, format!("Negative index not allowed: {idx}")));
+                        return Ok(None);
                     }
                     return Ok(t.seq_get(idx as usize).flatten());
                 }
@@ -1457,7 +1520,7 @@ impl<'a> Env<'a> {
                     if idx < 0 || idx as usize >= chars.len() {
                         return Err(self.err(
                             ispan,
-                            format!("Index out of bounds: {idx} (string length {})", chars.len()),
+                            format!("String index out of range: The index was {idx} (0-based), but the length of the string is only {}.", chars.len()),
                         ));
                     }
                     return Ok(Some(Value::string(utf16_to_string(
@@ -1467,7 +1530,7 @@ impl<'a> Env<'a> {
                 Err(self.err(
                     tspan,
                     format!(
-                        "Expected a sequence or string, but this has evaluated to {}:",
+                        "For \"...[...]\" left-hand operand: Expected a sequence or string or something automatically convertible to string (number, date or boolean), but this has evaluated to {}:",
                         t.describe()
                     ),
                 ))
@@ -1477,7 +1540,7 @@ impl<'a> Env<'a> {
                 if t.is_hash() {
                     return Ok(t.hash_get(k));
                 }
-                Err(self.err(tspan, format!("For \"[]\" left-hand operand: Expected a hash, but this has evaluated to {}:", t.describe())))
+                Err(self.err(tspan, format!("For \"...[...]\" left-hand operand: Expected a hash, but this has evaluated to {}:", t.describe())))
             }
             other => Err(self.err(
                 ispan,
@@ -1520,6 +1583,17 @@ impl<'a> Env<'a> {
         if *start < 0 {
             return Err(self.err(rspan, format!("Negative range start index ({start}) isn't allowed for a range used for slicing.")));
         }
+        let (what, unit) = if units.is_some() {
+            ("string", "character")
+        } else {
+            ("sequence", "element")
+        };
+        if let Some(l) = len {
+            let end = *start + *step * (*l as i64 - 1);
+            if *l > 0 && end < 0 && !limited {
+                return Err(self.err(rspan, format!("Negative range end index ({end}) isn't allowed for a range used for slicing.")));
+            }
+        }
         let start_u = *start as usize;
         let mut len = match len {
             Some(l) => *l,
@@ -1530,7 +1604,7 @@ impl<'a> Env<'a> {
                 len = len.min(start_u + 1);
             }
             if len > 0 && start_u >= total {
-                return Err(self.err(rspan, format!("Range start index {start} is out of bounds, because the sliced sequence has only {total} element(s).")));
+                return Err(self.err(rspan, format!("Range start index {start} is out of bounds, because the sliced {what} has only {total} {unit}(s). (Note that indices are 0-based).")));
             }
         } else {
             if limited {
@@ -1538,8 +1612,8 @@ impl<'a> Env<'a> {
             }
             if start_u > total || start_u.saturating_add(len) > total {
                 return Err(self.err(rspan, format!(
-                    "Range end index {} is out of bounds, because the sliced sequence has only {total} element(s).",
-                    start_u + len - 1
+                    "Range end index {} is out of bounds, because the sliced {what} has only {total} {unit}(s). (Note that indices are 0-based).",
+                    (start_u + len).saturating_sub(1)
                 )));
             }
         }
@@ -1566,7 +1640,7 @@ impl<'a> Env<'a> {
             return Err(self.err(
                 f.span,
                 format!(
-                    "Expected a method, but this has evaluated to {}:",
+                    "For \"...(...)\" callee: Expected a method or function, but this has evaluated to {}:",
                     fv.describe()
                 ),
             ));
@@ -1660,7 +1734,10 @@ impl<'a> Env<'a> {
                 }
                 return Ok(Value::Seq(Rc::new(out)));
             }
-            if l.is_string() || r.is_string() {
+            let scalar = |v: &Value<'a>| {
+                matches!(v, Value::Num(_) | Value::Bool(_) | Value::Date(_)) || v.is_string()
+            };
+            if l.is_string() || r.is_string() || (scalar(&l) && scalar(&r)) {
                 let a = self.to_string_value(&l, lspan, "+")?;
                 let b = self.to_string_value(&r, rspan, "+")?;
                 let mut s = String::with_capacity(a.len() + b.len());
@@ -1668,13 +1745,13 @@ impl<'a> Env<'a> {
                 s.push_str(&b);
                 return Ok(Value::string(s));
             }
-            let bad = if matches!(l, Value::Num(_)) {
+            let bad = if scalar(&l) {
                 (&r, rspan, "right")
             } else {
                 (&l, lspan, "left")
             };
             return Err(self.err(bad.1, format!(
-                "For \"+\" {}-hand operand: Expected a number, string, sequence or hash, but this has evaluated to {}:",
+                "For \"+\" {}-hand operand: Expected a string or something automatically convertible to string (number, date or boolean), or \"template output\" , but this has evaluated to {}:",
                 bad.2,
                 bad.0.describe()
             )));

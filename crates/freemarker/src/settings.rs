@@ -150,6 +150,37 @@ impl Settings {
     }
 }
 
+/// Whether `<#setting name=...>` accepts `name` (checked at parse time, as FreeMarker does).
+pub(crate) fn is_template_setting(name: &str) -> bool {
+    matches!(
+        canonical_name(name).as_str(),
+        "number_format"
+            | "boolean_format"
+            | "date_format"
+            | "time_format"
+            | "datetime_format"
+            | "locale"
+            | "time_zone"
+            | "sql_date_and_time_time_zone"
+            | "url_escaping_charset"
+            | "output_encoding"
+            | "classic_compatible"
+            | "show_error_tips"
+            | "auto_flush"
+            | "template_exception_handler"
+            | "arithmetic_engine"
+            | "object_wrapper"
+            | "api_builtin_enabled"
+            | "log_template_exceptions"
+            | "wrap_unchecked_exceptions"
+            | "new_builtin_class_resolver"
+            | "truncate_builtin_algorithm"
+            | "lazy_imports"
+            | "lazy_auto_imports"
+            | "attempt_exception_reporter"
+    )
+}
+
 /// Maps camelCase setting names to FreeMarker's snake_case form.
 fn canonical_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);

@@ -30,6 +30,8 @@ pub struct DateValue {
 /// A compiled date format for one kind of value.
 #[derive(Clone, Debug)]
 pub struct DateFormat {
+    /// What parse errors call the expected format: the SimpleDateFormat pattern (also for
+    /// styles, e.g. "MMM d, y, h:mm:ss a") or the spec of an ISO/XS format.
     spec: String,
     kind: DateKind,
     imp: Imp,
@@ -48,6 +50,8 @@ struct SimplePattern {
     names: &'static DateNames,
     /// (first day of week, minimal days in first week)
     week: (u32, u32),
+    /// The locale's minus sign, the only one Java's number parsing accepts.
+    minus: char,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,13 +100,14 @@ impl DateFormat {
         };
         let items = compile(&pattern).map_err(fail)?;
         Ok(DateFormat {
-            spec: spec.into(),
+            spec: pattern,
             kind,
             imp: Imp::Simple(SimplePattern {
                 items,
                 locale: locale.clone(),
                 names: locale.date_names(),
                 week: locale.week_rules(),
+                minus: locale.symbols().minus.chars().next().unwrap_or('-'),
             }),
         })
     }
@@ -368,13 +373,15 @@ impl SimplePattern {
             pos += 1;
         }
         let names = self.names;
+        let minus = self.minus;
         let number = |pos: usize| -> Option<(i64, usize, usize)> {
             let end_limit = if obey_count { field_start + n } else { t.len() };
             if obey_count && end_limit > t.len() {
                 return None;
             }
             let mut p = pos;
-            let neg = t.get(p) == Some(&'-');
+            // Java's number parser only knows the locale's minus sign (U+2212 in Swedish)
+            let neg = t.get(p) == Some(&minus);
             if neg {
                 p += 1;
             }
@@ -938,5 +945,51 @@ mod tests {
             parse("yyyyMMddHHmmss", DateTime, "  2022-01-31").unwrap(),
             -61_481_113_379_000
         );
+    }
+
+    #[test]
+    fn style_parse_errors_name_the_resolved_pattern() {
+        // oracle: "x"?datetime -> ... The expected format was: "MMM d, y, h:mm:ss a".
+        let e = parse("", DateKind::DateTime, "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("The expected format was: \"MMM d, y, h:mm:ss a\"."),
+            "{e}"
+        );
+        let e = parse("short", DateKind::DateTime, "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("The expected format was: \"M/d/yy, h:mm a\"."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn more_locales() {
+        use DateKind::*;
+        // oracle: 2022-07-05T05:46:40Z, ?string.full / .short with locale=it_IT, es_ES, pt_BR, sv_SE
+        assert_eq!(
+            fmt("full", DateTime, "it_IT", JULY),
+            "marted\u{ec} 5 luglio 2022 05:46:40 Tempo coordinato universale"
+        );
+        assert_eq!(
+            fmt("full", DateTime, "es_ES", JULY),
+            "martes, 5 de julio de 2022, 5:46:40 (tiempo universal coordinado)"
+        );
+        assert_eq!(fmt("short", DateTime, "es_ES", JULY), "5/7/22 5:46");
+        assert_eq!(
+            fmt("medium", DateTime, "pt_BR", JULY),
+            "5 de jul. de 2022 05:46:40"
+        );
+        assert_eq!(fmt("short", DateTime, "sv_SE", JULY), "2022-07-05 05:46");
+        // oracle: es_ES "a" -> "a.\u00a0m."
+        assert_eq!(fmt("a", DateTime, "es_ES", JULY), "a.\u{a0}m.");
+        // oracle: sv_SE "2022-02-28 20:07:01.795" with "yyyyMMddHHmmss" fails: '-' is not the
+        // Swedish minus sign (U+2212), so "-0" is no month
+        let sv = Locale::parse("sv_SE").unwrap();
+        let f = DateFormat::new("yyyyMMddHHmmss", DateTime, &sv).unwrap();
+        assert!(f
+            .parse("2022-02-28 20:07:01.795", &TimeZone::utc())
+            .is_err());
     }
 }

@@ -392,7 +392,17 @@ pub fn java_double_digits(f: f64) -> (String, i64) {
         let point = s.len() as i64 + insignificant as i64;
         return (s.trim_end_matches('0').to_string(), point);
     }
-    shortest_digits(f)
+    let (digits, point) = shortest_digits(f);
+    if digits.len() >= 17 {
+        // Seventeen digits can tie between two candidates (e.g. 1667619600411405.25); Java picks
+        // the even one, so take the exact value rounded half-even to 17 digits instead.
+        if let Some(exact) = Decimal::from_f64_exact(a) {
+            let (_, p) = exact.digits();
+            let rounded = exact.set_scale(17 - p, Rounding::HalfEven);
+            return rounded.digits();
+        }
+    }
+    (digits, point)
 }
 
 /// Java's `Double.toString(f)`: plain notation for 10^-3 <= |f| < 10^7, otherwise
@@ -506,5 +516,14 @@ mod tests {
         let big: BigInt = "123456789012345678901234567890".parse().unwrap();
         // oracle: ${input.bi?long} with bi = 123456789012345678901234567890 -> -4,362,896,299,872,285,998
         assert_eq!(bigint_low_i64(&big), -4362896299872285998);
+    }
+
+    #[test]
+    fn seventeen_digit_ties_go_to_even() {
+        // oracle: -1667619600411.4053 with "0.0‰" -> -1667619600411405.2‰ (the product's exact
+        // value ends in .25; Java prints the even candidate)
+        let f = 1667619600411.4053_f64 * 1000.0;
+        assert_eq!(java_double_digits(f), ("16676196004114052".to_string(), 16));
+        assert_eq!(java_double_digits(0.1), ("1".to_string(), 0));
     }
 }

@@ -296,6 +296,38 @@ pub fn capitalize(s: &str) -> String {
     out
 }
 
+/// `?upper_case` in `locale` (Java's `String.toUpperCase(locale)`: Turkish and Azeri map
+/// `i` to `İ`).
+pub fn upper_case_in(s: &str, locale: &super::Locale) -> String {
+    if matches!(locale.language(), "tr" | "az") {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                'i' => out.push('\u{130}'),
+                c => out.extend(c.to_uppercase()),
+            }
+        }
+        return out;
+    }
+    upper_case(s)
+}
+
+/// `?lower_case` in `locale` (Turkish and Azeri map `I` to `ı` and `İ` to `i`).
+pub fn lower_case_in(s: &str, locale: &super::Locale) -> String {
+    if matches!(locale.language(), "tr" | "az") {
+        let turkic: String = s
+            .chars()
+            .map(|c| match c {
+                'I' => '\u{131}',
+                '\u{130}' => 'i',
+                c => c,
+            })
+            .collect();
+        return java_lower(&turkic);
+    }
+    lower_case(s)
+}
+
 /// `?upper_case` (Java's `String.toUpperCase` for non-Turkic locales: `ß` becomes `SS`).
 pub fn upper_case(s: &str) -> String {
     s.to_uppercase()
@@ -451,5 +483,18 @@ mod tests {
             capitalize("\u{c}\u{130}\u{3a3}!|\u{3a3}a"),
             "\u{c}i\u{307}\u{3c2}!|\u{3c3}a"
         );
+    }
+
+    #[test]
+    fn turkish_case_mapping() {
+        // oracle (corpus formats.ftlcases locale-string-builtins, locale=tr_TR):
+        // "istanbul IŞIK" -> upper "İSTANBUL IŞIK", lower "istanbul ışık", cap_first "Istanbul IŞIK"
+        let tr = super::super::Locale::parse("tr_TR").unwrap();
+        let s = "istanbul I\u{15e}IK";
+        assert_eq!(upper_case_in(s, &tr), "\u{130}STANBUL I\u{15e}IK");
+        assert_eq!(lower_case_in(s, &tr), "istanbul \u{131}\u{15f}\u{131}k");
+        assert_eq!(cap_first(s), "Istanbul I\u{15e}IK");
+        let en = super::super::Locale::en_us();
+        assert_eq!(upper_case_in("i", &en), "I");
     }
 }

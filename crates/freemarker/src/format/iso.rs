@@ -194,23 +194,27 @@ struct IsoRegexes {
 fn regexes() -> &'static IsoRegexes {
     static R: OnceLock<IsoRegexes> = OnceLock::new();
     R.get_or_init(|| {
-        let zone = r"(Z|[+-]\d\d(?::?\d\d)?)?";
-        let ext_date = r"([+-]?\d{4,})-(\d\d)-(\d\d)";
-        let basic_date = r"([+-]?\d{4,})(\d\d)(\d\d)";
+        // oracle: "+2022-01-31" and an extended time with "+0100" are refused
+        let zone = r"(Z|[+-]\d\d(?::\d\d)?)?";
+        let basic_zone = r"(Z|[+-]\d\d(?:\d\d)?)?";
+        // oracle: XML Schema offsets need minutes ("1999-12-28+01"?date.xs fails)
+        let xs_zone = r"(Z|[+-]\d\d:\d\d)?";
+        let ext_date = r"(-?\d{4,})-(\d\d)-(\d\d)";
+        let basic_date = r"(-?\d{4,})(\d\d)(\d\d)";
         let ext_time = r"(\d\d)(?::(\d\d)(?::(\d\d)(?:[.,](\d+))?)?)?";
         let basic_time = r"(\d\d)(?:(\d\d)(?:(\d\d)(?:[.,](\d+))?)?)?";
         // constant patterns, covered by the tests below; never built from input
         let build = |s: String| Regex::new(&s).expect("ISO date regex is valid");
         IsoRegexes {
             iso_date: build(format!("^(?:{ext_date}|{basic_date})$")),
-            iso_time: build(format!("^(?:{ext_time}|{basic_time}){zone}$")),
+            iso_time: build(format!("^(?:{ext_time}{zone}|{basic_time}{basic_zone})$")),
             iso_date_time: build(format!(
-                "^(?:{ext_date}T{ext_time}|{basic_date}T{basic_time}){zone}$"
+                "^(?:{ext_date}T{ext_time}{zone}|{basic_date}T{basic_time}{basic_zone})$"
             )),
-            xs_date: build(format!(r"^(-?\d{{4,}})-(\d\d)-(\d\d){zone}$")),
-            xs_time: build(format!(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$")),
+            xs_date: build(format!(r"^(-?\d{{4,}})-(\d\d)-(\d\d){xs_zone}$")),
+            xs_time: build(format!(r"^(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{xs_zone}$")),
             xs_date_time: build(format!(
-                r"^(-?\d{{4,}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{zone}$"
+                r"^(-?\d{{4,}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?{xs_zone}$"
             )),
         }
     })
@@ -225,15 +229,6 @@ fn expected_name(kind: DateKind, xs: bool) -> &'static str {
         (true, DateKind::Date) => "W3C XML Schema date",
         (true, DateKind::Time) => "W3C XML Schema time",
         (true, _) => "W3C XML Schema dateTime",
-    }
-}
-
-/// Of a regex alternation's two halves of capture groups, the one that matched.
-fn half<'a>(fs: &[Option<&'a str>], width: usize) -> Vec<Option<&'a str>> {
-    if fs.len() == 2 * width && fs[..width].iter().all(|f| f.is_none()) {
-        fs[width..].to_vec()
-    } else {
-        fs[..width.min(fs.len())].to_vec()
     }
 }
 
@@ -259,29 +254,36 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
     // the capture groups that matched, in order (alternations leave the others empty)
     let groups: Vec<Option<&str>> = caps.iter().skip(1).map(|m| m.map(|m| m.as_str())).collect();
     let has_zone = kind != DateKind::Date || xs;
-    let zone_text = if has_zone {
-        groups.last().copied().flatten()
-    } else {
-        None
+    let width = match kind {
+        DateKind::Date => 3,
+        DateKind::Time => 4,
+        _ => 7,
     };
-    let fields: Vec<Option<&str>> = groups[..groups.len() - usize::from(has_zone)].to_vec();
+    // each alternative of the regex is `width` fields plus (maybe) the offset; take the one that matched
+    let alt_width = width + usize::from(has_zone);
+    let alt = groups
+        .chunks(alt_width)
+        .find(|a| a.first().is_some_and(|g| g.is_some()))
+        .ok_or_else(fail)?;
+    let zone_text = if has_zone { alt[width] } else { None };
     let n = |o: Option<&str>| -> Result<i64, FormatError> {
         match o {
             None => Ok(0),
-            Some(t) => t.trim_start_matches('+').parse::<i64>().map_err(|_| fail()),
+            Some(t) => t.parse::<i64>().map_err(|_| fail()),
         }
     };
-    let (date, time): (Vec<Option<&str>>, Vec<Option<&str>>) = match kind {
-        DateKind::Date => (half(&fields, 3), vec![]),
-        DateKind::Time => (vec![], half(&fields, 4)),
-        _ => {
-            let f = half(&fields, 7);
-            (f[..3].to_vec(), f[3..].to_vec())
-        }
+    let (date, time): (&[Option<&str>], &[Option<&str>]) = match kind {
+        DateKind::Date => (&alt[..3], &[]),
+        DateKind::Time => (&[], &alt[..4]),
+        _ => (&alt[..3], &alt[3..7]),
     };
     let mut days = 0;
     if !date.is_empty() {
         let mut y = n(date[0])?;
+        if xs && y == 0 {
+            // XML Schema has no year 0
+            return Err(fail());
+        }
         if xs && y < 0 {
             y += 1;
         }
@@ -311,7 +313,7 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
             }
             None => 0,
         };
-        if h > 24 || mi > 59 || sec > 60 || (h == 24 && (mi != 0 || sec != 0 || ms != 0)) {
+        if h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi != 0 || sec != 0 || ms != 0)) {
             return Err(fail());
         }
         ms_of_day = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
@@ -327,6 +329,9 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
                 .and_then(|d| d.parse().ok())
                 .ok_or_else(fail)?;
             let m: i64 = digits.get(2..4).and_then(|d| d.parse().ok()).unwrap_or(0);
+            if h > 23 || m > 59 {
+                return Err(fail());
+            }
             sign * (h * 3600 + m * 60)
         }
         None => tz.offset_for_local(local) as i64,
@@ -474,5 +479,52 @@ mod tests {
             1_643_659_621_000
         );
         assert_eq!(p("20:07:01Z", DateKind::Time, false).unwrap(), 72_421_000);
+    }
+
+    #[test]
+    fn refuses_what_freemarker_refuses() {
+        let utc = TimeZone::utc();
+        // oracle: all of these fail to parse
+        for (s, k, xs) in [
+            ("+2022-01-31", DateKind::Date, false),
+            ("2022-13-01", DateKind::Date, false),
+            ("2022-02-30", DateKind::Date, false),
+            ("2022-01-31T25:00:00Z", DateKind::DateTime, false),
+            ("2022-01-31T20:07:01+25:00", DateKind::DateTime, false),
+            ("2022-01-31T20:07:60Z", DateKind::DateTime, false),
+            ("2022-01-31T20:07Z", DateKind::DateTime, true),
+            ("20:07:01+0100", DateKind::Time, false),
+            ("0000-01-01", DateKind::Date, true),
+        ] {
+            assert!(parse_iso(s, k, xs, &utc).is_err(), "{s}");
+        }
+        // oracle: "12022-01-31" ok; "2007Z" and "20:07Z" -> 20:07:00Z; "20:07:01+01" -> 19:07:01Z
+        assert!(parse_iso("12022-01-31", DateKind::Date, false, &utc).is_ok());
+        assert_eq!(
+            parse_iso("2007Z", DateKind::Time, false, &utc).unwrap(),
+            72_420_000
+        );
+        assert_eq!(
+            parse_iso("20:07Z", DateKind::Time, false, &utc).unwrap(),
+            72_420_000
+        );
+        assert_eq!(
+            parse_iso("20:07:01+01", DateKind::Time, false, &utc).unwrap(),
+            68_821_000
+        );
+        // oracle: "x"?time.xs -> expected format "W3C XML Schema time"
+        let e = parse_iso("x", DateKind::Time, true, &utc).unwrap_err();
+        assert!(e
+            .to_string()
+            .ends_with("The expected format was: \"W3C XML Schema time\"."));
+    }
+
+    #[test]
+    fn xs_offsets_need_minutes() {
+        // oracle: "1999-12-28+01"?date.xs and "23:00:00.123456+01"?time.xs fail
+        let utc = TimeZone::utc();
+        assert!(parse_iso("1999-12-28+01", DateKind::Date, true, &utc).is_err());
+        assert!(parse_iso("23:00:00.123456+01", DateKind::Time, true, &utc).is_err());
+        assert!(parse_iso("23:00:00.123456+01:00", DateKind::Time, true, &utc).is_ok());
     }
 }

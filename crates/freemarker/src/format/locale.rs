@@ -1,10 +1,11 @@
 //! Locales: the number symbols, number/currency/percent patterns and date names that Java 17's
 //! CLDR data gives a handful of locales, so formatting matches FreeMarker on a Java 17 runtime.
 //!
-//! Known languages: en (en_US, en_GB, ...), de (de_DE, de_CH), fr, hu, ja, it, es, sv, pt. Any other
-//! locale gets Java's root-locale behaviour (English symbols, `¤ #,##0.00` currency), which is what
-//! Java itself does for a locale it has no data for; real Java locales missing here (e.g. nl_NL)
-//! format differently than in Apache FreeMarker.
+//! Numbers: en (US, GB, AU, CA, IN), de (DE, AT, CH), fr (FR, CA), hu, ja, it, es (ES, MX), pt (BR,
+//! PT), sv, nl, pl, ru, zh, ko, da, nb, fi, cs, tr; any other locale gets Java's root-locale data
+//! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
+//! Dates: en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv; other locales get en_US names and
+//! patterns (so e.g. nl_NL dates differ from Apache FreeMarker's).
 
 use super::FormatError;
 
@@ -20,6 +21,8 @@ pub struct Locale {
 pub struct Symbols {
     pub decimal: String,
     pub grouping: String,
+    /// Grouping in currency formats (differs in de_AT).
+    pub monetary_grouping: String,
     pub minus: String,
     pub percent: String,
     pub per_mill: String,
@@ -28,6 +31,23 @@ pub struct Symbols {
     pub nan: String,
     pub currency: String,
     pub currency_code: String,
+    /// The digit zero; other digits follow it (`zeroDigit` option).
+    pub zero: char,
+}
+
+/// Per-locale number data behind `symbols()` and the locale's patterns.
+#[derive(Clone, Copy)]
+struct NumberData {
+    decimal: &'static str,
+    grouping: &'static str,
+    monetary_grouping: &'static str,
+    minus: &'static str,
+    exponent: &'static str,
+    currency: &'static str,
+    currency_code: &'static str,
+    currency_pattern: &'static str,
+    percent_pattern: &'static str,
+    nan: &'static str,
 }
 
 /// Month, day, AM/PM and era names of a locale (SimpleDateFormat's `DateFormatSymbols`).
@@ -270,6 +290,175 @@ const JA_NAMES: DateNames = DateNames {
     eras: ["\u{7d00}\u{5143}\u{524d}", "\u{897f}\u{66a6}"],
 };
 
+const IT_SHORT_MONTHS: [&str; 12] = [
+    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+];
+const IT_NAMES: DateNames = DateNames {
+    months: [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    short_months: IT_SHORT_MONTHS,
+    standalone_short_months: IT_SHORT_MONTHS,
+    weekdays: [
+        "domenica",
+        "luned\u{ec}",
+        "marted\u{ec}",
+        "mercoled\u{ec}",
+        "gioved\u{ec}",
+        "venerd\u{ec}",
+        "sabato",
+    ],
+    short_weekdays: ["dom", "lun", "mar", "mer", "gio", "ven", "sab"],
+    am_pm: ["AM", "PM"],
+    eras: ["a.C.", "d.C."],
+};
+
+const ES_SHORT_MONTHS: [&str; 12] = [
+    "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
+];
+const ES_NAMES: DateNames = DateNames {
+    months: [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    short_months: ES_SHORT_MONTHS,
+    standalone_short_months: ES_SHORT_MONTHS,
+    weekdays: [
+        "domingo",
+        "lunes",
+        "martes",
+        "mi\u{e9}rcoles",
+        "jueves",
+        "viernes",
+        "s\u{e1}bado",
+    ],
+    short_weekdays: ["dom", "lun", "mar", "mi\u{e9}", "jue", "vie", "s\u{e1}b"],
+    am_pm: ["a.\u{a0}m.", "p.\u{a0}m."],
+    eras: ["a. C.", "d. C."],
+};
+
+const PT_SHORT_MONTHS: [&str; 12] = [
+    "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez.",
+];
+const PT_NAMES: DateNames = DateNames {
+    months: [
+        "janeiro",
+        "fevereiro",
+        "mar\u{e7}o",
+        "abril",
+        "maio",
+        "junho",
+        "julho",
+        "agosto",
+        "setembro",
+        "outubro",
+        "novembro",
+        "dezembro",
+    ],
+    short_months: PT_SHORT_MONTHS,
+    standalone_short_months: PT_SHORT_MONTHS,
+    weekdays: [
+        "domingo",
+        "segunda-feira",
+        "ter\u{e7}a-feira",
+        "quarta-feira",
+        "quinta-feira",
+        "sexta-feira",
+        "s\u{e1}bado",
+    ],
+    short_weekdays: ["dom.", "seg.", "ter.", "qua.", "qui.", "sex.", "s\u{e1}b."],
+    am_pm: ["AM", "PM"],
+    eras: ["a.C.", "d.C."],
+};
+
+const SV_SHORT_MONTHS: [&str; 12] = [
+    "jan.", "feb.", "mars", "apr.", "maj", "juni", "juli", "aug.", "sep.", "okt.", "nov.", "dec.",
+];
+const SV_NAMES: DateNames = DateNames {
+    months: [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    short_months: SV_SHORT_MONTHS,
+    standalone_short_months: SV_SHORT_MONTHS,
+    weekdays: [
+        "s\u{f6}ndag",
+        "m\u{e5}ndag",
+        "tisdag",
+        "onsdag",
+        "torsdag",
+        "fredag",
+        "l\u{f6}rdag",
+    ],
+    short_weekdays: [
+        "s\u{f6}n", "m\u{e5}n", "tis", "ons", "tors", "fre", "l\u{f6}r",
+    ],
+    am_pm: ["fm", "em"],
+    eras: ["f.Kr.", "e.Kr."],
+};
+
+const IT_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "dd/MM/yy"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1}, {0}", "{1}, {0}"],
+};
+const ES_PATTERNS: DatePatterns = DatePatterns {
+    date: [
+        "EEEE, d 'de' MMMM 'de' y",
+        "d 'de' MMMM 'de' y",
+        "d MMM y",
+        "d/M/yy",
+    ],
+    time: ["H:mm:ss (zzzz)", "H:mm:ss z", "H:mm:ss", "H:mm"],
+    date_time: ["{1}, {0}", "{1}, {0}", "{1} {0}", "{1} {0}"],
+};
+const PT_BR_PATTERNS: DatePatterns = DatePatterns {
+    date: [
+        "EEEE, d 'de' MMMM 'de' y",
+        "d 'de' MMMM 'de' y",
+        "d 'de' MMM 'de' y",
+        "dd/MM/y",
+    ],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
+};
+const SV_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "y-MM-dd"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
+};
+
 const EN_US_PATTERNS: DatePatterns = DatePatterns {
     date: ["EEEE, MMMM d, y", "MMMM d, y", "MMM d, y", "M/d/yy"],
     time: ["h:mm:ss a zzzz", "h:mm:ss a z", "h:mm:ss a", "h:mm a"],
@@ -345,49 +534,119 @@ impl Locale {
         &self.country
     }
 
-    /// Number symbols (oracle: `${1234567.891}` etc. with `locale=...`).
+    /// The locale's number data (oracle: `${1234567.891}`, `?string.currency`, `?string.percent`
+    /// and `?string("0.00E0")` per locale). Unknown locales get Java's root-locale data.
+    fn number_data(&self) -> NumberData {
+        const NB: &str = "\u{a0}";
+        let eur = ("\u{20ac}", "EUR");
+        let d = |decimal,
+                 grouping,
+                 currency: (&'static str, &'static str),
+                 currency_pattern,
+                 percent_pattern| NumberData {
+            decimal,
+            grouping,
+            monetary_grouping: grouping,
+            minus: "-",
+            exponent: "E",
+            currency: currency.0,
+            currency_code: currency.1,
+            currency_pattern,
+            percent_pattern,
+            nan: "NaN",
+        };
+        let suffix_cur = "#,##0.00\u{a0}\u{a4}";
+        let pct_nb = "#,##0\u{a0}%";
+        let pct = "#,##0%";
+        let lang = self.language.as_str();
+        let country = self.country.as_str();
+        match (lang, country) {
+            ("en", "US") | ("en", "") => d(".", ",", ("$", "USD"), "\u{a4}#,##0.00", pct),
+            ("en", "GB") => d(".", ",", ("\u{a3}", "GBP"), "\u{a4}#,##0.00", pct),
+            ("en", "AU") => NumberData {
+                exponent: "e",
+                ..d(".", ",", ("$", "AUD"), "\u{a4}#,##0.00", pct)
+            },
+            ("en", "CA") => NumberData {
+                exponent: "e",
+                ..d(".", ",", ("$", "CAD"), "\u{a4}#,##0.00", pct)
+            },
+            ("en", "IN") => d(".", ",", ("\u{20b9}", "INR"), "\u{a4}#,##0.00", pct),
+            ("en", _) => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}#,##0.00", pct),
+            ("de", "CH") => d(
+                ".",
+                "\u{2019}",
+                ("CHF", "CHF"),
+                "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
+                pct,
+            ),
+            ("de", "AT") => NumberData {
+                monetary_grouping: ".",
+                ..d(",", NB, eur, "\u{a4}\u{a0}#,##0.00", pct_nb)
+            },
+            ("de", _) => d(",", ".", eur, suffix_cur, pct_nb),
+            ("fr", "CA") => d(",", NB, ("$\u{a0}CA", "CAD"), suffix_cur, pct_nb),
+            ("fr", _) => d(",", "\u{202f}", eur, suffix_cur, pct_nb),
+            ("it", _) => d(",", ".", eur, suffix_cur, pct),
+            ("es", "MX") => d(".", ",", ("$", "MXN"), "\u{a4}#,##0.00", pct_nb),
+            ("es", _) => d(",", ".", eur, suffix_cur, pct_nb),
+            ("pt", "PT") => d(",", NB, eur, suffix_cur, pct),
+            ("pt", _) => d(",", ".", ("R$", "BRL"), "\u{a4}\u{a0}#,##0.00", pct),
+            ("hu", _) => d(",", NB, ("Ft", "HUF"), suffix_cur, pct),
+            ("sv", _) => NumberData {
+                minus: "\u{2212}",
+                exponent: "\u{d7}10^",
+                ..d(",", NB, ("kr", "SEK"), suffix_cur, pct_nb)
+            },
+            ("nb" | "no", _) => NumberData {
+                minus: "\u{2212}",
+                ..d(",", NB, ("kr", "NOK"), "\u{a4}\u{a0}#,##0.00", pct_nb)
+            },
+            ("fi", _) => NumberData {
+                minus: "\u{2212}",
+                nan: "ep\u{e4}luku",
+                ..d(",", NB, eur, suffix_cur, pct_nb)
+            },
+            ("da", _) => d(",", ".", ("kr.", "DKK"), suffix_cur, pct_nb),
+            ("nl", _) => d(
+                ",",
+                ".",
+                eur,
+                "\u{a4}\u{a0}#,##0.00;\u{a4}\u{a0}-#,##0.00",
+                pct,
+            ),
+            ("pl", _) => d(",", NB, ("z\u{142}", "PLN"), suffix_cur, pct),
+            ("ru", _) => NumberData {
+                nan: "\u{43d}\u{435}\u{a0}\u{447}\u{438}\u{441}\u{43b}\u{43e}",
+                ..d(",", NB, ("\u{20bd}", "RUB"), suffix_cur, pct_nb)
+            },
+            ("cs", _) => d(",", NB, ("K\u{10d}", "CZK"), suffix_cur, pct_nb),
+            ("tr", _) => d(",", ".", ("\u{20ba}", "TRY"), "\u{a4}#,##0.00", "%#,##0"),
+            ("zh", _) => d(".", ",", ("\u{a5}", "CNY"), "\u{a4}#,##0.00", pct),
+            ("ko", _) => d(".", ",", ("\u{20a9}", "KRW"), "\u{a4}#,##0", pct),
+            ("ja", "JP") => d(".", ",", ("\u{ffe5}", "JPY"), "\u{a4}#,##0", pct),
+            ("ja", _) => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}#,##0.00", pct),
+            // Java's root locale (oracle: locale=xx_YY -> "\u{a4}\u{a0}1,234.00")
+            _ => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}\u{a0}#,##0.00", pct),
+        }
+    }
+
+    /// Number symbols of the locale (`DecimalFormatSymbols`).
     pub fn symbols(&self) -> Symbols {
-        let (decimal, grouping) = match self.language.as_str() {
-            "de" if self.country == "CH" => (".", "\u{2019}"),
-            "de" | "it" | "es" | "pt" => (",", "."),
-            "fr" => (",", "\u{202f}"),
-            "hu" | "sv" => (",", "\u{a0}"),
-            _ => (".", ","),
-        };
-        let minus = if self.language == "sv" {
-            "\u{2212}"
-        } else {
-            "-"
-        };
-        let exponent = if self.language == "sv" {
-            "\u{d7}10^"
-        } else {
-            "E"
-        };
-        let (currency, currency_code) = match self.country.as_str() {
-            "US" => ("$", "USD"),
-            "GB" => ("\u{a3}", "GBP"),
-            "DE" | "FR" | "IT" | "ES" | "AT" | "NL" | "BE" | "FI" | "IE" | "PT" => {
-                ("\u{20ac}", "EUR")
-            }
-            "HU" => ("Ft", "HUF"),
-            "JP" => ("\u{ffe5}", "JPY"),
-            "SE" => ("kr", "SEK"),
-            "BR" => ("R$", "BRL"),
-            "CH" => ("CHF", "CHF"),
-            _ => ("\u{a4}", "XXX"),
-        };
+        let n = self.number_data();
         Symbols {
-            decimal: decimal.into(),
-            grouping: grouping.into(),
-            minus: minus.into(),
+            decimal: n.decimal.into(),
+            grouping: n.grouping.into(),
+            monetary_grouping: n.monetary_grouping.into(),
+            minus: n.minus.into(),
             percent: "%".into(),
             per_mill: "\u{2030}".into(),
-            exponent: exponent.into(),
+            exponent: n.exponent.into(),
             infinity: "\u{221e}".into(),
-            nan: "NaN".into(),
-            currency: currency.into(),
-            currency_code: currency_code.into(),
+            nan: n.nan.into(),
+            currency: n.currency.into(),
+            currency_code: n.currency_code.into(),
+            zero: '0',
         }
     }
 
@@ -398,33 +657,31 @@ impl Locale {
 
     /// The pattern of `NumberFormat.getCurrencyInstance(locale)`, with the currency's fraction digits.
     pub fn currency_pattern(&self) -> &'static str {
-        match (self.language.as_str(), self.country.as_str()) {
-            ("ja", "JP") | ("en", "JP") => "\u{a4}#,##0",
-            ("de", "CH") => "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
-            ("en", _) => "\u{a4}#,##0.00",
-            ("ja", _) => "\u{a4}#,##0.00",
-            ("de" | "fr" | "hu" | "it" | "es" | "sv", _) => "#,##0.00\u{a0}\u{a4}",
-            _ => "\u{a4}\u{a0}#,##0.00",
-        }
+        self.number_data().currency_pattern
+    }
+
+    /// The pattern of `NumberFormat.getPercentInstance(locale)`.
+    pub fn percent_pattern(&self) -> &'static str {
+        self.number_data().percent_pattern
     }
 
     /// Whether this is English with British-style dates (en_GB and similar).
     fn is_en_gb_like(&self) -> bool {
-        self.language == "en"
-            && matches!(
-                self.country.as_str(),
-                "GB" | "IE" | "NZ" | "AU" | "IN" | "ZA"
-            )
+        self.language == "en" && matches!(self.country.as_str(), "GB")
     }
 
-    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP); other
-    /// languages get en_US names.
+    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP, it_IT, es_ES,
+    /// pt_BR, sv_SE); other languages get en_US names.
     pub fn date_names(&self) -> &'static DateNames {
         match self.language.as_str() {
             "de" => &DE_NAMES,
             "fr" => &FR_NAMES,
             "hu" => &HU_NAMES,
             "ja" => &JA_NAMES,
+            "it" => &IT_NAMES,
+            "es" => &ES_NAMES,
+            "pt" => &PT_NAMES,
+            "sv" => &SV_NAMES,
             "en" if self.is_en_gb_like() => &EN_GB_NAMES,
             _ => &EN_US_NAMES,
         }
@@ -437,6 +694,10 @@ impl Locale {
             "fr" => &FR_PATTERNS,
             "hu" => &HU_PATTERNS,
             "ja" => &JA_PATTERNS,
+            "it" => &IT_PATTERNS,
+            "es" => &ES_PATTERNS,
+            "pt" => &PT_BR_PATTERNS,
+            "sv" => &SV_PATTERNS,
             "en" if self.is_en_gb_like() => &EN_GB_PATTERNS,
             _ => &EN_US_PATTERNS,
         }
@@ -448,15 +709,6 @@ impl Locale {
             "de" | "fr" | "hu" | "it" | "es" | "sv" | "pt" if self.country != "BR" => (2, 4),
             "en" if self.is_en_gb_like() => (2, 4),
             _ => (1, 1),
-        }
-    }
-
-    /// The pattern of `NumberFormat.getPercentInstance(locale)`.
-    pub fn percent_pattern(&self) -> &'static str {
-        match self.language.as_str() {
-            "de" if self.country == "CH" => "#,##0%",
-            "de" | "fr" | "es" | "sv" => "#,##0\u{a0}%",
-            _ => "#,##0%",
         }
     }
 }

@@ -48,22 +48,33 @@ impl NumberFormat {
     pub fn new(spec: &str, locale: &Locale) -> Result<NumberFormat, FormatError> {
         let kind = match spec {
             "computer" => Kind::Computer,
-            "number" | "" => Kind::Decimal(Box::new(DecimalPattern::parse(
+            // oracle: ?string("") prints 7137.2601277 as "7,137.2601277" and 0.0023 as ".0023"
+            "" => Kind::Decimal(Box::new(DecimalPattern::empty(locale.symbols()))),
+            "number" => Kind::Decimal(Box::new(DecimalPattern::parse(
                 locale.number_pattern(),
                 locale.symbols(),
-            )?)),
+            )
+            .map_err(FormatError::new)?)),
             "currency" => Kind::Decimal(Box::new(DecimalPattern::parse(
                 locale.currency_pattern(),
                 locale.symbols(),
-            )?)),
+            )
+            .map_err(FormatError::new)?)),
             "percent" => Kind::Decimal(Box::new(DecimalPattern::parse(
                 locale.percent_pattern(),
                 locale.symbols(),
-            )?)),
-            pattern => Kind::Decimal(Box::new(DecimalPattern::parse_extended(
-                pattern,
-                locale.symbols(),
-            )?)),
+            )
+            .map_err(FormatError::new)?)),
+            pattern => Kind::Decimal(Box::new(
+                DecimalPattern::parse_extended(pattern, locale.symbols()).map_err(|why| {
+                    FormatError::with_detail(
+                        format!(
+                            "Failed to get number format object for the \"{pattern}\" number format string: {why}"
+                        ),
+                        why,
+                    )
+                })?,
+            )),
         };
         Ok(NumberFormat { kind })
     }
@@ -78,7 +89,13 @@ impl NumberFormat {
     }
 }
 
-fn c_pattern() -> DecimalPattern {
+/// The computer format, built once.
+fn c_pattern() -> &'static DecimalPattern {
+    static C: std::sync::OnceLock<DecimalPattern> = std::sync::OnceLock::new();
+    C.get_or_init(build_c_pattern)
+}
+
+fn build_c_pattern() -> DecimalPattern {
     let mut symbols = Locale::en_us().symbols();
     symbols.infinity = "\u{221e}".into();
     // "0.################", never grouped; built by hand so it cannot fail.
@@ -130,6 +147,23 @@ pub fn parse_number(s: &str) -> Option<Number> {
     }
 }
 
+/// The exact value behind a number being formatted, built only when rounding needs it.
+enum Exact {
+    Int(i64),
+    Double(f64),
+    Decimal(Decimal),
+}
+
+impl Exact {
+    fn decimal(self) -> Decimal {
+        match self {
+            Exact::Int(i) => Decimal::from_i64(i),
+            Exact::Double(f) => Decimal::from_f64_exact(f).unwrap_or_else(|| Decimal::from_i64(0)),
+            Exact::Decimal(d) => d,
+        }
+    }
+}
+
 /// The digits to print: value = 0.DIGITS × 10^point, DIGITS without leading/trailing zeros
 /// (empty for zero).
 struct Digits {
@@ -155,12 +189,36 @@ impl Digits {
 /// digits; doubles print their shortest digits and round from their exact binary value, which is
 /// what Java's `DigitList` amounts to.
 fn rounded_digits(
-    exact: &Decimal,
+    exact: impl FnOnce() -> Decimal,
     shortest: Option<(String, i64)>,
     fixed: Option<usize>,
     max_sig: usize,
     mode: Rounding,
 ) -> Digits {
+    if let (Some((s, point)), Some(max_frac)) = (&shortest, fixed) {
+        // Java's DigitList reads the digits of Double.toString; for a lone 5 in E-form
+        // ("5.0E-4") that is "50", which at the rounding position counts as an exact tie
+        // (oracle: 0.0005 with "#,##0.###" -> "0", but 0.005 with "0.##" -> "0.01")
+        if s == "5" && *point <= -3 && -*point == max_frac as i64 {
+            // oracle: HALF_UP and HALF_DOWN see "digits after the 5" and go up; HALF_EVEN
+            // finds them all zero and goes down
+            let up = matches!(
+                mode,
+                Rounding::Up | Rounding::Ceiling | Rounding::HalfUp | Rounding::HalfDown
+            );
+            return if up {
+                Digits {
+                    digits: b"1".to_vec(),
+                    point: point + 1,
+                }
+            } else {
+                Digits {
+                    digits: Vec::new(),
+                    point: 0,
+                }
+            };
+        }
+    }
     if let Some((s, point)) = shortest {
         let fits = match fixed {
             Some(max_frac) => (s.len() as i64 - point) <= max_frac as i64,
@@ -173,7 +231,7 @@ fn rounded_digits(
             };
         }
     }
-    let abs = exact.abs();
+    let abs = exact().abs();
     if let Some(max_frac) = fixed {
         // Java's DigitList: a value whose first digit lies beyond the next-to-last printable
         // place becomes zero whatever the rounding mode (so UP/CEILING never make it 0.01)
@@ -197,22 +255,46 @@ fn rounded_digits(
 }
 
 impl DecimalPattern {
+    /// `new DecimalFormat("")`: no minimum digits, grouping by 3, all fraction digits.
+    fn empty(symbols: Symbols) -> DecimalPattern {
+        DecimalPattern {
+            pos_prefix: String::new(),
+            pos_suffix: String::new(),
+            neg_prefix: symbols.minus.clone(),
+            neg_suffix: String::new(),
+            multiplier: 1,
+            grouping_size: 3,
+            min_int: 0,
+            max_int: usize::MAX,
+            min_frac: 0,
+            max_frac: 340,
+            decimal_always_shown: false,
+            exponent: None,
+            rounding: Rounding::HalfEven,
+            symbols,
+        }
+    }
+
     /// A pattern with FreeMarker's extended options: `PATTERN;; name=value ...` or
     /// `POS;NEG; name=value ...`.
-    fn parse_extended(spec: &str, symbols: Symbols) -> Result<DecimalPattern, FormatError> {
+    fn parse_extended(spec: &str, symbols: Symbols) -> Result<DecimalPattern, String> {
         let (pattern, options) = split_options(spec);
         let mut symbols = symbols;
         let mut rounding = Rounding::HalfEven;
         let mut multiplier = None;
-        if let Some(options) = options {
-            for opt in options.split_whitespace() {
-                let (name, value) = opt.split_once('=').ok_or_else(|| {
-                    FormatError::new(format!(
-                        "Invalid number format {spec:?}: option {opt:?} must be name=value"
-                    ))
-                })?;
-                let value = value.trim_matches(['"', '\'']);
-                match name {
+        if let Some((options_at, options)) = options {
+            for (name, value) in parse_options(options, options_at)? {
+                let one_char = |v: &str| -> Result<String, String> {
+                    if v.chars().count() == 1 {
+                        Ok(v.to_string())
+                    } else {
+                        Err(format!(
+                            "\"{v}\" is an invalid value for the \"{name}\" parameter: Must contain exactly 1 character."
+                        ))
+                    }
+                };
+                let value = value.as_str();
+                match name.as_str() {
                     "roundingMode" => {
                         rounding = match value {
                             "up" => Rounding::Up,
@@ -223,35 +305,31 @@ impl DecimalPattern {
                             "halfDown" => Rounding::HalfDown,
                             "halfEven" => Rounding::HalfEven,
                             "unnecessary" => Rounding::Unnecessary,
-                            _ => {
-                                return Err(FormatError::new(format!(
-                                    "Invalid number format {spec:?}: unknown roundingMode {value:?}"
-                                )))
-                            }
+                            // oracle: FreeMarker's own message (it omits halfUp from the list)
+                            _ => return Err(format!(
+                                "\"{value}\" is an invalid value for the \"roundingMode\" parameter: Should be one of: up, down, ceiling, floor, halfDown, halfEven, unnecessary"
+                            )),
                         }
                     }
                     "multiplier" | "multipier" => {
                         multiplier = Some(value.parse::<i64>().map_err(|_| {
-                            FormatError::new(format!(
-                                "Invalid number format {spec:?}: bad multiplier {value:?}"
-                            ))
+                            format!("Malformed multiplier value: \"{value}\"")
                         })?)
                     }
-                    "decimalSeparator" => symbols.decimal = value.into(),
-                    "groupingSeparator" => symbols.grouping = value.into(),
-                    "minusSign" => symbols.minus = value.into(),
+                    "decimalSeparator" | "monetaryDecimalSeparator" => symbols.decimal = one_char(value)?,
+                    "groupingSeparator" => symbols.grouping = one_char(value)?,
+                    "minusSign" => symbols.minus = one_char(value)?,
+                    "percent" => symbols.percent = one_char(value)?,
+                    "perMill" => symbols.per_mill = one_char(value)?,
+                    "zeroDigit" => symbols.zero = one_char(value)?.chars().next().unwrap_or('0'),
                     "infinity" => symbols.infinity = value.into(),
                     "nan" => symbols.nan = value.into(),
-                    "percent" => symbols.percent = value.into(),
-                    "perMill" => symbols.per_mill = value.into(),
                     "exponentSeparator" => symbols.exponent = value.into(),
                     "currencySymbol" => symbols.currency = value.into(),
                     "currencyCode" => symbols.currency_code = value.into(),
-                    _ => {
-                        return Err(FormatError::new(format!(
-                            "Invalid number format {spec:?}: unsupported option {name:?}"
-                        )))
-                    }
+                    _ => return Err(format!(
+                        "Unsupported parameter name, \"{name}\". The supported names are: currencyCode, decimalSeparator, exponentSeparator, groupingSeparator, infinity, minusSign, monetaryDecimalSeparator, multipier, multiplier, nan, perMill, percent, roundingMode, zeroDigit"
+                    )),
                 }
             }
         }
@@ -264,12 +342,16 @@ impl DecimalPattern {
     }
 
     /// Java's `DecimalFormat.applyPattern`.
-    fn parse(pattern: &str, symbols: Symbols) -> Result<DecimalPattern, FormatError> {
-        let bad = |why: &str| {
-            FormatError::new(format!(
-                "Malformed number format pattern {pattern:?}: {why}"
-            ))
-        };
+    fn parse(pattern: &str, symbols: Symbols) -> Result<DecimalPattern, String> {
+        // currency formats group with the monetary separator (oracle: de_AT "€ 1.234,00" but
+        // "1 234 567,891" for numbers)
+        let mut symbols = symbols;
+        if pattern.contains('\u{a4}') {
+            symbols.grouping = symbols.monetary_grouping.clone();
+        }
+        // Java's IllegalArgumentException messages
+        let bad = |why: &str| format!("{why} in pattern \"{pattern}\"");
+        let malformed = || format!("Malformed pattern \"{pattern}\"");
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
         // (prefix, suffix) for the positive and the optional negative subpattern
@@ -300,7 +382,7 @@ impl DecimalPattern {
                         }
                         '0' => {
                             if part.right > 0 {
-                                return Err(bad("unexpected '0'"));
+                                return Err(bad("Unexpected '0'"));
                             }
                             part.zero += 1;
                             if part.grouping >= 0 && part.decimal_pos.is_none() {
@@ -316,7 +398,7 @@ impl DecimalPattern {
                         }
                         '.' => {
                             if part.decimal_pos.is_some() {
-                                return Err(bad("multiple decimal separators"));
+                                return Err(bad("Multiple decimal separators"));
                             }
                             part.decimal_pos = Some(part.left + part.zero + part.right);
                             i += 1;
@@ -324,7 +406,7 @@ impl DecimalPattern {
                         }
                         'E' => {
                             if part.exponent.is_some() {
-                                return Err(bad("multiple exponential symbols"));
+                                return Err(bad("Multiple exponential symbols"));
                             }
                             i += 1;
                             let mut n = 0;
@@ -333,7 +415,7 @@ impl DecimalPattern {
                                 i += 1;
                             }
                             if part.left + part.zero < 1 || n < 1 {
-                                return Err(bad("malformed exponential"));
+                                return Err(format!("Malformed exponential pattern \"{pattern}\""));
                             }
                             part.exponent = Some(n);
                             phase = 2;
@@ -368,7 +450,7 @@ impl DecimalPattern {
                         continue;
                     }
                     '#' | '0' | ',' | '.' => {
-                        return Err(bad("unexpected digit character in suffix"))
+                        return Err(bad(&format!("Unquoted special character '{c}'")))
                     }
                     '\'' => {
                         if chars.get(i + 1) == Some(&'\'') {
@@ -382,7 +464,7 @@ impl DecimalPattern {
                     }
                     ';' => {
                         if phase == 0 || sub == 1 {
-                            return Err(bad("unquoted ';' in pattern"));
+                            return Err(bad("Unquoted special character ';'"));
                         }
                         i += 1;
                         break;
@@ -408,13 +490,10 @@ impl DecimalPattern {
                 }
                 i += 1;
             }
-            if in_quote {
-                return Err(bad("unterminated quote"));
+            if in_quote || part.grouping == 0 || !part.is_well_formed() {
+                return Err(malformed());
             }
             if sub == 0 {
-                if part.left + part.zero + part.right == 0 && part.decimal_pos.is_none() {
-                    return Err(bad("no digits"));
-                }
                 number = part;
             }
             affixes.push((prefix, suffix));
@@ -490,25 +569,34 @@ impl DecimalPattern {
                     let (pre, suf) = self.affixes(negative);
                     return format!("{pre}{}{suf}", self.symbols.infinity);
                 }
-                let exact = Decimal::from_f64_exact(f).unwrap_or_else(|| Decimal::from_i64(0));
                 let shortest = if f == 0.0 {
                     None
                 } else {
                     Some(java_double_digits(f))
                 };
-                (negative, exact, shortest)
+                (negative, Exact::Double(f), shortest)
             }
-            Number::Int(i) => {
-                let d = Decimal::from_i64(*i).mul(&Decimal::from_i64(m));
-                (d.signum() < 0, d, None)
-            }
+            Number::Int(i) => match i.checked_mul(m) {
+                // fast path: a machine integer's digits are exact and need no rounding
+                Some(v) => {
+                    let digits = v.unsigned_abs().to_string();
+                    let point = digits.len() as i64;
+                    let trimmed = digits.trim_end_matches('0').to_string();
+                    let shortest = if v == 0 { None } else { Some((trimmed, point)) };
+                    (v < 0, Exact::Int(v), shortest)
+                }
+                None => {
+                    let d = Decimal::from_i64(*i).mul(&Decimal::from_i64(m));
+                    (d.signum() < 0, Exact::Decimal(d), None)
+                }
+            },
             Number::BigInt(b) => {
                 let d = Decimal::new(b * BigInt::from(m), 0);
-                (d.signum() < 0, d, None)
+                (d.signum() < 0, Exact::Decimal(d), None)
             }
             Number::Decimal(d) => {
                 let d = d.mul(&Decimal::from_i64(m));
-                (d.signum() < 0, d, None)
+                (d.signum() < 0, Exact::Decimal(d), None)
             }
         };
         // digits are rounded as magnitudes, so directed modes flip for negative values
@@ -520,16 +608,33 @@ impl DecimalPattern {
         let mut out = String::new();
         let (pre, suf) = self.affixes(negative);
         out.push_str(pre);
+        let mut body = String::new();
         match self.exponent {
             None => {
-                let digits = rounded_digits(&exact, shortest, Some(self.max_frac), 0, rounding);
-                self.write_fixed(&digits, &mut out);
+                let digits = rounded_digits(
+                    || exact.decimal(),
+                    shortest,
+                    Some(self.max_frac),
+                    0,
+                    rounding,
+                );
+                self.write_fixed(&digits, &mut body);
             }
             Some(min_exp_digits) => {
                 let max_sig = self.max_int.saturating_add(self.max_frac);
-                let digits = rounded_digits(&exact, shortest, None, max_sig, rounding);
-                self.write_scientific(&digits, min_exp_digits, &mut out);
+                let digits = rounded_digits(|| exact.decimal(), shortest, None, max_sig, rounding);
+                self.write_scientific(&digits, min_exp_digits, &mut body);
             }
+        }
+        if self.symbols.zero == '0' {
+            out.push_str(&body);
+        } else {
+            // oracle: zeroDigit='a' prints 1.5 as "b.f"
+            let zero = self.symbols.zero as u32;
+            out.extend(body.chars().map(|c| match c.to_digit(10) {
+                Some(d) => char::from_u32(zero + d).unwrap_or(c),
+                None => c,
+            }));
         }
         out.push_str(suf);
         out
@@ -664,6 +769,25 @@ struct NumberPart {
     exponent: Option<usize>,
 }
 
+impl NumberPart {
+    /// Java's digit syntax check (after interpreting "##.##" as "#0.##").
+    fn is_well_formed(&self) -> bool {
+        let mut p = *self;
+        if p.zero == 0 && p.left > 0 {
+            if let Some(dp) = p.decimal_pos {
+                let n = dp.max(1);
+                p.right = p.left - n;
+                p.left = n - 1;
+                p.zero = 1;
+            }
+        }
+        match p.decimal_pos {
+            None => p.right == 0,
+            Some(dp) => dp >= p.left && dp <= p.left + p.zero,
+        }
+    }
+}
+
 impl Default for NumberPart {
     fn default() -> NumberPart {
         NumberPart {
@@ -678,7 +802,8 @@ impl Default for NumberPart {
 }
 
 /// Splits FreeMarker's extended syntax: the options follow the second `;` outside quotes.
-fn split_options(spec: &str) -> (&str, Option<&str>) {
+/// Returns the pattern and (char offset of the options in `spec`, options text).
+fn split_options(spec: &str) -> (&str, Option<(usize, &str)>) {
     let mut in_quote = false;
     let mut semis = Vec::new();
     for (k, c) in spec.char_indices() {
@@ -696,9 +821,88 @@ fn split_options(spec: &str) -> (&str, Option<&str>) {
         } else {
             &spec[..second]
         };
-        (pattern, Some(&spec[second + 1..]))
+        let at = spec[..second + 1].chars().count();
+        (pattern, Some((at, &spec[second + 1..])))
     } else {
         (spec, None)
+    }
+}
+
+/// FreeMarker's `name=value` option list: separated by spaces or commas; values quoted with
+/// `'` or `"`, or bare words of letters and digits. `at` is the options' offset for messages.
+fn parse_options(text: &str, at: usize) -> Result<Vec<(String, String)>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let found = |i: usize| match chars.get(i) {
+        Some(c) => format!("found: {c}"),
+        None => "reached the end of the input.".to_string(),
+    };
+    let word = |i: &mut usize| {
+        let start = *i;
+        while *i < chars.len() && (chars[*i].is_alphanumeric() || chars[*i] == '_') {
+            *i += 1;
+        }
+        chars[start..*i].iter().collect::<String>()
+    };
+    loop {
+        while i < chars.len() && (chars[i].is_whitespace() || chars[i] == ',') {
+            i += 1;
+        }
+        if i >= chars.len() {
+            return Ok(out);
+        }
+        let name = word(&mut i);
+        if name.is_empty() {
+            return Err(format!(
+                "Expected a(n) name at position {} (0-based), but {}",
+                at + i,
+                found(i)
+            ));
+        }
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if chars.get(i) != Some(&'=') {
+            return Err(format!(
+                "Expected a(n) \"=\" at position {} (0-based), but {}",
+                at + i,
+                found(i)
+            ));
+        }
+        i += 1;
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        let value = match chars.get(i) {
+            Some(&q) if q == '\'' || q == '"' => {
+                let start = i + 1;
+                let end = chars[start..]
+                    .iter()
+                    .position(|c| *c == q)
+                    .map(|p| start + p);
+                let Some(end) = end else {
+                    return Err(format!(
+                        "The \"{q}\" quotation mark was never closed at position {} (0-based)",
+                        at + i
+                    ));
+                };
+                i = end + 1;
+                chars[start..end].iter().collect()
+            }
+            _ => {
+                let v = word(&mut i);
+                if v.is_empty() {
+                    return Err(format!(
+                        "Expected a(n) value at position {} (0-based), but {}",
+                        at + i,
+                        found(i)
+                    ));
+                }
+                v
+            }
+        };
+        out.push((name, value));
     }
 }
 
@@ -844,5 +1048,119 @@ mod tests {
         assert_eq!(format_c(&Number::Double(12345678.9)), "12345678.9");
         assert_eq!(format_c(&Number::Double(f64::INFINITY)), "INF");
         assert_eq!(format_c(&Number::Double(f64::NAN)), "NaN");
+    }
+
+    #[test]
+    fn pattern_errors_use_java_and_freemarker_messages() {
+        let err = |spec: &str| {
+            NumberFormat::new(spec, &Locale::en_us())
+                .unwrap_err()
+                .to_string()
+        };
+        // oracle: Failed to get number format object for the "0.0.0" number format string:
+        // Multiple decimal separators in pattern "0.0.0"
+        assert_eq!(
+            err("0.0.0"),
+            "Failed to get number format object for the \"0.0.0\" number format string: Multiple decimal separators in pattern \"0.0.0\""
+        );
+        // oracle: "#0#0" -> Unexpected '0' in pattern; "0#" -> Malformed pattern; ";" -> Unquoted
+        // special character ';'; "0E" -> Malformed exponential pattern
+        assert!(err("#0#0").ends_with("Unexpected '0' in pattern \"#0#0\""));
+        assert!(err("0#").ends_with("Malformed pattern \"0#\""));
+        assert!(err(";").ends_with("Unquoted special character ';' in pattern \";\""));
+        assert!(err("0E").ends_with("Malformed exponential pattern \"0E\""));
+        // oracle: option errors
+        assert!(err("0.0;; minusSign=~")
+            .ends_with("Expected a(n) value at position 16 (0-based), but found: ~"));
+        assert!(err("0.0;; roundingMode").ends_with(
+            "Expected a(n) \"=\" at position 18 (0-based), but reached the end of the input."
+        ));
+        assert!(err("0.0;; decimalSeparator='ab'").ends_with(
+            "\"ab\" is an invalid value for the \"decimalSeparator\" parameter: Must contain exactly 1 character."
+        ));
+        assert!(err("0.0;; foo=bar").contains("Unsupported parameter name, \"foo\"."));
+    }
+
+    #[test]
+    fn extended_options_and_odd_patterns() {
+        let n = Number::Double(1234.5);
+        // oracle: "abc" -> abc1234; "0;" -> 1234; "#,##0.0;; groupingSeparator=' '" -> "1 234.5";
+        // "0.0;; roundingMode=halfUp,multiplier=2" on -1.5 -> -3.0; zeroDigit='a' on 1.5 -> b.f
+        assert_eq!(fmt("abc", "en_US", &n), "abc1234");
+        assert_eq!(fmt("0;", "en_US", &n), "1234");
+        assert_eq!(
+            fmt("#,##0.0;; groupingSeparator=' '", "en_US", &n),
+            "1 234.5"
+        );
+        assert_eq!(
+            fmt(
+                "0.0;; roundingMode=halfUp,multiplier=2",
+                "en_US",
+                &Number::Double(-1.5)
+            ),
+            "-3.0"
+        );
+        assert_eq!(
+            fmt("0.0;; nan='N' zeroDigit='a'", "en_US", &Number::Double(1.5)),
+            "b.f"
+        );
+        // oracle: ?string("") on 1234.5 -> "1,234.5"
+        assert_eq!(fmt("", "en_US", &n), "1,234.5");
+    }
+
+    #[test]
+    fn error_detail_is_the_java_message() {
+        // oracle (corpus number-format-bad-pattern-error): a bad number_format setting reads
+        // "Failed to get number format object for the current number format string, "0.0.0":
+        // Multiple decimal separators in pattern "0.0.0"" -- the engine wraps `detail()` itself
+        let e = NumberFormat::new("0.0.0", &Locale::en_us()).unwrap_err();
+        assert_eq!(
+            e.detail(),
+            "Multiple decimal separators in pattern \"0.0.0\""
+        );
+    }
+
+    #[test]
+    fn lone_five_in_e_form_is_an_exact_tie() {
+        // oracle: 0.0005 with "0.###" -> 0, halfUp/halfDown -> 0.001; 0.005 with "0.##" -> 0.01;
+        // -0.0005 with "0.###;; roundingMode=halfDown" -> -0.001
+        let n = Number::Double(0.0005);
+        assert_eq!(fmt("0.###", "en_US", &n), "0");
+        assert_eq!(fmt("number", "en_US", &n), "0");
+        assert_eq!(fmt("0.###;; roundingMode=halfUp", "en_US", &n), "0.001");
+        assert_eq!(
+            fmt(
+                "0.###;; roundingMode=halfDown",
+                "en_US",
+                &Number::Double(-0.0005)
+            ),
+            "-0.001"
+        );
+        assert_eq!(fmt("0.##", "en_US", &Number::Double(0.005)), "0.01");
+    }
+
+    #[test]
+    fn more_locales_number_data() {
+        // oracle: de_AT "1 234 567,891" (NBSP) but currency "€ 1.234,00"; nl_NL currency
+        // "€ -1.234,50"; tr_TR percent "%26"; ru_RU NaN "не число"; en_AU exponent "1.23e3"
+        let n = |s: &str| Number::parse_literal(s).unwrap();
+        assert_eq!(
+            fmt("number", "de_AT", &n("1234567.891")),
+            "1\u{a0}234\u{a0}567,891"
+        );
+        assert_eq!(
+            fmt("currency", "de_AT", &n("1234")),
+            "\u{20ac}\u{a0}1.234,00"
+        );
+        assert_eq!(
+            fmt("currency", "nl_NL", &n("1234.5").neg()),
+            "\u{20ac}\u{a0}-1.234,50"
+        );
+        assert_eq!(fmt("percent", "tr_TR", &n("0.256")), "%26");
+        assert_eq!(
+            fmt("number", "ru_RU", &Number::Double(f64::NAN)),
+            "\u{43d}\u{435}\u{a0}\u{447}\u{438}\u{441}\u{43b}\u{43e}"
+        );
+        assert_eq!(fmt("0.00E0", "en_AU", &n("1234.5")), "1.23e3");
     }
 }

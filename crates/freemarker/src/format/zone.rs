@@ -24,6 +24,23 @@ enum Kind {
     Named(Tz),
 }
 
+/// chrono-tz's transition tables end in 2099, while Java keeps applying a zone's last rule.
+/// For a later instant, the same moment in a year of 2072..2099 with the same calendar (leap
+/// year and weekday of January 1), whose transitions fall on the same dates.
+fn same_calendar_before_2100(epoch_ms: i64) -> Option<i64> {
+    use super::calendar::{days_from_gregorian, gregorian_from_days, weekday, DAY_MS};
+    let days = epoch_ms.div_euclid(DAY_MS);
+    let (y, _, _) = gregorian_from_days(days);
+    if y < 2100 {
+        return None;
+    }
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let jan1 = days_from_gregorian(y, 1, 1);
+    let reference = (2072..2100)
+        .find(|r| leap(*r) == leap(y) && weekday(days_from_gregorian(*r, 1, 1)) == weekday(jan1))?;
+    Some(epoch_ms - (jan1 - days_from_gregorian(reference, 1, 1)) * DAY_MS)
+}
+
 /// 1900-01-01T00:00:00Z: Java's time zone data starts here.
 const UTC_1900_MS: i64 = -2_208_988_800_000;
 
@@ -105,6 +122,9 @@ impl TimeZone {
                 dst: false,
             };
         }
+        if let Some(shifted) = same_calendar_before_2100(epoch_ms) {
+            return self.offset_at(shifted);
+        }
         match self.kind {
             Kind::Fixed(s) => ZoneOffset {
                 seconds: s,
@@ -135,6 +155,10 @@ impl TimeZone {
         match self.kind {
             Kind::Fixed(s) => s,
             Kind::Named(_) if local_ms < UTC_1900_MS => self.offset_at(local_ms).seconds,
+            Kind::Named(_) if same_calendar_before_2100(local_ms).is_some() => {
+                let shifted = same_calendar_before_2100(local_ms).unwrap_or(local_ms);
+                self.offset_for_local(shifted)
+            }
             Kind::Named(tz) => {
                 let secs = local_ms.div_euclid(1000);
                 let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
@@ -154,7 +178,7 @@ impl TimeZone {
     }
 
     /// The `z` (short) or `zzzz` (long) name at an instant, in the locale's language where
-    /// known (en_US, en_GB, de, fr, hu, ja; others get en_US names). Zones outside the table get
+    /// known (en_US, en_GB, de, fr, hu, ja, it, es, pt, sv; others get en_US names). Zones outside the table get
     /// tzdb's alphabetic abbreviation or `GMT±hh:mm`.
     pub fn display_name(&self, epoch_ms: i64, long: bool, locale: &Locale) -> String {
         let off = self.offset_at(epoch_ms);
@@ -165,6 +189,10 @@ impl TimeZone {
                 ("fr", _) => 3,
                 ("hu", _) => 4,
                 ("ja", _) => 5,
+                ("it", _) => 6,
+                ("es", _) => 7,
+                ("pt", _) => 8,
+                ("sv", _) => 9,
                 _ => 0,
             };
             let names = ZONE_NAMES[meta][loc];
@@ -269,8 +297,8 @@ impl TimeZone {
 }
 
 /// CLDR zone names as Java 17 prints them: [metazone][locale] = [short std, short dst, long std,
-/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja (oracle-generated).
-const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
+/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv (oracle-generated).
+const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
     // UTC
     [
         ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
@@ -279,6 +307,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["UTC", "UTC", "Temps universel coordonn\u{e9}", "Temps universel coordonn\u{e9}"],
         ["UTC", "UTC", "koordin\u{e1}lt vil\u{e1}gid\u{151}", "koordin\u{e1}lt vil\u{e1}gid\u{151}"],
         ["UTC", "UTC", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}"],
+        ["UTC", "UTC", "Tempo coordinato universale", "Tempo coordinato universale"],
+        ["UTC", "UTC", "tiempo universal coordinado", "tiempo universal coordinado"],
+        ["UTC", "UTC", "Hor\u{e1}rio Universal Coordenado", "Hor\u{e1}rio Universal Coordenado"],
+        ["UTC", "UTC", "koordinerad universell tid", "koordinerad universell tid"],
     ],
     // GMT
     [
@@ -288,6 +320,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["GMT", "GMT", "heure moyenne de Greenwich", "heure moyenne de Greenwich"],
         ["GMT", "GMT", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}"],
         ["GMT", "GMT", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}"],
+        ["GMT", "GMT", "Ora del meridiano di Greenwich", "Ora del meridiano di Greenwich"],
+        ["GMT", "GMT", "hora del meridiano de Greenwich", "hora del meridiano de Greenwich"],
+        ["GMT", "GMT", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio do Meridiano de Greenwich"],
+        ["GMT", "GMT", "Greenwichtid", "Greenwichtid"],
     ],
     // Europe/London
     [
@@ -297,6 +333,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["GMT", "BST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} britannique"],
         ["GMT", "BST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "brit ny\u{e1}ri id\u{151}"],
         ["GMT", "BST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{82f1}\u{56fd}\u{590f}\u{6642}\u{9593}"],
+        ["GMT", "BST", "Ora del meridiano di Greenwich", "Ora legale del Regno Unito"],
+        ["GMT", "BST", "hora del meridiano de Greenwich", "hora de verano brit\u{e1}nica"],
+        ["GMT", "BST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio de Ver\u{e3}o Brit\u{e2}nico"],
+        ["GMT", "BST", "Greenwichtid", "brittisk sommartid"],
     ],
     // Europe/Dublin
     [
@@ -306,6 +346,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["GMT", "IST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} irlandaise"],
         ["GMT", "IST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "\u{ed}r ny\u{e1}ri id\u{151}"],
         ["GMT", "IST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30a4}\u{30eb}\u{30e9}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
+        ["GMT", "IST", "Ora del meridiano di Greenwich", "Ora legale dell\u{2019}Irlanda"],
+        ["GMT", "IST", "hora del meridiano de Greenwich", "hora de verano de Irlanda"],
+        ["GMT", "IST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio Padr\u{e3}o Irland\u{ea}s"],
+        ["GMT", "IST", "Greenwichtid", "irl\u{e4}ndsk sommartid"],
     ],
     // Europe/Lisbon
     [
@@ -315,6 +359,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["WET", "WEST", "heure normale d\u{2019}Europe de l\u{2019}Ouest", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Ouest"],
         ["WET", "WEST", "nyugat-eur\u{f3}pai t\u{e9}li id\u{151}", "nyugat-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
         ["WET", "WEST", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+        ["WET", "WEST", "Ora standard dell\u{2019}Europa occidentale", "Ora legale dell\u{2019}Europa occidentale"],
+        ["WET", "WEST", "hora est\u{e1}ndar de Europa occidental", "hora de verano de Europa occidental"],
+        ["WET", "WEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Ocidental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Ocidental"],
+        ["WET", "WEST", "v\u{e4}steuropeisk normaltid", "v\u{e4}steuropeisk sommartid"],
     ],
     // Europe/Berlin
     [
@@ -324,6 +372,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["CET", "CEST", "heure normale d\u{2019}Europe centrale", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe centrale"],
         ["CET", "CEST", "k\u{f6}z\u{e9}p-eur\u{f3}pai t\u{e9}li id\u{151}", "k\u{f6}z\u{e9}p-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
         ["CET", "CEST", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+        ["CET", "CEST", "Ora standard dell\u{2019}Europa centrale", "Ora legale dell\u{2019}Europa centrale"],
+        ["CET", "CEST", "hora est\u{e1}ndar de Europa central", "hora de verano de Europa central"],
+        ["CET", "CEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Central", "Hor\u{e1}rio de Ver\u{e3}o da Europa Central"],
+        ["CET", "CEST", "centraleuropeisk normaltid", "centraleuropeisk sommartid"],
     ],
     // Europe/Athens
     [
@@ -333,6 +385,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["EET", "EEST", "heure normale d\u{2019}Europe de l\u{2019}Est", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Est"],
         ["EET", "EEST", "kelet-eur\u{f3}pai t\u{e9}li id\u{151}", "kelet-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
         ["EET", "EEST", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
+        ["EET", "EEST", "Ora standard dell\u{2019}Europa orientale", "Ora legale dell\u{2019}Europa orientale"],
+        ["EET", "EEST", "hora est\u{e1}ndar de Europa oriental", "hora de verano de Europa oriental"],
+        ["EET", "EEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Oriental"],
+        ["EET", "EEST", "\u{f6}steuropeisk normaltid", "\u{f6}steuropeisk sommartid"],
     ],
     // Europe/Moscow
     [
@@ -342,6 +398,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["MSK", "MSK", "heure normale de Moscou", "heure normale de Moscou"],
         ["MSK", "MSK", "moszkvai t\u{e9}li id\u{151}", "moszkvai t\u{e9}li id\u{151}"],
         ["MSK", "MSK", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}"],
+        ["MSK", "MSK", "Ora standard di Mosca", "Ora standard di Mosca"],
+        ["MSK", "MSK", "hora est\u{e1}ndar de Mosc\u{fa}", "hora est\u{e1}ndar de Mosc\u{fa}"],
+        ["MSK", "MSK", "Hor\u{e1}rio Padr\u{e3}o de Moscou", "Hor\u{e1}rio Padr\u{e3}o de Moscou"],
+        ["MSK", "MSK", "Moskva, normaltid", "Moskva, normaltid"],
     ],
     // America/New_York
     [
@@ -351,6 +411,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["EST", "EDT", "heure normale de l\u{2019}Est nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est"],
         ["EST", "EDT", "keleti \u{e1}llamokbeli z\u{f3}naid\u{151}", "keleti \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
         ["EST", "EDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+        ["EST", "EDT", "Ora standard orientale USA", "Ora legale orientale USA"],
+        ["EST", "EDT", "hora est\u{e1}ndar oriental", "hora de verano oriental"],
+        ["EST", "EDT", "Hor\u{e1}rio Padr\u{e3}o do Leste", "Hor\u{e1}rio de Ver\u{e3}o do Leste"],
+        ["EST", "EDT", "\u{f6}stnordamerikansk normaltid", "\u{f6}stnordamerikansk sommartid"],
     ],
     // America/Chicago
     [
@@ -360,6 +424,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["CST", "CDT", "heure normale du centre nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Centre"],
         ["CST", "CDT", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli z\u{f3}naid\u{151}", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
         ["CST", "CDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+        ["CST", "CDT", "Ora standard centrale USA", "Ora legale centrale USA"],
+        ["CST", "CDT", "hora est\u{e1}ndar central", "hora de verano central"],
+        ["CST", "CDT", "Hor\u{e1}rio Padr\u{e3}o Central", "Hor\u{e1}rio de Ver\u{e3}o Central"],
+        ["CST", "CDT", "centralnordamerikansk normaltid", "centralnordamerikansk sommartid"],
     ],
     // America/Denver
     [
@@ -369,6 +437,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["MST", "MDT", "heure normale des Rocheuses", "heure d\u{2019}\u{e9}t\u{e9} des Rocheuses"],
         ["MST", "MDT", "hegyvid\u{e9}ki z\u{f3}naid\u{151}", "hegyvid\u{e9}ki ny\u{e1}ri id\u{151}"],
         ["MST", "MDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{590f}\u{6642}\u{9593}"],
+        ["MST", "MDT", "Ora standard Montagne Rocciose USA", "Ora legale Montagne Rocciose USA"],
+        ["MST", "MDT", "hora est\u{e1}ndar de las Monta\u{f1}as Rocosas", "hora de verano de las Monta\u{f1}as Rocosas"],
+        ["MST", "MDT", "Hor\u{e1}rio Padr\u{e3}o das Montanhas", "Hor\u{e1}rio de Ver\u{e3}o das Montanhas"],
+        ["MST", "MDT", "Klippiga bergen, normaltid", "Klippiga bergen, sommartid"],
     ],
     // America/Los_Angeles
     [
@@ -378,6 +450,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["PST", "PDT", "heure normale du Pacifique nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Pacifique"],
         ["PST", "PDT", "csendes-\u{f3}ce\u{e1}ni z\u{f3}naid\u{151}", "csendes-\u{f3}ce\u{e1}ni ny\u{e1}ri id\u{151}"],
         ["PST", "PDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{590f}\u{6642}\u{9593}"],
+        ["PST", "PDT", "Ora standard del Pacifico USA", "Ora legale del Pacifico USA"],
+        ["PST", "PDT", "hora est\u{e1}ndar del Pac\u{ed}fico", "hora de verano del Pac\u{ed}fico"],
+        ["PST", "PDT", "Hor\u{e1}rio Padr\u{e3}o do Pac\u{ed}fico", "Hor\u{e1}rio de Ver\u{e3}o do Pac\u{ed}fico"],
+        ["PST", "PDT", "v\u{e4}stnordamerikansk normaltid", "v\u{e4}stnordamerikansk sommartid"],
     ],
     // Asia/Tokyo
     [
@@ -387,6 +463,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["JST", "JST", "heure normale du Japon", "heure normale du Japon"],
         ["JST", "JST", "jap\u{e1}n t\u{e9}li id\u{151}", "jap\u{e1}n t\u{e9}li id\u{151}"],
         ["JST", "JST", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}"],
+        ["JST", "JST", "Ora standard del Giappone", "Ora standard del Giappone"],
+        ["JST", "JST", "hora est\u{e1}ndar de Jap\u{f3}n", "hora est\u{e1}ndar de Jap\u{f3}n"],
+        ["JST", "JST", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o"],
+        ["JST", "JST", "japansk normaltid", "japansk normaltid"],
     ],
     // Asia/Kolkata
     [
@@ -396,6 +476,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["IST", "IST", "heure de l\u{2019}Inde", "heure de l\u{2019}Inde"],
         ["IST", "IST", "indiai t\u{e9}li id\u{151}", "indiai t\u{e9}li id\u{151}"],
         ["IST", "IST", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
+        ["IST", "IST", "Ora standard dell\u{2019}India", "Ora standard dell\u{2019}India"],
+        ["IST", "IST", "hora est\u{e1}ndar de la India", "hora est\u{e1}ndar de la India"],
+        ["IST", "IST", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia"],
+        ["IST", "IST", "indisk tid", "indisk tid"],
     ],
     // Asia/Shanghai
     [
@@ -405,6 +489,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["CST", "CST", "heure normale de la Chine", "heure normale de la Chine"],
         ["CST", "CST", "k\u{ed}nai t\u{e9}li id\u{151}", "k\u{ed}nai t\u{e9}li id\u{151}"],
         ["CST", "CST", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}"],
+        ["CST", "CST", "Ora standard della Cina", "Ora standard della Cina"],
+        ["CST", "CST", "hora est\u{e1}ndar de China", "hora est\u{e1}ndar de China"],
+        ["CST", "CST", "Hor\u{e1}rio Padr\u{e3}o da China", "Hor\u{e1}rio Padr\u{e3}o da China"],
+        ["CST", "CST", "kinesisk normaltid", "kinesisk normaltid"],
     ],
     // Australia/Sydney
     [
@@ -414,6 +502,10 @@ const ZONE_NAMES: [[[&str; 4]; 6]; 16] = [
         ["AEST", "AEDT", "heure normale de l\u{2019}Est de l\u{2019}Australie", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est de l\u{2019}Australie"],
         ["AEST", "AEDT", "kelet-ausztr\u{e1}liai t\u{e9}li id\u{151}", "kelet-ausztr\u{e1}liai ny\u{e1}ri id\u{151}"],
         ["AEST", "AEDT", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
+        ["AEST", "AEDT", "Ora standard dell\u{2019}Australia orientale", "Ora legale dell\u{2019}Australia orientale"],
+        ["AEST", "AEDT", "hora est\u{e1}ndar de Australia oriental", "hora de verano de Australia oriental"],
+        ["AEST", "AEDT", "Hor\u{e1}rio Padr\u{e3}o da Austr\u{e1}lia Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Austr\u{e1}lia Oriental"],
+        ["AEST", "AEDT", "\u{f6}staustralisk normaltid", "\u{f6}staustralisk sommartid"],
     ],
 ];
 
@@ -560,5 +652,15 @@ mod tests {
         assert_eq!(bud.offset_at(-5_838_701_818_029).seconds, 3600);
         let kol = TimeZone::parse("Asia/Kolkata").unwrap();
         assert_eq!(kol.offset_at(-2_198_000_000_000).seconds / 60, 321);
+    }
+
+    #[test]
+    fn daylight_saving_continues_after_2099() {
+        // oracle: America/New_York, 2100-03-15T12:00Z -> "2100-03-15 08:00 -04:00" (Java keeps
+        // applying the last rule; chrono-tz's tables stop in 2099)
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(ny.offset_at(4_108_795_200_000).seconds, -4 * 3600);
+        // oracle: 2500-10-28T12:00Z -> -04:00
+        assert_eq!(ny.offset_at(16_751_188_800_000).seconds, -4 * 3600);
     }
 }
