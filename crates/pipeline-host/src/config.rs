@@ -10,7 +10,7 @@ use pipeline_core::{deserialize_table, ConfigError, Registry, SinkConfig};
 use serde::Deserialize;
 
 use crate::sinks::register_builtins;
-use crate::sources::{DemoConfig, StdinConfig};
+use crate::sources::{AmplitudeHttpConfig, DemoConfig, StdinConfig};
 use crate::transforms::FilterConfig;
 
 /// Where state lives when the config does not say.
@@ -57,6 +57,8 @@ pub enum SourceConfig {
     Stdin(StdinConfig),
     /// `type = "demo"`: synthetic Amplitude events.
     Demo(DemoConfig),
+    /// `type = "amplitude_http"`: Amplitude's HTTP V2, Batch and Identify ingestion APIs.
+    AmplitudeHttp(AmplitudeHttpConfig),
 }
 
 impl SourceConfig {
@@ -65,6 +67,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Stdin(_) => "stdin",
             SourceConfig::Demo(_) => "demo",
+            SourceConfig::AmplitudeHttp(_) => "amplitude_http",
         }
     }
 }
@@ -394,10 +397,15 @@ fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, Confi
             demo.validate().map_err(|e| e.within(&path))?;
             SourceConfig::Demo(demo)
         }
+        "amplitude_http" => {
+            SourceConfig::AmplitudeHttp(deserialize_table(table).map_err(|e| e.within(&path))?)
+        }
         other => {
             return Err(ConfigError::new(
                 join_path(&path, "type"),
-                format!("unknown source type `{other}`, expected one of: demo, stdin"),
+                format!(
+                    "unknown source type `{other}`, expected one of: amplitude_http, demo, stdin"
+                ),
             ))
         }
     };

@@ -1,6 +1,7 @@
-//! The built-in sources (`stdin`, `demo`) and what every source is given to run: its output,
+//! The built-in sources (`stdin`, `demo`, `amplitude_http`) and what every source is given to run: its output,
 //! the shutdown signal, its metrics, and whether to request acknowledgements.
 
+mod amplitude_http;
 mod demo;
 mod stdin;
 
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::topology::fanout::Fanout;
 
+pub use amplitude_http::AmplitudeHttpConfig;
 pub use demo::{generate as generate_demo_record, DemoConfig};
 pub use stdin::StdinConfig;
 
@@ -78,5 +80,6 @@ pub(crate) async fn run(config: crate::config::SourceConfig, cx: SourceContext) 
             stdin::run(config, tokio::io::stdin(), cx).await
         }
         crate::config::SourceConfig::Demo(config) => demo::run(config, cx).await,
+        crate::config::SourceConfig::AmplitudeHttp(config) => amplitude_http::run(config, cx).await,
     }
 }

@@ -1,0 +1,485 @@
+//! The `amplitude_http` source: an HTTP server speaking Amplitude's ingestion APIs
+//! (`POST /2/httpapi`, `POST /batch`, `POST /identify`), answering with Amplitude's JSON bodies
+//! and codes, and emitting each accepted request as one batch in the export format.
+//!
+//! Backpressure reaches the client: a request waits at most `backpressure_timeout` for room in
+//! the pipeline and is answered 503 (safe to retry) otherwise; at most `max_in_flight_requests`
+//! requests are held at once. With acknowledgements on, the 200 is sent only once every record
+//! of the request is delivered or durably stored downstream.
+
+mod request;
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use pipeline_core::metrics_names::{error_type, stage, ComponentMetrics};
+use pipeline_core::{BatchNotifier, BatchStatus, Event, EventArray};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::SourceContext;
+use crate::topology::fanout::Fanout;
+use request::{Endpoint, Rejection};
+
+/// `[sources.ID]` with `type = "amplitude_http"`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AmplitudeHttpConfig {
+    /// Where to listen, e.g. `127.0.0.1:8080`.
+    pub address: SocketAddr,
+    /// Accepted `api_key`s; empty accepts any key (clients must still send one).
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The shortest accepted `user_id`/`device_id` unless a request's `options.min_id_length`
+    /// says otherwise (Amplitude's default is 5).
+    #[serde(default = "default_min_id_length")]
+    pub min_id_length: usize,
+    /// How long a request may wait for room in the pipeline before it is answered 503, in ms.
+    #[serde(default = "default_backpressure_timeout_ms")]
+    pub backpressure_timeout_ms: u64,
+    /// Requests held at once (reading, waiting for room or for acknowledgement); more are
+    /// answered 503 at once, so memory stays bounded.
+    #[serde(default = "default_max_in_flight_requests")]
+    pub max_in_flight_requests: usize,
+}
+
+fn default_min_id_length() -> usize {
+    5
+}
+
+fn default_backpressure_timeout_ms() -> u64 {
+    1000
+}
+
+fn default_max_in_flight_requests() -> usize {
+    64
+}
+
+/// What every connection task shares.
+struct Shared {
+    config: AmplitudeHttpConfig,
+    id: Arc<str>,
+    out: Mutex<Fanout>,
+    metrics: ComponentMetrics,
+    acknowledgements: bool,
+    in_flight: Semaphore,
+}
+
+/// Listen on `config.address` and serve until `cx.shutdown` fires.
+pub(super) async fn run(config: AmplitudeHttpConfig, cx: SourceContext) -> Result<(), ()> {
+    let listener = match TcpListener::bind(config.address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(component_id = %cx.id, address = %config.address, %error, "cannot listen");
+            return Err(());
+        }
+    };
+    serve(config, listener, cx).await
+}
+
+/// Serve on an already bound `listener` (tests bind port 0 themselves).
+pub(super) async fn serve(
+    config: AmplitudeHttpConfig,
+    listener: TcpListener,
+    cx: SourceContext,
+) -> Result<(), ()> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(component_id = %cx.id, %address, "Amplitude HTTP source listening");
+    }
+    let shutdown = cx.shutdown.clone();
+    let shared = Arc::new(Shared {
+        in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
+        config,
+        id: cx.id,
+        out: Mutex::new(cx.out),
+        metrics: cx.metrics,
+        acknowledgements: cx.acknowledgements,
+    });
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(component_id = %shared.id, %error, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
+            });
+            let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%error, "ingestion connection ended with an error");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Answer one request.
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let Ok(_permit) = shared.in_flight.try_acquire() else {
+        return busy();
+    };
+    match ingest(shared, request, peer).await {
+        Ok(body) => reply(StatusCode::OK, body),
+        Err(response) => response,
+    }
+}
+
+async fn ingest(
+    shared: &Shared,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Value, Response<Full<Bytes>>> {
+    let endpoint = match (request.method(), request.uri().path()) {
+        (&Method::POST, "/2/httpapi") => Endpoint::HttpApi,
+        (&Method::POST, "/batch") => Endpoint::Batch,
+        (&Method::POST, "/identify") => Endpoint::Identify,
+        _ => return Err(rejected(shared, Rejection::InvalidPath)),
+    };
+    let gzip = request
+        .headers()
+        .get(hyper::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let limit = endpoint.max_body_bytes();
+    let body = match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Err(rejected(shared, Rejection::TooLarge))
+        }
+        Err(error) => {
+            tracing::debug!(component_id = %shared.id, %error, "request body not read");
+            return Err(rejected(shared, Rejection::MissingBody));
+        }
+    };
+    let body = if gzip {
+        gunzip(&body, limit).map_err(|rejection| rejected(shared, rejection))?
+    } else {
+        body.to_vec()
+    };
+    shared.metrics.received_bytes(body.len());
+    let now = chrono::Utc::now();
+    let parsed = request::parse(endpoint, &body, &shared.config, peer, now)
+        .map_err(|rejection| rejected(shared, rejection))?;
+    let count = parsed.len();
+    let events: Vec<Event> = parsed.into_iter().map(Event::new).collect();
+    let event_bytes: usize = events.iter().map(Event::json_byte_size).sum();
+    shared.metrics.received_events(count, event_bytes);
+    emit(shared, events, event_bytes).await?;
+    Ok(json!({
+        "code": 200,
+        "events_ingested": count,
+        "payload_size_bytes": body.len(),
+        "server_upload_time": now.timestamp_millis(),
+    }))
+}
+
+/// Send `events` downstream as one batch; with acknowledgements, wait for their outcome.
+async fn emit(
+    shared: &Shared,
+    events: Vec<Event>,
+    event_bytes: usize,
+) -> Result<(), Response<Full<Bytes>>> {
+    let count = events.len();
+    if count == 0 {
+        return Ok(());
+    }
+    let (notifier, receiver) = if shared.acknowledgements {
+        let (notifier, receiver) = BatchNotifier::new_with_receiver();
+        (Some(notifier), Some(receiver))
+    } else {
+        (None, None)
+    };
+    let batch: EventArray = events
+        .into_iter()
+        .map(|event| {
+            let event = event.with_source_id(Arc::clone(&shared.id));
+            match &notifier {
+                Some(notifier) => event.with_batch_notifier(notifier),
+                None => event,
+            }
+        })
+        .collect();
+    drop(notifier);
+    let wait = Duration::from_millis(shared.config.backpressure_timeout_ms);
+    let sent = tokio::time::timeout(wait, async {
+        let mut out = shared.out.lock().await;
+        out.send(batch).await
+    })
+    .await;
+    match sent {
+        Ok(true) => shared.metrics.sent_events(count, event_bytes),
+        Ok(false) => {
+            shared.metrics.discarded(count, false);
+            return Err(unavailable("No downstream component is running"));
+        }
+        Err(_elapsed) => {
+            shared.metrics.error(error_type::TIMED_OUT, stage::SENDING);
+            shared.metrics.discarded(count, false);
+            tracing::debug!(component_id = %shared.id, count, "pipeline full; answering 503");
+            return Err(busy());
+        }
+    }
+    let Some(receiver) = receiver else {
+        return Ok(());
+    };
+    match receiver.await {
+        BatchStatus::Delivered => Ok(()),
+        status => {
+            tracing::warn!(component_id = %shared.id, count, ?status, "request's events not delivered");
+            let (code, error) = match status {
+                BatchStatus::Rejected => (500, "Some events were rejected downstream"),
+                _ => (500, "Some events could not be delivered downstream"),
+            };
+            Err(reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"code": code, "error": error}),
+            ))
+        }
+    }
+}
+
+/// Decompress a gzip body, refusing one that inflates past `limit`.
+fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Rejection> {
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|_| Rejection::InvalidJsonBody)?;
+    if out.len() > limit {
+        return Err(Rejection::TooLarge);
+    }
+    Ok(out)
+}
+
+fn rejected(shared: &Shared, rejection: Rejection) -> Response<Full<Bytes>> {
+    tracing::debug!(component_id = %shared.id, ?rejection, "request refused");
+    shared
+        .metrics
+        .error(error_type::PARSER_FAILED, stage::RECEIVING);
+    reply(rejection.status(), rejection.body())
+}
+
+/// 503: the pipeline cannot take the request now; Amplitude clients retry it.
+fn busy() -> Response<Full<Bytes>> {
+    unavailable("Server is busy, retry later")
+}
+
+fn unavailable(error: &str) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"code": 503, "error": error}),
+    )
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_core::metrics_names::ComponentKind;
+    use pipeline_core::EventStatus;
+    use std::io::Write;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    struct Server {
+        address: SocketAddr,
+        batches: mpsc::Receiver<EventArray>,
+        shutdown: CancellationToken,
+    }
+
+    async fn start(capacity: usize, acknowledgements: bool, timeout_ms: u64) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, batches) = mpsc::channel(capacity);
+        let shutdown = CancellationToken::new();
+        let cx = SourceContext {
+            id: "amp".into(),
+            out: Fanout::new(vec![("out".into(), tx)]),
+            shutdown: shutdown.clone(),
+            metrics: ComponentMetrics::new(ComponentKind::Source, "amp", "amplitude_http"),
+            acknowledgements,
+        };
+        let config = AmplitudeHttpConfig {
+            address,
+            api_keys: vec![],
+            min_id_length: 5,
+            backpressure_timeout_ms: timeout_ms,
+            max_in_flight_requests: 8,
+        };
+        tokio::spawn(serve(config, listener, cx));
+        Server {
+            address,
+            batches,
+            shutdown,
+        }
+    }
+
+    /// POST `body` to `path` over a fresh connection; the status and the JSON body.
+    async fn post(address: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, Value) {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer (413) before reading everything; a failed write is fine then.
+        let _ = stream.write_all(body).await;
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        let text = String::from_utf8_lossy(&response);
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    fn events_body(n: usize) -> String {
+        let events: Vec<Value> = (0..n)
+            .map(|i| json!({"event_type": "click", "user_id": format!("user-{i}"), "insert_id": format!("i-{i}")}))
+            .collect();
+        json!({"api_key": "k", "events": events}).to_string()
+    }
+
+    #[tokio::test]
+    async fn a_gzip_request_is_ingested_as_one_batch() {
+        let mut server = start(4, false, 1000).await;
+        let body = events_body(3);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body.as_bytes()).unwrap();
+        let gz = encoder.finish().unwrap();
+        let (status, reply) = post(
+            server.address,
+            "/2/httpapi",
+            "Content-Encoding: gzip\r\n",
+            &gz,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["code"], 200);
+        assert_eq!(reply["events_ingested"], 3);
+        assert_eq!(reply["payload_size_bytes"], body.len());
+        assert!(reply["server_upload_time"].as_i64().unwrap() > 1_600_000_000_000);
+        let batch = server.batches.recv().await.unwrap();
+        let ids: Vec<&str> = batch
+            .iter()
+            .map(|e| e.fields()["$insert_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["i-0", "i-1", "i-2"]);
+        server.shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn size_limits_differ_between_http_api_and_batch() {
+        let mut server = start(4, false, 1000).await;
+        let pad = "x".repeat(1024 * 1024);
+        let body = json!({"api_key": "k", "events": [{"event_type": "big", "user_id": "user-1", "event_properties": {"pad": pad}}]}).to_string();
+        let (status, reply) = post(server.address, "/2/httpapi", "", body.as_bytes()).await;
+        assert_eq!(
+            (status, reply),
+            (413, json!({"code": 413, "error": "Payload too large"}))
+        );
+        let (status, reply) = post(server.address, "/batch", "", body.as_bytes()).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["events_ingested"], 1);
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        let (status, reply) = post(server.address, "/3/nowhere", "", b"{}").await;
+        assert_eq!(
+            (status, reply),
+            (400, json!({"code": 400, "error": "Invalid request path"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_pipeline_answers_503_instead_of_buffering() {
+        let mut server = start(1, false, 100).await;
+        let (first, _) = post(server.address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!(first, 200);
+        // Nobody reads the channel (capacity 1): the next request cannot be handed on.
+        let (status, reply) =
+            post(server.address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!(status, 503);
+        assert_eq!(
+            reply,
+            json!({"code": 503, "error": "Server is busy, retry later"})
+        );
+        // Once the pipeline drains, requests are accepted again; the refused one never entered.
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        let (status, _) = post(server.address, "/2/httpapi", "", events_body(2).as_bytes()).await;
+        assert_eq!(status, 200);
+        assert_eq!(server.batches.recv().await.unwrap().len(), 2);
+        assert!(server.batches.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn with_acknowledgements_the_answer_waits_for_the_outcome() {
+        let mut server = start(4, true, 1000).await;
+        let address = server.address;
+        let request =
+            tokio::spawn(
+                async move { post(address, "/batch", "", events_body(2).as_bytes()).await },
+            );
+        let batch = server.batches.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !request.is_finished(),
+            "answered before the batch was acknowledged"
+        );
+        drop(batch);
+        let (status, reply) = request.await.unwrap();
+        assert_eq!((status, reply["events_ingested"].clone()), (200, json!(2)));
+
+        let request =
+            tokio::spawn(
+                async move { post(address, "/batch", "", events_body(2).as_bytes()).await },
+            );
+        let batch = server.batches.recv().await.unwrap();
+        batch
+            .iter()
+            .next()
+            .unwrap()
+            .metadata()
+            .finalizers()
+            .update_status(EventStatus::Rejected);
+        drop(batch);
+        let (status, reply) = request.await.unwrap();
+        assert_eq!(
+            (status, reply),
+            (
+                500,
+                json!({"code": 500, "error": "Some events were rejected downstream"})
+            )
+        );
+    }
+}
