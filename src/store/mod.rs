@@ -33,8 +33,7 @@ pub use db::{DeadLetterRow, StoreError, FILE_NAME};
 pub use dead_letters::DeadLetters;
 use worker::{Command, Shared, NOTHING_DUE};
 
-/// Dead letters held, per stream (a gauge).
-pub const DEAD_LETTER_RECORDS: &str = "webhook_dead_letter_records";
+use crate::telemetry::names::DEAD_LETTER_RECORDS;
 
 /// Commands that may wait for the writer thread before senders wait.
 const CHANNEL_CAPACITY: usize = 8192;
