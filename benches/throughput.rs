@@ -201,6 +201,8 @@ fn main() {
         "data_dir = \"./target/bench-data\"\n[sources.amplitude]\ntype = \"demo\"\ncount = {events}\nrate = 0\n[sinks.hook]\ntype = \"webhook\"\ninputs = [\"amplitude\"]\n{}",
         sink_table.replace("\n[", "\n[sinks.hook.")
     );
+    // A fresh retry store: records left by an earlier run must not count as this run's.
+    let _ = std::fs::remove_dir_all("./target/bench-data");
     let mut registry = pipeline_core::Registry::new();
     webhook_sink::register(&mut registry);
     let config = Config::from_toml_str(&config, &registry).expect("bench config");

@@ -25,7 +25,7 @@ pub struct DemoOptions {
     pub count: u64,
     /// Records per second (0 = as fast as the sink takes them).
     pub rate: f64,
-    /// Answer every n-th request with 503 to show retries (0 = never).
+    /// Answer every n-th request with 503 to show retries (0 = never; each payload at most once).
     pub fail_every: u64,
     /// How often progress is printed.
     pub progress_interval: Duration,
@@ -76,10 +76,10 @@ pub enum DemoError {
     Output(std::io::Error),
 }
 
-/// The demo's pipeline config aimed at `url`.
-pub fn pipeline_config(url: &str, options: &DemoOptions) -> String {
+/// The demo's pipeline config aimed at `url`, keeping its state under `data_dir`.
+pub fn pipeline_config(url: &str, options: &DemoOptions, data_dir: &std::path::Path) -> String {
     format!(
-        r#"data_dir = "./data"
+        r#"data_dir = {data_dir:?}
 
 [sources.amplitude]
 type = "demo"
@@ -104,6 +104,7 @@ template = '''{event}'''
 template = '''{user}'''
 
 [sinks.hook.retry]
+tries = 5
 initial_backoff = "20ms"
 schedule = ["200ms", "500ms", "1s"]
 "#,
@@ -120,8 +121,26 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     receiver.fail_every(options.fail_every, 503);
     let mut registry = Registry::new();
     crate::register(&mut registry);
-    let config = Config::from_toml_str(&pipeline_config(&receiver.url(), &options), &registry)
-        .map_err(DemoError::Config)?;
+    // A fresh state directory: a run never sees an earlier run's retry store.
+    let data_dir = std::env::temp_dir().join(format!(
+        "webhook-sink-demo-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    ));
+    let text = pipeline_config(&receiver.url(), &options, &data_dir);
+    let config = Config::from_toml_str(&text, &registry).map_err(DemoError::Config)?;
+    let result = run_pipeline(config, &receiver, &options, out).await;
+    // The state directory only served this run.
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result
+}
+
+async fn run_pipeline(
+    config: Config,
+    receiver: &Receiver,
+    options: &DemoOptions,
+    out: &mut impl Write,
+) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
     writeln!(
         out,

@@ -150,11 +150,11 @@ pub trait RetryTier: Send + Sync {
         retry_after: Option<Duration>,
     ) -> Result<Option<Disposition>, TierError>;
 
-    /// Leases every waiting record at once, due or not: the last chance for a tier that does
-    /// not survive the process. A durable tier keeps its records for the next start and
-    /// returns nothing (the default).
-    async fn take_all_for_shutdown(&self) -> Vec<DueRecord> {
-        Vec::new()
+    /// At shutdown: `None` for a durable tier, which keeps its records for the next start (the
+    /// default); a tier that does not survive the process leases every waiting record at once,
+    /// due or not, for a last attempt.
+    async fn take_all_for_shutdown(&self) -> Option<Vec<DueRecord>> {
+        None
     }
 
     /// Records held (waiting or leased).
@@ -336,10 +336,10 @@ impl RetryTier for MemoryTier {
         Ok(disposition)
     }
 
-    async fn take_all_for_shutdown(&self) -> Vec<DueRecord> {
+    async fn take_all_for_shutdown(&self) -> Option<Vec<DueRecord>> {
         let mut state = self.lock();
         let waiting = std::mem::take(&mut state.waiting);
-        waiting
+        let due = waiting
             .into_values()
             .filter_map(|id| {
                 state.held.get(&id).map(|held| DueRecord {
@@ -347,7 +347,8 @@ impl RetryTier for MemoryTier {
                     id,
                 })
             })
-            .collect()
+            .collect();
+        Some(due)
     }
 
     fn len(&self) -> usize {
@@ -468,7 +469,7 @@ mod tests {
         let tier = MemoryTier::new(schedule, 10, WhenFull::Block);
         tier.enqueue(record("a")).await.unwrap();
         tier.enqueue(record("b")).await.unwrap();
-        let all = tier.take_all_for_shutdown().await;
+        let all = tier.take_all_for_shutdown().await.unwrap_or_default();
         let mut bodies: Vec<_> = all.iter().map(|d| d.record.body.clone()).collect();
         bodies.sort();
         assert_eq!(bodies, ["a", "b"]);

@@ -59,6 +59,8 @@ struct State {
     fail_every: AtomicU64,
     fail_status: AtomicU64,
     failures: AtomicU64,
+    /// Bodies already failed on purpose: each payload is failed at most once.
+    failed_bodies: Mutex<std::collections::HashSet<Bytes>>,
     arrived: Notify,
     released: watch::Sender<bool>,
 }
@@ -118,6 +120,7 @@ impl Receiver {
             fail_every: AtomicU64::new(0),
             fail_status: AtomicU64::new(503),
             failures: AtomicU64::new(0),
+            failed_bodies: Mutex::new(std::collections::HashSet::new()),
             arrived: Notify::new(),
             released,
         });
@@ -150,7 +153,8 @@ impl Receiver {
         *lock(&self.state.default_reply) = reply;
     }
 
-    /// Answers every `n`-th request with `status` instead of its reply (0 turns this off).
+    /// Answers every `n`-th request with `status` instead of its reply (0 turns this off), at
+    /// most once per distinct body, so the sender's next try of that payload succeeds.
     pub fn fail_every(&self, n: u64, status: u16) {
         self.state
             .fail_status
@@ -246,7 +250,7 @@ async fn handle(
             at,
             path,
             headers: parts.headers,
-            body,
+            body: body.clone(),
             connection,
         });
     }
@@ -254,7 +258,10 @@ async fn handle(
     state.arrived.notify_waiters();
 
     let fail_every = state.fail_every.load(Ordering::Acquire);
-    if fail_every > 0 && number.is_multiple_of(fail_every) {
+    if fail_every > 0
+        && number.is_multiple_of(fail_every)
+        && lock(&state.failed_bodies).insert(body.clone())
+    {
         state.failures.fetch_add(1, Ordering::AcqRel);
         let status = state.fail_status.load(Ordering::Acquire);
         return Ok(respond(u16::try_from(status).unwrap_or(503), None));

@@ -109,8 +109,19 @@ impl StreamSink for WebhookSink {
         }
         let _ = retry_slots.acquire_many(all_fresh).await;
 
-        // A tier that does not survive the process gives every waiting record one last attempt.
-        for due in shared.tier.take_all_for_shutdown().await {
+        // A tier that does not survive the process gives every waiting record one last attempt;
+        // a durable one keeps them for the next start.
+        let Some(last_chance) = shared.tier.take_all_for_shutdown().await else {
+            let waiting = shared.tier.len();
+            if waiting > 0 {
+                tracing::info!(
+                    records = waiting,
+                    "records wait in the retry store for the next start"
+                );
+            }
+            return Ok(());
+        };
+        for due in last_chance {
             let Ok(slot) = Arc::clone(&retry_slots).acquire_owned().await else {
                 break;
             };

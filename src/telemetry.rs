@@ -38,6 +38,19 @@ pub mod names {
     pub const RETRY_STORE_RECORDS: &str = "webhook_retry_store_records";
     /// HTTP tries in flight.
     pub const IN_FLIGHT: &str = "webhook_in_flight_requests";
+    /// Dead letters held, per stream (a gauge).
+    pub const DEAD_LETTER_RECORDS: &str = "webhook_dead_letter_records";
+
+    /// Every metric of the sink's own (`webhook_*`), as `plugin-manifest.toml` must list them.
+    pub const WEBHOOK: [&str; 7] = [
+        REQUESTS,
+        REQUEST_DURATION,
+        DELIVERY_LATENCY,
+        DELIVERIES,
+        RETRY_STORE_RECORDS,
+        IN_FLIGHT,
+        DEAD_LETTER_RECORDS,
+    ];
 }
 
 /// How a payload's delivery ended, for `webhook_deliveries_total{outcome}`.

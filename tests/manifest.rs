@@ -204,3 +204,17 @@ fn manifest_config_keys_are_exactly_what_the_webhook_sink_accepts() {
         panic!("plugin-manifest.toml and the webhook sink disagree:\n{problems}");
     }
 }
+
+#[test]
+fn manifest_lists_exactly_the_webhook_metrics_the_sink_emits() {
+    let declared: BTreeSet<String> = manifest()
+        .metrics
+        .into_iter()
+        .filter(|name| name.starts_with("webhook_"))
+        .collect();
+    let emitted: BTreeSet<String> = webhook_sink::telemetry::names::WEBHOOK
+        .iter()
+        .map(|name| name.to_string())
+        .collect();
+    assert_eq!(declared, emitted);
+}

@@ -16,10 +16,12 @@ fn registry() -> Registry {
     registry
 }
 
-/// The example's text aimed at `url`, without its fixed `[api]` port.
-fn example_aimed_at(path: &str, url: &str) -> String {
+/// The example's text aimed at `url`, keeping state in `data_dir`, without its fixed `[api]` port.
+fn example_aimed_at(path: &str, url: &str, data_dir: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    let text = text.replace("http://127.0.0.1:8080/webhook", url);
+    let text = text
+        .replace("http://127.0.0.1:8080/webhook", url)
+        .replace("data_dir = \"./data\"", &format!("data_dir = {data_dir:?}"));
     text.replace("[api]\naddress = \"127.0.0.1:9598\"\n", "")
 }
 
@@ -54,8 +56,13 @@ fn the_stdin_example_previews_its_golden_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_amplitude_example_sends_selected_events_and_users_with_emails() {
     let receiver = Receiver::start().await.unwrap();
-    let text = example_aimed_at("examples/amplitude-to-webhook.toml", &receiver.url())
-        .replace("count = 1000\nrate = 200", "count = 400\nrate = 0");
+    let data_dir = tempfile::tempdir().unwrap();
+    let text = example_aimed_at(
+        "examples/amplitude-to-webhook.toml",
+        &receiver.url(),
+        data_dir.path(),
+    )
+    .replace("count = 1000\nrate = 200", "count = 400\nrate = 0");
     let config = Config::from_toml_str(&text, &registry()).unwrap();
     let topology = RunningTopology::start(config).await.unwrap();
     tokio::time::timeout(Duration::from_secs(20), topology.wait())

@@ -166,7 +166,14 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let receiver = runtime.block_on(Receiver::start()).unwrap();
     receiver.set_default(Reply::Status(500));
-    let workspace = Workspace::with_config(&sink_config(STDIN, &receiver.url(), "100ms", ""));
+    let api = free_port();
+    let source = format!("[api]\naddress = \"127.0.0.1:{api}\"\n{STDIN}");
+    let workspace = Workspace::with_config(&sink_config(&source, &receiver.url(), "100ms", ""));
+    let events = |name: &str, outcome: Option<&str>| {
+        let mut labels = vec![("component_id", "hook"), ("stream", "events")];
+        labels.extend(outcome.map(|o| ("outcome", o)));
+        scrape(api, name, &labels)
+    };
     let file = store_file(&workspace);
 
     let (mut child, stderr) = spawn(&workspace);
@@ -180,6 +187,9 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
         "one first attempt and nine later ones"
     );
     assert_eq!(rows(&file, "records"), 0);
+    assert_eq!(events("webhook_deliveries_total", Some("expired")), 1.0);
+    assert_eq!(events("webhook_dead_letter_records", None), 1.0);
+    assert_eq!(events("webhook_retry_store_records", None), 0.0);
 
     let listed = dead_letters(&workspace, "list");
     let lines: Vec<serde_json::Value> = listed
@@ -204,9 +214,19 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
         "replayed 1 dead letters\n"
     );
     let sent_again = wait_until(Duration::from_secs(10), || receiver.count() == 11);
-    let delivered = wait_until(Duration::from_secs(5), || rows(&file, "records") == 0);
+    let delivered = wait_until(Duration::from_secs(5), || {
+        rows(&file, "records") == 0
+            && events("webhook_deliveries_total", Some("after_retry")) == 1.0
+    });
+    let dead_gauge = events("webhook_dead_letter_records", None);
+    let store_gauge = events("webhook_retry_store_records", None);
     let log = kill(child, stderr);
     assert!(sent_again && delivered, "log:\n{log}");
+    assert_eq!(
+        (dead_gauge, store_gauge),
+        (0.0, 0.0),
+        "gauges after the replay"
+    );
     assert_eq!(numbers(&receiver), vec![7; 11]);
     assert_eq!(dead_letters(&workspace, "list"), "");
     assert_eq!(dead_letters(&workspace, "purge"), "purged 0 dead letters\n");

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS records (
     attempts         INTEGER NOT NULL,  -- attempts made so far
     due_at           INTEGER NOT NULL,  -- Unix ms of the next attempt
     leased           INTEGER NOT NULL DEFAULT 0,  -- handed to the dispatcher by this process
+    replayed         INTEGER NOT NULL DEFAULT 0,  -- re-queued by `dead-letters replay`, not yet counted
     last_error       TEXT    NOT NULL,
     received_at      INTEGER NOT NULL,
     first_attempt_at INTEGER NOT NULL,
@@ -246,6 +247,8 @@ pub struct LeasedRow {
     pub last_error: String,
     /// When it entered the pipeline (Unix ms).
     pub received_at: i64,
+    /// Re-queued from the dead letters by another process since this one counted its records.
+    pub replayed: bool,
 }
 
 /// Leases up to `limit` records due at `now`, earliest first.
@@ -253,7 +256,7 @@ pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Resu
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = tx
         .prepare_cached(
-            "SELECT id, stream, body, attempts, last_error, received_at FROM records
+            "SELECT id, stream, body, attempts, last_error, received_at, replayed FROM records
              WHERE leased = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
         )?
         .query_map(params![now, limit], |row| {
@@ -264,10 +267,12 @@ pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Resu
                 attempts: row.get(3)?,
                 last_error: row.get(4)?,
                 received_at: row.get(5)?,
+                replayed: row.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut mark = tx.prepare_cached("UPDATE records SET leased = 1 WHERE id = ?1")?;
+    let mut mark =
+        tx.prepare_cached("UPDATE records SET leased = 1, replayed = 0 WHERE id = ?1")?;
     for row in &rows {
         mark.execute([row.id])?;
     }
@@ -280,8 +285,10 @@ pub fn earliest_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
         .query_row([], |row| row.get(0))
 }
 
-/// Voids the leases of a previous process: those attempts never completed, so they are due again.
+/// Voids the leases of a previous process (those attempts never completed, so they are due
+/// again) and counts replayed records as ordinary ones from now on.
 pub fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute("UPDATE records SET replayed = 0 WHERE replayed = 1", [])?;
     conn.execute("UPDATE records SET leased = 0 WHERE leased = 1", [])
 }
 
@@ -376,9 +383,9 @@ pub fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<DeadLetterRow>> {
 pub fn replay_dead_letters(conn: &mut Connection, now: i64) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
     let moved = tx.execute(
-        "INSERT INTO records (stream, body, headers, attempts, due_at, last_error, received_at,
-         first_attempt_at, last_attempt_at, history)
-         SELECT stream, body, headers, 0, ?1, last_error, received_at, first_attempt_at,
+        "INSERT INTO records (stream, body, headers, attempts, due_at, replayed, last_error,
+         received_at, first_attempt_at, last_attempt_at, history)
+         SELECT stream, body, headers, 0, ?1, 1, last_error, received_at, first_attempt_at,
          last_attempt_at, history FROM dead_letters ORDER BY id",
         [now],
     )?;

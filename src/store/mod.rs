@@ -33,8 +33,7 @@ pub use db::{DeadLetterRow, StoreError, FILE_NAME};
 pub use dead_letters::DeadLetters;
 use worker::{Command, Shared, NOTHING_DUE};
 
-/// Dead letters held, per stream (a gauge).
-pub const DEAD_LETTER_RECORDS: &str = "webhook_dead_letter_records";
+use crate::telemetry::names::DEAD_LETTER_RECORDS;
 
 /// Commands that may wait for the writer thread before senders wait.
 const CHANNEL_CAPACITY: usize = 8192;
@@ -57,6 +56,8 @@ pub struct SqliteTier {
     leased: Mutex<HashMap<u64, (u32, Stream)>>,
     /// Dead letters per stream, once metrics are attached.
     dead_gauges: Option<[Gauge; 2]>,
+    /// The sink's `webhook_retry_store_records` per stream, once metrics are attached.
+    record_gauges: Option<[Gauge; 2]>,
     path: PathBuf,
 }
 
@@ -106,6 +107,7 @@ impl SqliteTier {
             headers: headers_json(headers),
             leased: Mutex::default(),
             dead_gauges: None,
+            record_gauges: None,
             path,
         })
     }
@@ -135,6 +137,10 @@ impl SqliteTier {
             }
         }
         self.dead_gauges = Some(gauges);
+        self.record_gauges = Some(
+            [Stream::Events, Stream::Users]
+                .map(|stream| metrics.stream(stream).retry_store_records.clone()),
+        );
         self
     }
 
@@ -187,6 +193,17 @@ impl SqliteTier {
 
     fn hand_out(&self, row: LeasedRow) -> DueRecord {
         let id = u64::try_from(row.id).unwrap_or_default();
+        if row.replayed {
+            // `dead-letters replay` moved it back while this process ran: count it now.
+            self.capacity.adopt();
+            let i = stream_index(row.stream);
+            if let Some(gauges) = &self.dead_gauges {
+                gauges[i].decrement(1.0);
+            }
+            if let Some(gauges) = &self.record_gauges {
+                gauges[i].increment(1.0);
+            }
+        }
         self.leased().insert(id, (row.attempts, row.stream));
         DueRecord {
             record: FailedRecord {
@@ -393,6 +410,12 @@ impl Capacity {
         }
     }
 
+    /// Counts a record that arrived without a reservation (replayed by another process); it may
+    /// take the count above `max`, which then only delays new records.
+    fn adopt(&self) {
+        self.held.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A record left the waiting records.
     fn release(&self) {
         let _ = self
@@ -558,6 +581,9 @@ mod tests {
             .unwrap();
         assert_eq!(due.record.body, "a");
         assert_eq!(due.record.attempts_made, 0);
+        assert_eq!(tier.len(), 1, "the replayed record is counted once leased");
+        tier.complete(due.id, Ok(()), None).await.unwrap();
+        assert!(tier.is_empty());
     }
 
     #[tokio::test]

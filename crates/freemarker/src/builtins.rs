@@ -666,7 +666,8 @@ impl<'a> Env<'a> {
             B::WordList => {
                 let h = s!();
                 Value::Seq(Rc::new(
-                    h.split(|c: char| c <= ' ')
+                    // java.util.StringTokenizer's default delimiters
+                    h.split([' ', '\t', '\n', '\r', '\u{c}'])
                         .filter(|w| !w.is_empty())
                         .map(Value::string)
                         .collect(),
@@ -1193,7 +1194,11 @@ impl<'a> Env<'a> {
                 if !t.is_hash() {
                     return Err(self.type_err(&t, tspan, name, "extended hash"));
                 }
-                Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect()))
+                match &t {
+                    // JSON nulls stay as missing items, as in FreeMarker
+                    Value::Json(serde_json::Value::Object(m)) => Value::JsonValues(m),
+                    _ => Value::Seq(Rc::new(t.hash_values().into_iter().flatten().collect())),
+                }
             }
             // ----- type tests -----
             B::IsString => Value::Bool(t.is_string()),
@@ -1470,15 +1475,17 @@ enum TruncMode {
 /// FreeMarker's default truncation (`DefaultTruncateBuiltinAlgorithm.ASCII_INSTANCE`): terminator `[...]`,
 /// a space at word boundaries, word-boundary cuts only when they keep at least 75% of the length.
 fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> String {
-    let c: Vec<char> = s.chars().collect();
+    // Java strings: lengths and cut points count UTF-16 units
+    let c: Vec<u16> = s.encode_utf16().collect();
     if c.len() <= max_len {
         return s.to_string();
     }
     let term = term.unwrap_or("[...]");
-    let term_len = term.chars().count() as i64;
+    let term_len = term.encode_utf16().count() as i64;
     let removes_dots = term.starts_with('.') || term.starts_with('\u{2026}');
-    let ws = |i: i64| crate::format::escape::is_java_whitespace(c[i as usize]);
-    let is_dot = |i: i64| c[i as usize] == '.' || c[i as usize] == '\u{2026}';
+    let unit = |i: i64| char::from_u32(c[i as usize] as u32).unwrap_or('\u{fffd}');
+    let ws = |i: i64| crate::format::escape::is_java_whitespace(unit(i));
+    let is_dot = |i: i64| unit(i) == '.' || unit(i) == '\u{2026}';
     let len = c.len() as i64;
     let word_end = |i: i64| i + 1 >= len || ws(i + 1);
     let max = max_len as i64;
@@ -1507,7 +1514,7 @@ fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> 
             while wb >= min_idx {
                 let cur_ws = ws(wb);
                 if !cur_ws && following_ws {
-                    let mut out: String = c[..(wb + 1) as usize].iter().collect();
+                    let mut out = crate::render::utf16_to_string(&c[..(wb + 1) as usize]);
                     out.push(' ');
                     found = Some(out);
                     break;
@@ -1541,7 +1548,7 @@ fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> 
             }
             break;
         }
-        let mut out: String = c[..(cb + 1) as usize].iter().collect();
+        let mut out = crate::render::utf16_to_string(&c[..(cb + 1) as usize]);
         if word_end(cb) {
             out.push(' ');
         }

@@ -129,6 +129,12 @@ pub(crate) fn next_token(
             t
         });
     }
+    if c == '$' && rest[1..].starts_with('{') {
+        return Err(syntax_err(
+            "You can't use ${...} (an interpolation) here, as you are already in FreeMarker-expression-mode; just write the expression without ${}",
+        )
+        .with_detail_pos(start));
+    }
     if is_ident_start(c) {
         let mut end = start;
         let mut it = rest.char_indices().peekable();

@@ -543,6 +543,17 @@ impl<'s> Parser<'s> {
         }
         self.in_tag = true;
         self.paren = 0;
+        if matches!(
+            name.as_str(),
+            "if" | "elseif" | "list" | "foreach" | "switch" | "case" | "setting"
+        ) && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
+        {
+            // FreeMarker blames the directive itself when its required parameter is missing
+            return Err(err_at(
+                start + 1,
+                format!("The #{name} directive needs a parameter"),
+            ));
+        }
         match name.as_str() {
             "if" => {
                 let cond = self.parse_expr()?;

@@ -240,6 +240,12 @@ impl<'a> Env<'a> {
 
     pub fn run_nodes(&mut self, nodes: &'a [Node]) -> R<Flow<'a>> {
         for node in nodes {
+            // static text is the most common node: append it without the general dispatch
+            if let Node::Text(t) = node {
+                self.out.push_str(t);
+                self.check_output()?;
+                continue;
+            }
             match self.run_node(node)? {
                 Flow::Normal => {}
                 other => return Ok(other),

@@ -24,6 +24,8 @@ pub(crate) enum Value<'a> {
         len: Option<usize>,
     },
     Macro(&'a MacroDef),
+    /// `?values` of a JSON object: a sequence over the object's values (nulls are missing items).
+    JsonValues(&'a serde_json::Map<String, Json>),
     /// A date, time or date-time (milliseconds since the epoch, and which parts are meaningful).
     Date(crate::format_bridge::DateValue),
     /// The result of `?matches`: a boolean (whole string matched) and a sequence of the found matches.
@@ -113,7 +115,11 @@ impl<'a> Value<'a> {
     pub fn is_seq(&self) -> bool {
         matches!(
             self,
-            Value::Seq(_) | Value::Range { .. } | Value::Json(Json::Array(_)) | Value::Matches(_)
+            Value::Seq(_)
+                | Value::Range { .. }
+                | Value::Json(Json::Array(_))
+                | Value::Matches(_)
+                | Value::JsonValues(_)
         )
     }
 
@@ -128,6 +134,7 @@ impl<'a> Value<'a> {
             Value::Json(Json::Array(a)) => Some(a.len()),
             Value::Range { len, .. } => *len,
             Value::Matches(m) => Some(m.found.len()),
+            Value::JsonValues(m) => Some(m.len()),
             _ => None,
         }
     }
@@ -138,6 +145,7 @@ impl<'a> Value<'a> {
             Value::Seq(v) => v.get(i).map(|x| Some(x.clone())),
             Value::Json(Json::Array(a)) => a.get(i).map(Value::from_json),
             Value::Matches(m) => m.found.get(i).map(|s| Some(Value::String(s.clone()))),
+            Value::JsonValues(m) => m.values().nth(i).map(Value::from_json),
             Value::Range { start, step, len } => {
                 if len.is_some_and(|l| i >= l) {
                     None
@@ -201,6 +209,7 @@ impl<'a> Value<'a> {
             Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
             Value::Macro(_) => "a macro+misc_template_model (wrapper: f.c.Macro)",
             Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
+            Value::JsonValues(_) => "a sequence (wrapper: f.c.CollectionAndSequence)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
         }
     }
