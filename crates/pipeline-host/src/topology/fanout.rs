@@ -1,7 +1,7 @@
 //! Sends each batch a component produces to every downstream component's bounded channel.
 //!
-//! `send` waits for room in every channel in turn, so the slowest consumer sets the pace of its
-//! producer: this is where backpressure travels upstream.
+//! `send` waits for room in every channel, so the slowest consumer sets the pace of its producer:
+//! this is where backpressure travels upstream.
 
 use pipeline_core::EventArray;
 use tokio::sync::mpsc;
@@ -23,24 +23,32 @@ impl Fanout {
         self.outputs.is_empty()
     }
 
-    /// Deliver `batch` to every output, waiting for room in each. An output whose component
-    /// has stopped is removed (and logged); returns false when none is left.
+    /// Deliver `batch` to every output, waiting for room in each. Room is reserved in every
+    /// channel before anything is sent, so a caller that gives up waiting (drops this future, as
+    /// a source answering "busy" does) has sent the batch nowhere, never to only some outputs.
+    /// An output whose component has stopped is removed (and logged); returns false when none is
+    /// left.
     pub async fn send(&mut self, batch: EventArray) -> bool {
-        let Some(last) = self.outputs.len().checked_sub(1) else {
-            return false;
-        };
+        let mut permits = Vec::with_capacity(self.outputs.len());
         let mut closed = Vec::new();
-        let mut batch = Some(batch);
         for (index, (id, sender)) in self.outputs.iter().enumerate() {
+            match sender.reserve().await {
+                Ok(permit) => permits.push(permit),
+                Err(_) => {
+                    tracing::error!(component_id = %id, "downstream component stopped; no longer sending to it");
+                    closed.push(index);
+                }
+            }
+        }
+        let mut batch = Some(batch);
+        let last = permits.len().saturating_sub(1);
+        for (index, permit) in permits.into_iter().enumerate() {
             let item = if index == last {
                 batch.take().unwrap_or_default()
             } else {
                 batch.clone().unwrap_or_default()
             };
-            if sender.send(item).await.is_err() {
-                tracing::error!(component_id = %id, "downstream component stopped; no longer sending to it");
-                closed.push(index);
-            }
+            permit.send(item);
         }
         for index in closed.into_iter().rev() {
             self.outputs.remove(index);
@@ -91,5 +99,20 @@ mod tests {
         assert!(blocked.is_err(), "send must wait while the channel is full");
         assert!(rx.recv().await.is_some());
         assert!(fanout.send(batch(1)).await);
+    }
+
+    #[tokio::test]
+    async fn giving_up_while_one_output_is_full_sends_to_none() {
+        let (a_tx, mut a_rx) = mpsc::channel(4);
+        let (b_tx, mut b_rx) = mpsc::channel(1);
+        let mut fanout = Fanout::new(vec![("a".into(), a_tx), ("b".into(), b_tx)]);
+        assert!(fanout.send(batch(1)).await);
+        // `b` is full now: a send that is abandoned must not have reached `a` either.
+        let abandoned =
+            tokio::time::timeout(std::time::Duration::from_millis(50), fanout.send(batch(2))).await;
+        assert!(abandoned.is_err());
+        assert_eq!(a_rx.recv().await.map(|b| b.len()), Some(1));
+        assert_eq!(b_rx.recv().await.map(|b| b.len()), Some(1));
+        assert!(a_rx.try_recv().is_err(), "the abandoned batch reached `a`");
     }
 }
