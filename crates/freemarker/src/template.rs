@@ -5,6 +5,7 @@ use crate::error::{Error, ErrorKind};
 use crate::format_bridge::{compile_number_format, Locale, NumberFormat, TimeZone};
 use crate::render::{Env, Flow};
 use crate::settings::Settings;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A parsed FreeMarker template. It is immutable, so it is `Send + Sync` and can be shared across threads.
@@ -20,7 +21,13 @@ pub struct Template {
     pub(crate) time_zone: TimeZone,
     /// `?string("0.00")`-style number formats compiled so far, by (locale, pattern); shared by renders.
     pub(crate) number_formats: RwLock<Vec<(String, String, NumberFormat)>>,
+    /// The largest output seen so far (capped at [`MAX_OUTPUT_HINT`]): [`Template::render`] allocates
+    /// that much up front instead of growing the string several times per render.
+    output_hint: AtomicUsize,
 }
+
+/// The most a render pre-allocates from [`Template::output_hint`].
+const MAX_OUTPUT_HINT: usize = 64 * 1024;
 
 /// At most this many distinct number formats are cached per template (patterns can be computed).
 const MAX_CACHED_FORMATS: usize = 64;
@@ -77,6 +84,7 @@ impl Template {
         })?;
         Ok(Template {
             number_formats: RwLock::new(Vec::new()),
+            output_hint: AtomicUsize::new(0),
             locale,
             time_zone,
             name: name.to_string(),
@@ -95,8 +103,10 @@ impl Template {
 
     /// Renders with `input` bound to the variable `input`; returns the output.
     pub fn render(&self, input: &serde_json::Value) -> Result<String, Error> {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.output_hint.load(Ordering::Relaxed));
         self.render_to(input, &mut out)?;
+        self.output_hint
+            .fetch_max(out.len().min(MAX_OUTPUT_HINT), Ordering::Relaxed);
         Ok(out)
     }
 
