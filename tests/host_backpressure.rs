@@ -64,18 +64,7 @@ inputs = ["all"]
 #[test]
 fn a_stalled_sink_stops_stdin_from_being_read() {
     let port = free_port();
-    let workspace = Workspace::with_config(&format!(
-        r#"
-data_dir = "{{data_dir}}"
-[api]
-address = "127.0.0.1:{port}"
-[sources.in]
-type = "stdin"
-[sinks.out]
-type = "console"
-inputs = ["in"]
-"#
-    ));
+    let workspace = Workspace::stdin_to_console(port);
     let mut child = workspace.spawn_run();
     let mut stdin = child.stdin.take().expect("stdin is piped");
     // 200,000 lines (~20 MB): far more than the pipeline may hold.

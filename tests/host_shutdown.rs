@@ -11,18 +11,7 @@ use host_support::{collect, free_port, scrape, signal, wait_exit, wait_until, Wo
 #[test]
 fn sigterm_drains_everything_the_source_took_and_exits_zero() {
     let port = free_port();
-    let workspace = Workspace::with_config(&format!(
-        r#"
-data_dir = "{{data_dir}}"
-[api]
-address = "127.0.0.1:{port}"
-[sources.in]
-type = "stdin"
-[sinks.out]
-type = "console"
-inputs = ["in"]
-"#
-    ));
+    let workspace = Workspace::stdin_to_console(port);
     let mut child = workspace.spawn_run();
     let stderr = collect(child.stderr.take().unwrap());
     let mut stdout = child.stdout.take().unwrap();

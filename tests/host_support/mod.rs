@@ -30,6 +30,22 @@ impl Workspace {
         Workspace { dir }
     }
 
+    /// The smallest pipeline: stdin -> console, with the API on `port`.
+    pub fn stdin_to_console(port: u16) -> Workspace {
+        Workspace::with_config(&format!(
+            r#"
+data_dir = "{{data_dir}}"
+[api]
+address = "127.0.0.1:{port}"
+[sources.in]
+type = "stdin"
+[sinks.out]
+type = "console"
+inputs = ["in"]
+"#
+        ))
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("pipeline.toml")
     }
