@@ -1268,6 +1268,41 @@ impl<'s> Parser<'s> {
         Ok(t)
     }
 
+    /// Parses the body of a sequence or hash literal: items separated by commas up to `close`
+    /// (whose text is `close_text`), with FreeMarker's messages for a trailing comma and a missing
+    /// separator. Returns the items and the end of the closing token.
+    fn parse_separated<T>(
+        &mut self,
+        close: Tok,
+        close_text: &str,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<(Vec<T>, usize)> {
+        let mut items = Vec::new();
+        while self.peek()?.tok != close {
+            items.push(item(self)?);
+            let n = self.peek()?;
+            if n.tok == Tok::Comma {
+                self.bump()?;
+                let next = self.peek()?;
+                if next.tok == close {
+                    return Err(err_at(
+                        next.start,
+                        format!("Encountered \"{close_text}\", but was expecting an expression"),
+                    ));
+                }
+            } else if n.tok != close {
+                return Err(err_at(
+                    n.start,
+                    format!(
+                        "Encountered {}, but was expecting \",\" or \"{close_text}\"",
+                        describe_tok(&n.tok)
+                    ),
+                ));
+            }
+        }
+        Ok((items, self.bump()?.end))
+    }
+
     fn expect(&mut self, want: Tok, what: &str) -> PResult<Token> {
         let t = self.peek()?;
         if t.tok == want {
@@ -1543,73 +1578,22 @@ impl<'s> Parser<'s> {
                 });
             }
             Tok::LBracket => {
-                let mut items = Vec::new();
-                loop {
-                    let n = self.peek()?;
-                    if n.tok == Tok::RBracket {
-                        break;
-                    }
-                    items.push(self.parse_expr()?);
-                    let n = self.peek()?;
-                    if n.tok == Tok::Comma {
-                        self.bump()?;
-                        if self.peek()?.tok == Tok::RBracket {
-                            return Err(err_at(
-                                self.peek()?.start,
-                                "Encountered \"]\", but was expecting an expression",
-                            ));
-                        }
-                    } else if n.tok != Tok::RBracket {
-                        return Err(err_at(
-                            n.start,
-                            format!(
-                                "Encountered {}, but was expecting \",\" or \"]\"",
-                                describe_tok(&n.tok)
-                            ),
-                        ));
-                    }
-                }
-                let close = self.bump()?;
+                let (items, end) = self.parse_separated(Tok::RBracket, "]", |p| p.parse_expr())?;
                 return Ok(Expr {
                     kind: ExprKind::List(items),
-                    span: Span::new(t.start, close.end),
+                    span: Span::new(t.start, end),
                 });
             }
             Tok::LBrace => {
-                let mut items = Vec::new();
-                loop {
-                    let n = self.peek()?;
-                    if n.tok == Tok::RBrace {
-                        break;
-                    }
-                    let k = self.parse_expr()?;
+                let (items, end) = self.parse_separated(Tok::RBrace, "}", |p| {
+                    let k = p.parse_expr()?;
                     refuse_literal(&k, NOT_STRING, "string")?;
-                    self.expect(Tok::Colon, ":")?;
-                    let v = self.parse_expr()?;
-                    items.push((k, v));
-                    let n = self.peek()?;
-                    if n.tok == Tok::Comma {
-                        self.bump()?;
-                        if self.peek()?.tok == Tok::RBrace {
-                            return Err(err_at(
-                                self.peek()?.start,
-                                "Encountered \"}\", but was expecting an expression",
-                            ));
-                        }
-                    } else if n.tok != Tok::RBrace {
-                        return Err(err_at(
-                            n.start,
-                            format!(
-                                "Encountered {}, but was expecting \",\" or \"}}\"",
-                                describe_tok(&n.tok)
-                            ),
-                        ));
-                    }
-                }
-                let close = self.bump()?;
+                    p.expect(Tok::Colon, ":")?;
+                    Ok((k, p.parse_expr()?))
+                })?;
                 return Ok(Expr {
                     kind: ExprKind::Hash(items),
-                    span: Span::new(t.start, close.end),
+                    span: Span::new(t.start, end),
                 });
             }
             Tok::Dot => {
