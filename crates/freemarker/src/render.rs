@@ -1142,7 +1142,7 @@ impl<'a> Env<'a> {
                             crate::value::json_get_hinted(m, &step.key, &step.hint)
                                 .and_then(Value::from_json)
                         }
-                        _ => self.get_key(&t, &step.key, prefix, step.span)?,
+                        _ => self.get_key(&t, &step.key, prefix, ".")?,
                     };
                     prefix = step.span;
                 }
@@ -1159,7 +1159,7 @@ impl<'a> Env<'a> {
                         crate::value::json_get_hinted(m, key, hint).and_then(Value::from_json)
                     );
                 }
-                return self.get_key(&t, key, target.span, e.span);
+                return self.get_key(&t, key, target.span, ".");
             }
             ExprKind::Index(target, idx) => {
                 let t = match self.eval(target)? {
@@ -1480,12 +1480,14 @@ impl<'a> Env<'a> {
         out
     }
 
+    /// `hash.key` (operator `"."`) or `hash["key"]` (operator `"...[...]"`): a hash's value, or
+    /// FreeMarker's error blaming the left-hand operand.
     fn get_key(
         &mut self,
         t: &Value<'a>,
         key: &str,
         tspan: Span,
-        _span: Span,
+        operator: &str,
     ) -> R<Option<Value<'a>>> {
         if t.is_hash() {
             return Ok(t.hash_get(key));
@@ -1493,7 +1495,7 @@ impl<'a> Env<'a> {
         Err(self.err(
             tspan,
             format!(
-                "For \".\" left-hand operand: Expected a hash, but this has evaluated to {}:",
+                "For \"{operator}\" left-hand operand: Expected a hash, but this has evaluated to {}:",
                 t.describe()
             ),
         ))
@@ -1536,11 +1538,7 @@ impl<'a> Env<'a> {
                 ))
             }
             Value::Str(_) | Value::String(_) => {
-                let k = i.as_str().unwrap_or("");
-                if t.is_hash() {
-                    return Ok(t.hash_get(k));
-                }
-                Err(self.err(tspan, format!("For \"...[...]\" left-hand operand: Expected a hash, but this has evaluated to {}:", t.describe())))
+                self.get_key(t, i.as_str().unwrap_or(""), tspan, "...[...]")
             }
             other => Err(self.err(
                 ispan,
