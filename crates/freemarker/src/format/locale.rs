@@ -4,8 +4,8 @@
 //! Numbers: en (US, GB, AU, CA, IN), de (DE, AT, CH), fr (FR, CA), hu, ja, it, es (ES, MX), pt (BR,
 //! PT), sv, nl, pl, ru, zh, ko, da, nb, fi, cs, tr; any other locale gets Java's root-locale data
 //! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
-//! Dates: en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv; other locales get en_US names and
-//! patterns (so e.g. nl_NL dates differ from Apache FreeMarker's).
+//! Dates: en_US, en_GB, de, fr (FR, CA), hu, ja, it, es, pt_BR, sv, nl, pl; other locales get
+//! en_US names and patterns (so e.g. ru_RU dates differ from Apache FreeMarker's).
 
 use super::FormatError;
 
@@ -54,6 +54,9 @@ struct NumberData {
 #[derive(Clone, Copy, Debug)]
 pub struct DateNames {
     pub months: [&'static str; 12],
+    /// `LLLL`, or `MMMM` as a pattern's only field: stand-alone names (differ in Polish:
+    /// "pa\u{17a}dziernik" vs "24 pa\u{17a}dziernika").
+    pub standalone_months: [&'static str; 12],
     pub short_months: [&'static str; 12],
     /// `LLL`: stand-alone abbreviations (differ in German: "Jan" vs "Jan.").
     pub standalone_short_months: [&'static str; 12],
@@ -108,6 +111,7 @@ const EN_SHORT_WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", 
 
 const EN_US_NAMES: DateNames = DateNames {
     months: EN_MONTHS,
+    standalone_months: EN_MONTHS,
     short_months: EN_SHORT_MONTHS,
     standalone_short_months: EN_SHORT_MONTHS,
     weekdays: EN_WEEKDAYS,
@@ -118,6 +122,7 @@ const EN_US_NAMES: DateNames = DateNames {
 
 const EN_GB_NAMES: DateNames = DateNames {
     months: EN_MONTHS,
+    standalone_months: EN_MONTHS,
     short_months: GB_SHORT_MONTHS,
     standalone_short_months: GB_SHORT_MONTHS,
     weekdays: EN_WEEKDAYS,
@@ -126,21 +131,23 @@ const EN_GB_NAMES: DateNames = DateNames {
     eras: ["BC", "AD"],
 };
 
+const DE_MONTHS: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "M\u{e4}rz",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
 const DE_NAMES: DateNames = DateNames {
-    months: [
-        "Januar",
-        "Februar",
-        "M\u{e4}rz",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ],
+    months: DE_MONTHS,
+    standalone_months: DE_MONTHS,
     short_months: [
         "Jan.",
         "Feb.",
@@ -186,21 +193,23 @@ const FR_SHORT_MONTHS: [&str; 12] = [
     "nov.",
     "d\u{e9}c.",
 ];
+const FR_MONTHS: [&str; 12] = [
+    "janvier",
+    "f\u{e9}vrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "ao\u{fb}t",
+    "septembre",
+    "octobre",
+    "novembre",
+    "d\u{e9}cembre",
+];
 const FR_NAMES: DateNames = DateNames {
-    months: [
-        "janvier",
-        "f\u{e9}vrier",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "ao\u{fb}t",
-        "septembre",
-        "octobre",
-        "novembre",
-        "d\u{e9}cembre",
-    ],
+    months: FR_MONTHS,
+    standalone_months: FR_MONTHS,
     short_months: FR_SHORT_MONTHS,
     standalone_short_months: FR_SHORT_MONTHS,
     weekdays: [
@@ -225,21 +234,23 @@ const HU_SHORT_MONTHS: [&str; 12] = [
     "nov.",
     "dec.",
 ];
+const HU_MONTHS: [&str; 12] = [
+    "janu\u{e1}r",
+    "febru\u{e1}r",
+    "m\u{e1}rcius",
+    "\u{e1}prilis",
+    "m\u{e1}jus",
+    "j\u{fa}nius",
+    "j\u{fa}lius",
+    "augusztus",
+    "szeptember",
+    "okt\u{f3}ber",
+    "november",
+    "december",
+];
 const HU_NAMES: DateNames = DateNames {
-    months: [
-        "janu\u{e1}r",
-        "febru\u{e1}r",
-        "m\u{e1}rcius",
-        "\u{e1}prilis",
-        "m\u{e1}jus",
-        "j\u{fa}nius",
-        "j\u{fa}lius",
-        "augusztus",
-        "szeptember",
-        "okt\u{f3}ber",
-        "november",
-        "december",
-    ],
+    months: HU_MONTHS,
+    standalone_months: HU_MONTHS,
     short_months: HU_SHORT_MONTHS,
     standalone_short_months: HU_SHORT_MONTHS,
     weekdays: [
@@ -272,6 +283,7 @@ const JA_MONTHS: [&str; 12] = [
 ];
 const JA_NAMES: DateNames = DateNames {
     months: JA_MONTHS,
+    standalone_months: JA_MONTHS,
     short_months: JA_MONTHS,
     standalone_short_months: JA_MONTHS,
     weekdays: [
@@ -293,21 +305,23 @@ const JA_NAMES: DateNames = DateNames {
 const IT_SHORT_MONTHS: [&str; 12] = [
     "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
 ];
+const IT_MONTHS: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
 const IT_NAMES: DateNames = DateNames {
-    months: [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ],
+    months: IT_MONTHS,
+    standalone_months: IT_MONTHS,
     short_months: IT_SHORT_MONTHS,
     standalone_short_months: IT_SHORT_MONTHS,
     weekdays: [
@@ -327,21 +341,23 @@ const IT_NAMES: DateNames = DateNames {
 const ES_SHORT_MONTHS: [&str; 12] = [
     "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
 ];
+const ES_MONTHS: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
 const ES_NAMES: DateNames = DateNames {
-    months: [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ],
+    months: ES_MONTHS,
+    standalone_months: ES_MONTHS,
     short_months: ES_SHORT_MONTHS,
     standalone_short_months: ES_SHORT_MONTHS,
     weekdays: [
@@ -361,21 +377,23 @@ const ES_NAMES: DateNames = DateNames {
 const PT_SHORT_MONTHS: [&str; 12] = [
     "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez.",
 ];
+const PT_MONTHS: [&str; 12] = [
+    "janeiro",
+    "fevereiro",
+    "mar\u{e7}o",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+];
 const PT_NAMES: DateNames = DateNames {
-    months: [
-        "janeiro",
-        "fevereiro",
-        "mar\u{e7}o",
-        "abril",
-        "maio",
-        "junho",
-        "julho",
-        "agosto",
-        "setembro",
-        "outubro",
-        "novembro",
-        "dezembro",
-    ],
+    months: PT_MONTHS,
+    standalone_months: PT_MONTHS,
     short_months: PT_SHORT_MONTHS,
     standalone_short_months: PT_SHORT_MONTHS,
     weekdays: [
@@ -395,21 +413,23 @@ const PT_NAMES: DateNames = DateNames {
 const SV_SHORT_MONTHS: [&str; 12] = [
     "jan.", "feb.", "mars", "apr.", "maj", "juni", "juli", "aug.", "sep.", "okt.", "nov.", "dec.",
 ];
+const SV_MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
 const SV_NAMES: DateNames = DateNames {
-    months: [
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ],
+    months: SV_MONTHS,
+    standalone_months: SV_MONTHS,
     short_months: SV_SHORT_MONTHS,
     standalone_short_months: SV_SHORT_MONTHS,
     weekdays: [
@@ -426,6 +446,124 @@ const SV_NAMES: DateNames = DateNames {
     ],
     am_pm: ["fm", "em"],
     eras: ["f.Kr.", "e.Kr."],
+};
+
+const FR_CA_SHORT_MONTHS: [&str; 12] = [
+    "janv.",
+    "f\u{e9}vr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juill.",
+    "ao\u{fb}t",
+    "sept.",
+    "oct.",
+    "nov.",
+    "d\u{e9}c.",
+];
+/// fr_CA: French names with Canadian abbreviations ("juill.") and "a.m."/"p.m.".
+const FR_CA_NAMES: DateNames = DateNames {
+    short_months: FR_CA_SHORT_MONTHS,
+    standalone_short_months: FR_CA_SHORT_MONTHS,
+    am_pm: ["a.m.", "p.m."],
+    ..FR_NAMES
+};
+
+const NL_MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const NL_SHORT_MONTHS: [&str; 12] = [
+    "jan.", "feb.", "mrt.", "apr.", "mei", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "dec.",
+];
+const NL_NAMES: DateNames = DateNames {
+    months: NL_MONTHS,
+    standalone_months: NL_MONTHS,
+    short_months: NL_SHORT_MONTHS,
+    standalone_short_months: NL_SHORT_MONTHS,
+    weekdays: [
+        "zondag",
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+    ],
+    short_weekdays: ["zo", "ma", "di", "wo", "do", "vr", "za"],
+    am_pm: ["a.m.", "p.m."],
+    eras: ["v.Chr.", "n.Chr."],
+};
+
+const PL_SHORT_MONTHS: [&str; 12] = [
+    "sty",
+    "lut",
+    "mar",
+    "kwi",
+    "maj",
+    "cze",
+    "lip",
+    "sie",
+    "wrz",
+    "pa\u{17a}",
+    "lis",
+    "gru",
+];
+/// Polish months are genitive inside a date ("24 pa\u{17a}dziernika") and nominative alone.
+const PL_NAMES: DateNames = DateNames {
+    months: [
+        "stycznia",
+        "lutego",
+        "marca",
+        "kwietnia",
+        "maja",
+        "czerwca",
+        "lipca",
+        "sierpnia",
+        "wrze\u{15b}nia",
+        "pa\u{17a}dziernika",
+        "listopada",
+        "grudnia",
+    ],
+    standalone_months: [
+        "stycze\u{144}",
+        "luty",
+        "marzec",
+        "kwiecie\u{144}",
+        "maj",
+        "czerwiec",
+        "lipiec",
+        "sierpie\u{144}",
+        "wrzesie\u{144}",
+        "pa\u{17a}dziernik",
+        "listopad",
+        "grudzie\u{144}",
+    ],
+    short_months: PL_SHORT_MONTHS,
+    standalone_short_months: PL_SHORT_MONTHS,
+    weekdays: [
+        "niedziela",
+        "poniedzia\u{142}ek",
+        "wtorek",
+        "\u{15b}roda",
+        "czwartek",
+        "pi\u{105}tek",
+        "sobota",
+    ],
+    short_weekdays: ["niedz.", "pon.", "wt.", "\u{15b}r.", "czw.", "pt.", "sob."],
+    am_pm: ["AM", "PM"],
+    eras: ["p.n.e.", "n.e."],
 };
 
 const IT_PATTERNS: DatePatterns = DatePatterns {
@@ -503,6 +641,27 @@ const JA_PATTERNS: DatePatterns = DatePatterns {
         "H:mm",
     ],
     date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
+};
+
+const FR_CA_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "y-MM-dd"],
+    time: [
+        "HH 'h' mm 'min' ss 's' zzzz",
+        "HH 'h' mm 'min' ss 's' z",
+        "HH 'h' mm 'min' ss 's'",
+        "HH 'h' mm",
+    ],
+    date_time: FR_PATTERNS.date_time,
+};
+const NL_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "dd-MM-y"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} 'om' {0}", "{1} 'om' {0}", "{1} {0}", "{1} {0}"],
+};
+const PL_PATTERNS: DatePatterns = DatePatterns {
+    date: ["EEEE, d MMMM y", "d MMMM y", "d MMM y", "dd.MM.y"],
+    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
+    date_time: ["{1} {0}", "{1} {0}", "{1}, {0}", "{1}, {0}"],
 };
 
 impl Locale {
@@ -670,12 +829,15 @@ impl Locale {
         self.language == "en" && matches!(self.country.as_str(), "GB")
     }
 
-    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP, it_IT, es_ES,
-    /// pt_BR, sv_SE); other languages get en_US names.
+    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, fr_CA, hu_HU, ja_JP, it_IT,
+    /// es_ES, pt_BR, sv_SE, nl_NL, pl_PL); other languages get en_US names.
     pub fn date_names(&self) -> &'static DateNames {
         match self.language.as_str() {
             "de" => &DE_NAMES,
+            "fr" if self.country == "CA" => &FR_CA_NAMES,
             "fr" => &FR_NAMES,
+            "nl" => &NL_NAMES,
+            "pl" => &PL_NAMES,
             "hu" => &HU_NAMES,
             "ja" => &JA_NAMES,
             "it" => &IT_NAMES,
@@ -691,7 +853,10 @@ impl Locale {
     pub fn date_patterns(&self) -> &'static DatePatterns {
         match self.language.as_str() {
             "de" => &DE_PATTERNS,
+            "fr" if self.country == "CA" => &FR_CA_PATTERNS,
             "fr" => &FR_PATTERNS,
+            "nl" => &NL_PATTERNS,
+            "pl" => &PL_PATTERNS,
             "hu" => &HU_PATTERNS,
             "ja" => &JA_PATTERNS,
             "it" => &IT_PATTERNS,
@@ -706,7 +871,12 @@ impl Locale {
     /// (first day of week, 1 = Sunday; minimal days in the first week) for `w`, `W`, `Y`.
     pub fn week_rules(&self) -> (u32, u32) {
         match self.language.as_str() {
-            "de" | "fr" | "hu" | "it" | "es" | "sv" | "pt" if self.country != "BR" => (2, 4),
+            "fr" if self.country == "CA" => (1, 1),
+            "de" | "fr" | "hu" | "it" | "es" | "sv" | "nl" | "pl" | "pt"
+                if self.country != "BR" =>
+            {
+                (2, 4)
+            }
             "en" if self.is_en_gb_like() => (2, 4),
             _ => (1, 1),
         }

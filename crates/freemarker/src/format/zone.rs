@@ -178,7 +178,7 @@ impl TimeZone {
     }
 
     /// The `z` (short) or `zzzz` (long) name at an instant, in the locale's language where
-    /// known (en_US, en_GB, de, fr, hu, ja, it, es, pt, sv; others get en_US names). Zones outside the table get
+    /// known (en_US, en_GB, de, fr, fr_CA, hu, ja, it, es, pt, sv, nl, pl; others get en_US names). Zones outside the table get
     /// tzdb's alphabetic abbreviation or `GMT±hh:mm`.
     pub fn display_name(&self, epoch_ms: i64, long: bool, locale: &Locale) -> String {
         let off = self.offset_at(epoch_ms);
@@ -186,6 +186,7 @@ impl TimeZone {
             let loc = match (locale.language(), locale.country()) {
                 ("en", "GB") => 1,
                 ("de", _) => 2,
+                ("fr", "CA") => 10,
                 ("fr", _) => 3,
                 ("hu", _) => 4,
                 ("ja", _) => 5,
@@ -193,6 +194,8 @@ impl TimeZone {
                 ("es", _) => 7,
                 ("pt", _) => 8,
                 ("sv", _) => 9,
+                ("nl", _) => 11,
+                ("pl", _) => 12,
                 _ => 0,
             };
             let names = ZONE_NAMES[meta][loc];
@@ -297,8 +300,9 @@ impl TimeZone {
 }
 
 /// CLDR zone names as Java 17 prints them: [metazone][locale] = [short std, short dst, long std,
-/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv (oracle-generated).
-const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
+/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv, fr_CA, nl, pl
+/// (oracle-generated).
+const ZONE_NAMES: [[[&str; 4]; 13]; 16] = [
     // UTC
     [
         ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
@@ -311,6 +315,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["UTC", "UTC", "tiempo universal coordinado", "tiempo universal coordinado"],
         ["UTC", "UTC", "Hor\u{e1}rio Universal Coordenado", "Hor\u{e1}rio Universal Coordenado"],
         ["UTC", "UTC", "koordinerad universell tid", "koordinerad universell tid"],
+        ["UTC", "UTC", "temps universel coordonn\u{e9}", "temps universel coordonn\u{e9}"],
+        ["UTC", "UTC", "geco\u{f6}rdineerde wereldtijd", "geco\u{f6}rdineerde wereldtijd"],
+        ["UTC", "UTC", "uniwersalny czas koordynowany", "uniwersalny czas koordynowany"],
     ],
     // GMT
     [
@@ -324,6 +331,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["GMT", "GMT", "hora del meridiano de Greenwich", "hora del meridiano de Greenwich"],
         ["GMT", "GMT", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio do Meridiano de Greenwich"],
         ["GMT", "GMT", "Greenwichtid", "Greenwichtid"],
+        ["GMT", "GMT", "heure moyenne de Greenwich", "heure moyenne de Greenwich"],
+        ["GMT", "GMT", "Greenwich Mean Time", "Greenwich Mean Time"],
+        ["GMT", "GMT", "czas uniwersalny", "czas uniwersalny"],
     ],
     // Europe/London
     [
@@ -337,6 +347,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["GMT", "BST", "hora del meridiano de Greenwich", "hora de verano brit\u{e1}nica"],
         ["GMT", "BST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio de Ver\u{e3}o Brit\u{e2}nico"],
         ["GMT", "BST", "Greenwichtid", "brittisk sommartid"],
+        ["GMT", "BST", "heure moyenne de Greenwich", "heure avanc\u{e9}e britannique"],
+        ["GMT", "BST", "Greenwich Mean Time", "Britse zomertijd"],
+        ["GMT", "BST", "czas uniwersalny", "Brytyjski czas letni"],
     ],
     // Europe/Dublin
     [
@@ -350,6 +363,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["GMT", "IST", "hora del meridiano de Greenwich", "hora de verano de Irlanda"],
         ["GMT", "IST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio Padr\u{e3}o Irland\u{ea}s"],
         ["GMT", "IST", "Greenwichtid", "irl\u{e4}ndsk sommartid"],
+        ["GMT", "IST", "heure moyenne de Greenwich", "heure avanc\u{e9}e irlandaise"],
+        ["GMT", "IST", "Greenwich Mean Time", "Ierse standaardtijd"],
+        ["GMT", "IST", "czas uniwersalny", "Irlandia (czas letni)"],
     ],
     // Europe/Lisbon
     [
@@ -363,6 +379,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["WET", "WEST", "hora est\u{e1}ndar de Europa occidental", "hora de verano de Europa occidental"],
         ["WET", "WEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Ocidental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Ocidental"],
         ["WET", "WEST", "v\u{e4}steuropeisk normaltid", "v\u{e4}steuropeisk sommartid"],
+        ["WET", "WEST", "heure normale de l\u{2019}Europe de l\u{2019}Ouest", "heure avanc\u{e9}e de l\u{2019}Europe de l\u{2019}Ouest"],
+        ["WET", "WEST", "West-Europese standaardtijd", "West-Europese zomertijd"],
+        ["WET", "WEST", "czas zachodnioeuropejski standardowy", "czas zachodnioeuropejski letni"],
     ],
     // Europe/Berlin
     [
@@ -376,6 +395,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["CET", "CEST", "hora est\u{e1}ndar de Europa central", "hora de verano de Europa central"],
         ["CET", "CEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Central", "Hor\u{e1}rio de Ver\u{e3}o da Europa Central"],
         ["CET", "CEST", "centraleuropeisk normaltid", "centraleuropeisk sommartid"],
+        ["CET", "CEST", "heure normale de l\u{2019}Europe centrale", "heure avanc\u{e9}e de l\u{2019}Europe centrale"],
+        ["CET", "CEST", "Midden-Europese standaardtijd", "Midden-Europese zomertijd"],
+        ["CET", "CEST", "czas \u{15b}rodkowoeuropejski standardowy", "czas \u{15b}rodkowoeuropejski letni"],
     ],
     // Europe/Athens
     [
@@ -389,6 +411,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["EET", "EEST", "hora est\u{e1}ndar de Europa oriental", "hora de verano de Europa oriental"],
         ["EET", "EEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Oriental"],
         ["EET", "EEST", "\u{f6}steuropeisk normaltid", "\u{f6}steuropeisk sommartid"],
+        ["EET", "EEST", "heure normale de l\u{2019}Europe de l\u{2019}Est", "heure avanc\u{e9}e de l\u{2019}Europe de l\u{2019}Est"],
+        ["EET", "EEST", "Oost-Europese standaardtijd", "Oost-Europese zomertijd"],
+        ["EET", "EEST", "czas wschodnioeuropejski standardowy", "czas wschodnioeuropejski letni"],
     ],
     // Europe/Moscow
     [
@@ -402,6 +427,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["MSK", "MSK", "hora est\u{e1}ndar de Mosc\u{fa}", "hora est\u{e1}ndar de Mosc\u{fa}"],
         ["MSK", "MSK", "Hor\u{e1}rio Padr\u{e3}o de Moscou", "Hor\u{e1}rio Padr\u{e3}o de Moscou"],
         ["MSK", "MSK", "Moskva, normaltid", "Moskva, normaltid"],
+        ["MSK", "MSK", "heure normale de Moscou", "heure normale de Moscou"],
+        ["MSK", "MSK", "Moskou-standaardtijd", "Moskou-standaardtijd"],
+        ["MSK", "MSK", "Moskwa (czas standardowy)", "Moskwa (czas standardowy)"],
     ],
     // America/New_York
     [
@@ -415,6 +443,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["EST", "EDT", "hora est\u{e1}ndar oriental", "hora de verano oriental"],
         ["EST", "EDT", "Hor\u{e1}rio Padr\u{e3}o do Leste", "Hor\u{e1}rio de Ver\u{e3}o do Leste"],
         ["EST", "EDT", "\u{f6}stnordamerikansk normaltid", "\u{f6}stnordamerikansk sommartid"],
+        ["HNE", "HAE", "heure normale de l\u{2019}Est", "heure avanc\u{e9}e de l\u{2019}Est"],
+        ["EST", "EDT", "Eastern-standaardtijd", "Eastern-zomertijd"],
+        ["EST", "EDT", "czas wschodnioameryka\u{144}ski standardowy", "czas wschodnioameryka\u{144}ski letni"],
     ],
     // America/Chicago
     [
@@ -428,6 +459,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["CST", "CDT", "hora est\u{e1}ndar central", "hora de verano central"],
         ["CST", "CDT", "Hor\u{e1}rio Padr\u{e3}o Central", "Hor\u{e1}rio de Ver\u{e3}o Central"],
         ["CST", "CDT", "centralnordamerikansk normaltid", "centralnordamerikansk sommartid"],
+        ["HNC", "HAC", "heure normale du Centre", "heure avanc\u{e9}e du Centre"],
+        ["CST", "CDT", "Central-standaardtijd", "Central-zomertijd"],
+        ["CST", "CDT", "czas \u{15b}rodkowoameryka\u{144}ski standardowy", "czas \u{15b}rodkowoameryka\u{144}ski letni"],
     ],
     // America/Denver
     [
@@ -441,6 +475,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["MST", "MDT", "hora est\u{e1}ndar de las Monta\u{f1}as Rocosas", "hora de verano de las Monta\u{f1}as Rocosas"],
         ["MST", "MDT", "Hor\u{e1}rio Padr\u{e3}o das Montanhas", "Hor\u{e1}rio de Ver\u{e3}o das Montanhas"],
         ["MST", "MDT", "Klippiga bergen, normaltid", "Klippiga bergen, sommartid"],
+        ["HNR", "HAR", "heure normale des Rocheuses", "heure avanc\u{e9}e des Rocheuses"],
+        ["MST", "MDT", "Mountain-standaardtijd", "Mountain-zomertijd"],
+        ["MST", "MDT", "czas g\u{f3}rski standardowy", "czas g\u{f3}rski letni"],
     ],
     // America/Los_Angeles
     [
@@ -454,6 +491,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["PST", "PDT", "hora est\u{e1}ndar del Pac\u{ed}fico", "hora de verano del Pac\u{ed}fico"],
         ["PST", "PDT", "Hor\u{e1}rio Padr\u{e3}o do Pac\u{ed}fico", "Hor\u{e1}rio de Ver\u{e3}o do Pac\u{ed}fico"],
         ["PST", "PDT", "v\u{e4}stnordamerikansk normaltid", "v\u{e4}stnordamerikansk sommartid"],
+        ["HNP", "HAP", "heure normale du Pacifique", "heure avanc\u{e9}e du Pacifique"],
+        ["PST", "PDT", "Pacific-standaardtijd", "Pacific-zomertijd"],
+        ["PST", "PDT", "czas pacyficzny standardowy", "czas pacyficzny letni"],
     ],
     // Asia/Tokyo
     [
@@ -467,6 +507,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["JST", "JST", "hora est\u{e1}ndar de Jap\u{f3}n", "hora est\u{e1}ndar de Jap\u{f3}n"],
         ["JST", "JST", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o"],
         ["JST", "JST", "japansk normaltid", "japansk normaltid"],
+        ["JST", "JST", "heure normale du Japon", "heure normale du Japon"],
+        ["JST", "JST", "Japanse standaardtijd", "Japanse standaardtijd"],
+        ["JST", "JST", "Japonia (czas standardowy)", "Japonia (czas standardowy)"],
     ],
     // Asia/Kolkata
     [
@@ -480,6 +523,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["IST", "IST", "hora est\u{e1}ndar de la India", "hora est\u{e1}ndar de la India"],
         ["IST", "IST", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia"],
         ["IST", "IST", "indisk tid", "indisk tid"],
+        ["IST", "IST", "heure de l\u{2019}Inde", "heure de l\u{2019}Inde"],
+        ["IST", "IST", "Indiase tijd", "Indiase tijd"],
+        ["IST", "IST", "czas indyjski standardowy", "czas indyjski standardowy"],
     ],
     // Asia/Shanghai
     [
@@ -493,6 +539,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["CST", "CST", "hora est\u{e1}ndar de China", "hora est\u{e1}ndar de China"],
         ["CST", "CST", "Hor\u{e1}rio Padr\u{e3}o da China", "Hor\u{e1}rio Padr\u{e3}o da China"],
         ["CST", "CST", "kinesisk normaltid", "kinesisk normaltid"],
+        ["CST", "CST", "heure normale de Chine", "heure normale de Chine"],
+        ["CST", "CST", "Chinese standaardtijd", "Chinese standaardtijd"],
+        ["CST", "CST", "Chiny (czas standardowy)", "Chiny (czas standardowy)"],
     ],
     // Australia/Sydney
     [
@@ -506,6 +555,9 @@ const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
         ["AEST", "AEDT", "hora est\u{e1}ndar de Australia oriental", "hora de verano de Australia oriental"],
         ["AEST", "AEDT", "Hor\u{e1}rio Padr\u{e3}o da Austr\u{e1}lia Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Austr\u{e1}lia Oriental"],
         ["AEST", "AEDT", "\u{f6}staustralisk normaltid", "\u{f6}staustralisk sommartid"],
+        ["AEST", "AEDT", "heure normale de l\u{2019}Est de l\u{2019}Australie", "heure avanc\u{e9}e de l\u{2019}Est de l\u{2019}Australie"],
+        ["AEST", "AEDT", "Oost-Australische standaardtijd", "Oost-Australische zomertijd"],
+        ["AEST", "AEDT", "czas wschodnioaustralijski standardowy", "czas wschodnioaustralijski letni"],
     ],
 ];
 
