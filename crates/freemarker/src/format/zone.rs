@@ -109,14 +109,13 @@ impl TimeZone {
         if let (Kind::Named(tz), true) = (self.kind, epoch_ms < UTC_1900_MS) {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
+                .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
-            let seconds = chrono::DateTime::from_timestamp(now, 0)
-                .map(|t| {
-                    let off = tz.offset_from_utc_datetime(&t.naive_utc());
-                    off.base_utc_offset().num_seconds() as i32
-                })
-                .unwrap_or(0);
+            // Java's standard offset; tzdb's negative DST (Europe/Dublin's winter GMT is
+            // "IST minus one hour") is Java's standard time (oracle: Dublin in 1890 is +00:00)
+            let negative = negative_dst_in_year(tz, now).unwrap_or(0);
+            let seconds = chrono_offset(tz, now)
+                .map_or(0, |o| o.base_utc_offset().num_seconds() as i32 + negative);
             return ZoneOffset {
                 seconds,
                 dst: false,
@@ -130,22 +129,21 @@ impl TimeZone {
                 seconds: s,
                 dst: false,
             },
-            Kind::Named(tz) => {
-                let secs = epoch_ms.div_euclid(1000);
-                match chrono::DateTime::from_timestamp(secs, 0) {
-                    Some(utc) => {
-                        let off = tz.offset_from_utc_datetime(&utc.naive_utc());
-                        ZoneOffset {
-                            seconds: off.fix().local_minus_utc(),
-                            dst: !off.dst_offset().is_zero(),
-                        }
+            Kind::Named(tz) => match chrono_offset(tz, epoch_ms) {
+                Some(off) => {
+                    let dst = off.dst_offset().num_seconds();
+                    ZoneOffset {
+                        seconds: off.fix().local_minus_utc(),
+                        // Java (tzdb "rearguard" data) sees tzdb's negative DST the other way
+                        // round: Dublin's winter is standard time, its summer IST is daylight
+                        dst: dst > 0 || (dst == 0 && negative_dst_nearby(tz, epoch_ms)),
                     }
-                    None => ZoneOffset {
-                        seconds: 0,
-                        dst: false,
-                    },
                 }
-            }
+                None => ZoneOffset {
+                    seconds: 0,
+                    dst: false,
+                },
+            },
         }
     }
 
@@ -604,6 +602,32 @@ pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
         }
     }
     best
+}
+
+/// chrono-tz's offset at an instant (whole seconds), if the instant is representable.
+fn chrono_offset(tz: Tz, epoch_ms: i64) -> Option<<Tz as chrono::TimeZone>::Offset> {
+    let utc = chrono::DateTime::from_timestamp(epoch_ms.div_euclid(1000), 0)?;
+    Some(tz.offset_from_utc_datetime(&utc.naive_utc()))
+}
+
+/// About half a year, in ms: the other season.
+const HALF_YEAR_MS: i64 = 182 * 86_400_000;
+
+/// Whether tzdb gives the zone a negative DST (Dublin's winter) half a year before or after.
+fn negative_dst_nearby(tz: Tz, epoch_ms: i64) -> bool {
+    [epoch_ms - HALF_YEAR_MS, epoch_ms + HALF_YEAR_MS]
+        .into_iter()
+        .any(|t| chrono_offset(tz, t).is_some_and(|o| o.dst_offset().num_seconds() < 0))
+}
+
+/// The most negative DST (seconds) tzdb gives the zone in the year from `epoch_ms` on, if any
+/// (sampled monthly; Casablanca's is only during Ramadan).
+fn negative_dst_in_year(tz: Tz, epoch_ms: i64) -> Option<i32> {
+    (0..12)
+        .filter_map(|m| chrono_offset(tz, epoch_ms + m * 30 * 86_400_000))
+        .map(|o| o.dst_offset().num_seconds() as i32)
+        .filter(|d| *d < 0)
+        .min()
 }
 
 /// `GMT+05:30` style id of a fixed offset (Java's normalized custom id).
