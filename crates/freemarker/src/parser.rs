@@ -9,6 +9,7 @@ use crate::builtins::BuiltinId;
 use crate::error::{syntax_err, Error};
 use crate::format_bridge::Number;
 use crate::lexer::{next_token, skip_ws, Tok, Token};
+use crate::settings::{InterpolationSyntax, Settings, TagSyntax};
 use std::sync::Arc;
 
 /// The kind of an arena element; mirrors FreeMarker's `TemplateElement` subclasses.
@@ -95,8 +96,8 @@ pub(crate) struct Arena {
     pub nodes: Vec<ANode>,
 }
 
-/// Parses a whole template into nodes.
-pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<Node>, Error> {
+/// Parses a whole template into nodes, with the syntax and white-space stripping `settings` choose.
+pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<Node>, Error> {
     let mut p = Parser {
         src,
         pos: 0,
@@ -113,8 +114,10 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
             }],
         },
         stack: vec![0],
-        strip_whitespace: strip_default,
-        square: false,
+        strip_whitespace: settings.whitespace_stripping,
+        square: settings.tag_syntax == TagSyntax::SquareBracket,
+        auto_tags: settings.tag_syntax == TagSyntax::AutoDetect,
+        interp: settings.interpolation_syntax,
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
@@ -141,6 +144,15 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
     Ok(convert_children(&mut arena, 0))
 }
 
+/// What an FTL tag opening (`<#`, `</#`, `<@`, `</@` or their square-bracket forms) starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TagStart {
+    Directive,
+    End,
+    Call,
+    CallEnd,
+}
+
 struct Parser<'s> {
     src: &'s str,
     pos: usize,
@@ -149,8 +161,13 @@ struct Parser<'s> {
     arena: Arena,
     stack: Vec<usize>,
     strip_whitespace: bool,
-    /// Square-bracket tag syntax (`[#if ...]`), chosen by a leading `[#ftl]`.
+    /// Square-bracket tag syntax (`[#if ...]`): the `tag_syntax` setting or a leading `[#ftl]`.
     square: bool,
+    /// `tag_syntax=auto_detect` before the first FTL tag: both kinds of tag are recognized, and
+    /// the first one seen sets `square`.
+    auto_tags: bool,
+    /// Which interpolations (`${}`, `#{}`, `[=]`) are recognized, in text and string literals.
+    interp: InterpolationSyntax,
     in_macro: u32,
     /// Current expression nesting (parentheses, unary operators, literals, arguments).
     expr_depth: u32,
@@ -269,35 +286,24 @@ impl<'s> Parser<'s> {
         self.parse_ftl_header()?;
         let src = self.src;
         let mut text_start = self.pos;
-        let (open, _) = self.tag_chars();
-        let (tag_start, end_start, call_start, call_end_start) = if self.square {
-            ("[#", "[/#", "[@", "[/@")
-        } else {
-            ("<#", "</#", "<@", "</@")
-        };
         while self.pos < src.len() {
             let rest = &src[self.pos..];
-            let Some(off) = rest.find([open, '$', '#']) else {
+            let Some(off) = rest.find(['<', '[', '$', '#']) else {
                 self.pos = src.len();
                 break;
             };
             let at = self.pos + off;
             let r = &src[at..];
-            let is_tag = r.starts_with(tag_start)
-                && r[2..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
-            let is_end = r.starts_with(end_start)
-                && r[3..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic());
-            let is_call = r.starts_with(call_start) || r.starts_with(call_end_start);
-            let is_interp = r.starts_with("${") || r.starts_with("#{");
-            if !(is_tag || is_end || is_call || is_interp) {
+            let tag = self.tag_start_at(r);
+            let is_interp = self.interpolation_starts(r);
+            if tag.is_none() && !is_interp {
                 self.pos = at + 1;
                 continue;
+            }
+            if let Some((_, square)) = tag {
+                // auto_detect: the first tag decides the syntax of the whole template
+                self.square = square;
+                self.auto_tags = false;
             }
             let text = &src[text_start..at];
             self.add_text(text, text_start);
@@ -309,16 +315,14 @@ impl<'s> Parser<'s> {
                 let end = at + 4 + e + 3;
                 self.add(AKind::Comment, at, end - 1);
                 self.pos = end;
-            } else if is_interp {
-                self.parse_interpolation()?;
-            } else if is_tag {
-                self.parse_directive()?;
-            } else if is_end {
-                self.parse_end_tag()?;
-            } else if r.starts_with(call_end_start) {
-                self.parse_call_end()?;
             } else {
-                self.parse_call()?;
+                match tag {
+                    None => self.parse_interpolation()?,
+                    Some((TagStart::Directive, _)) => self.parse_directive()?,
+                    Some((TagStart::End, _)) => self.parse_end_tag()?,
+                    Some((TagStart::CallEnd, _)) => self.parse_call_end()?,
+                    Some((TagStart::Call, _)) => self.parse_call()?,
+                }
             }
             text_start = self.pos;
             if let Some(at) = self.too_deep {
@@ -346,6 +350,38 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
+    /// The FTL tag starting `r` in the tag syntax in force (either syntax before auto-detection):
+    /// its kind and whether it uses square brackets.
+    fn tag_start_at(&self, r: &str) -> Option<(TagStart, bool)> {
+        let square = match r.as_bytes().first() {
+            Some(b'[') if self.square || self.auto_tags => true,
+            Some(b'<') if !self.square || self.auto_tags => false,
+            _ => return None,
+        };
+        let after = |n: usize, ok: fn(char) -> bool| r[n..].chars().next().is_some_and(ok);
+        let r1 = &r[1..];
+        if r1.starts_with('#') && after(2, |c| c.is_ascii_alphabetic() || c == '-') {
+            Some((TagStart::Directive, square))
+        } else if r1.starts_with("/#") && after(3, |c| c.is_ascii_alphabetic()) {
+            Some((TagStart::End, square))
+        } else if r1.starts_with('@') {
+            Some((TagStart::Call, square))
+        } else if r1.starts_with("/@") {
+            Some((TagStart::CallEnd, square))
+        } else {
+            None
+        }
+    }
+
+    /// Whether an interpolation of the `interpolation_syntax` in force starts `r`.
+    fn interpolation_starts(&self, r: &str) -> bool {
+        match self.interp {
+            InterpolationSyntax::Legacy => r.starts_with("${") || r.starts_with("#{"),
+            InterpolationSyntax::Dollar => r.starts_with("${"),
+            InterpolationSyntax::SquareBracket => r.starts_with("[="),
+        }
+    }
+
     /// `<#ftl ...>` at the very start (only white-space may precede it).
     fn parse_ftl_header(&mut self) -> PResult<()> {
         let start = skip_ws(self.src, 0);
@@ -364,8 +400,9 @@ impl<'s> Parser<'s> {
         if !matches!(after, Some(c) if c.is_whitespace() || c == close || c == '/') {
             return Ok(());
         }
-        // a `[#ftl]` header switches the whole template to square-bracket tags
+        // the header's brackets choose the tag syntax, whatever the `tag_syntax` setting says
         self.square = square;
+        self.auto_tags = false;
         self.pos = start + 5;
         self.in_tag = true;
         loop {
@@ -412,6 +449,7 @@ impl<'s> Parser<'s> {
         self.in_tag = false;
         self.paren = 0;
         let legacy = self.src[start..].starts_with("#{");
+        let square = self.src[start..].starts_with("[=");
         let e = self.parse_expr()?;
         let mut t = self.peek()?;
         let mut frac = None;
@@ -474,12 +512,14 @@ impl<'s> Parser<'s> {
             self.add(AKind::LegacyInterp(e, frac), start, t.end - 1);
             return Ok(());
         }
-        if t.tok != Tok::RBrace {
+        let close = if square { Tok::RBracket } else { Tok::RBrace };
+        if t.tok != close {
             return Err(err_at(
                 t.start,
                 format!(
-                    "Encountered {}, but was expecting \"}}\"",
-                    describe_tok(&t.tok)
+                    "Encountered {}, but was expecting \"{}\"",
+                    describe_tok(&t.tok),
+                    if square { ']' } else { '}' }
                 ),
             ));
         }
@@ -1558,7 +1598,7 @@ impl<'s> Parser<'s> {
                     .ok_or_else(|| err_at(t.start, format!("Invalid number literal {s}")))?,
             ),
             Tok::Str { value, raw, .. } => {
-                if !raw && (value.contains("${") || value.contains("#{")) {
+                if !raw && self.has_interpolation(&value) {
                     self.interpolated(&value, span)?
                 } else {
                     ExprKind::Str(value.into())
@@ -1875,14 +1915,28 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Splits a string literal with `${...}` into parts.
+    /// Whether a string literal's value holds an interpolation of the syntax in force.
+    fn has_interpolation(&self, value: &str) -> bool {
+        match self.interp {
+            InterpolationSyntax::Legacy => value.contains("${") || value.contains("#{"),
+            InterpolationSyntax::Dollar => value.contains("${"),
+            InterpolationSyntax::SquareBracket => value.contains("[="),
+        }
+    }
+
+    /// Splits a string literal with `${...}` (or `[=...]`) into parts.
     fn interpolated(&mut self, value: &str, span: Span) -> PResult<ExprKind> {
         let mut parts = Vec::new();
         let mut rest_start = 0;
         let mut i = 0;
-        while let Some(off) = value[i..].find(['$', '#']) {
+        let close_tok = if self.interp == InterpolationSyntax::SquareBracket {
+            Tok::RBracket
+        } else {
+            Tok::RBrace
+        };
+        while let Some(off) = value[i..].find(['$', '#', '[']) {
             let at = i + off;
-            if !value[at + 1..].starts_with('{') {
+            if !self.interpolation_starts(&value[at..]) {
                 i = at + 1;
                 continue;
             }
@@ -1898,6 +1952,8 @@ impl<'s> Parser<'s> {
                 stack: Vec::new(),
                 strip_whitespace: false,
                 square: self.square,
+                auto_tags: false,
+                interp: self.interp,
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,
@@ -1906,10 +1962,10 @@ impl<'s> Parser<'s> {
                 .parse_expr()
                 .map_err(|e| reoffset(e, span.start as usize))?;
             let close = sub.peek().map_err(|e| reoffset(e, span.start as usize))?;
-            if close.tok != Tok::RBrace {
+            if close.tok != close_tok {
                 return Err(err_at(
                     span.start as usize,
-                    "Unclosed ${...} in a string literal",
+                    "Unclosed interpolation in a string literal",
                 ));
             }
             respan(&mut e, span);
