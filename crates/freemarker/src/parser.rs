@@ -1310,11 +1310,13 @@ impl<'s> Parser<'s> {
 
     /// Parses the body of a sequence or hash literal: items separated by commas up to `close`
     /// (whose text is `close_text`), with FreeMarker's messages for a trailing comma and a missing
-    /// separator. Returns the items and the end of the closing token.
+    /// separator. With `comma_optional` (sequence literals: FreeMarker reads `[1 2]` as `[1, 2]`)
+    /// a missing comma is no error. Returns the items and the end of the closing token.
     fn parse_separated<T>(
         &mut self,
         close: Tok,
         close_text: &str,
+        comma_optional: bool,
         mut item: impl FnMut(&mut Self) -> PResult<T>,
     ) -> PResult<(Vec<T>, usize)> {
         let mut items = Vec::new();
@@ -1330,7 +1332,7 @@ impl<'s> Parser<'s> {
                         format!("Encountered \"{close_text}\", but was expecting an expression"),
                     ));
                 }
-            } else if n.tok != close {
+            } else if n.tok != close && !comma_optional {
                 return Err(err_at(
                     n.start,
                     format!(
@@ -1618,14 +1620,15 @@ impl<'s> Parser<'s> {
                 });
             }
             Tok::LBracket => {
-                let (items, end) = self.parse_separated(Tok::RBracket, "]", |p| p.parse_expr())?;
+                let (items, end) =
+                    self.parse_separated(Tok::RBracket, "]", true, |p| p.parse_expr())?;
                 return Ok(Expr {
                     kind: ExprKind::List(items),
                     span: Span::new(t.start, end),
                 });
             }
             Tok::LBrace => {
-                let (items, end) = self.parse_separated(Tok::RBrace, "}", |p| {
+                let (items, end) = self.parse_separated(Tok::RBrace, "}", false, |p| {
                     let k = p.parse_expr()?;
                     refuse_literal(&k, NOT_STRING, "string")?;
                     p.expect(Tok::Colon, ":")?;
@@ -1723,6 +1726,23 @@ impl<'s> Parser<'s> {
                     };
                 }
                 Tok::LBracket => {
+                    // FreeMarker refuses to index a number or boolean literal at parse time
+                    // (so `[1 [2]]` is an error, not a comma-less sequence)
+                    let text = self
+                        .src
+                        .get(e.span.start as usize..e.span.end as usize)
+                        .unwrap_or("");
+                    let found = match e.kind {
+                        ExprKind::Num(_) => Some(format!("Found number literal: {text}.")),
+                        ExprKind::Bool(_) => Some(format!("Found: {text} literal.")),
+                        _ => None,
+                    };
+                    if let Some(found) = found {
+                        return Err(err_at(
+                            e.span.start as usize,
+                            format!("{found} Expecting list or hash"),
+                        ));
+                    }
                     let saved = (self.in_tag, self.paren);
                     self.bump()?;
                     self.paren = saved.1 + 1;
@@ -1896,20 +1916,15 @@ impl<'s> Parser<'s> {
             } else {
                 args.push(self.parse_expr()?);
             }
-            let n = self.peek()?;
-            match n.tok {
-                Tok::Comma => {
-                    self.bump()?;
-                }
-                Tok::RParen => {}
-                other => {
+            // FreeMarker reads `f(1 2)` as `f(1, 2)`, but refuses a trailing comma
+            if self.peek()?.tok == Tok::Comma {
+                self.bump()?;
+                let next = self.peek()?;
+                if next.tok == Tok::RParen {
                     return Err(err_at(
-                        n.start,
-                        format!(
-                            "Encountered {}, but was expecting \",\" or \")\"",
-                            describe_tok(&other)
-                        ),
-                    ))
+                        next.start,
+                        "Encountered \")\", but was expecting an expression",
+                    ));
                 }
             }
         }
