@@ -231,6 +231,46 @@ const DIRECTIVES: &[&str] = &[
     "on",
 ];
 
+/// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
+const NEEDS_PARAMETER: &[&str] = &[
+    "if", "elseif", "list", "foreach", "switch", "case", "setting", "assign", "local", "global",
+    "macro", "function", "items", "visit",
+];
+
+/// Directives that have an end tag.
+const HAS_END_TAG: &[&str] = &[
+    "if",
+    "list",
+    "foreach",
+    "items",
+    "sep",
+    "switch",
+    "assign",
+    "local",
+    "global",
+    "attempt",
+    "macro",
+    "function",
+    "compress",
+    "noparse",
+    "escape",
+    "noescape",
+    "autoesc",
+    "noautoesc",
+    "outputformat",
+];
+
+/// FreeMarker 2.3.31's message for an unknown directive name.
+fn unknown_directive(raw_name: &str) -> String {
+    format!("Unknown directive: #{raw_name}. Help (latest version): http://freemarker.org/docs/ref_directive_alphaidx.html; you're using FreeMarker 2.3.31.")
+}
+
+/// FreeMarker's message for a known directive whose tag does not parse as a tag (`<#if>`,
+/// `</#if x>`, `</#else>`).
+fn malformed_tag(raw_name: &str) -> String {
+    format!("#{raw_name} is an existing directive, but the tag is malformed.  (See FreeMarker Manual / Directive Reference.)")
+}
+
 fn canonical_directive(name: &str) -> String {
     match name {
         "elseIf" => "elseif".into(),
@@ -274,6 +314,18 @@ impl<'s> Parser<'s> {
         }
         let end = begin + text.len() - text.chars().last().map_or(1, |c| c.len_utf8());
         self.add(AKind::Text(text.to_string()), begin, end);
+    }
+
+    /// Whether the innermost macro-like definition being parsed is a `#function`.
+    fn in_function(&self) -> bool {
+        self.stack
+            .iter()
+            .rev()
+            .find_map(|&i| match self.kind_of(i) {
+                AKind::Macro(h) => Some(h.is_function),
+                _ => None,
+            })
+            == Some(true)
     }
 
     fn kind_of(&self, idx: usize) -> &AKind {
@@ -339,10 +391,13 @@ impl<'s> Parser<'s> {
                     self.stack.pop();
                 }
                 _ => {
-                    let what = describe_open(self.kind_of(top));
+                    let what = match describe_open(self.kind_of(top)).as_str() {
+                        "#assign" => "#assign or #local or #global".to_string(),
+                        other => other.to_string(),
+                    };
                     return Err(err_at(
                         self.src.len(),
-                        format!("Unclosed \"{what}\": reached the end of the template"),
+                        format!("Unexpected end of file reached. You have an unclosed {what}. Check if the FreeMarker end-tags are present, and aren't malformed. (Note that FreeMarker end-tags must have # or @ after the / character.)"),
                     ));
                 }
             }
@@ -504,7 +559,7 @@ impl<'s> Parser<'s> {
                     t.start,
                     format!(
                         "Encountered {}, but was expecting \"}}\"",
-                        describe_tok(&t.tok)
+                        self.describe(&t.tok, t.start, t.end)
                     ),
                 ));
             }
@@ -518,7 +573,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting \"{}\"",
-                    describe_tok(&t.tok),
+                    self.describe(&t.tok, t.start, t.end),
                     if square { ']' } else { '}' }
                 ),
             ));
@@ -564,7 +619,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting \">\"",
-                    describe_tok(&other)
+                    self.describe(&other, t.start, t.end)
                 ),
             )),
         }
@@ -576,23 +631,20 @@ impl<'s> Parser<'s> {
         let raw_name = self.read_name();
         let name = canonical_directive(&raw_name);
         if !DIRECTIVES.contains(&name.as_str()) {
-            return Err(err_at(
-                start + 1,
-                format!("Unknown directive: #{raw_name}. Help (latest version): https://freemarker.apache.org/docs/ref_directive_alphaidx.html"),
-            ));
+            return Err(err_at(start + 1, unknown_directive(&raw_name)));
         }
         self.in_tag = true;
         self.paren = 0;
-        if matches!(
-            name.as_str(),
-            "if" | "elseif" | "list" | "foreach" | "switch" | "case" | "setting"
-        ) && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
+        let name_end = self.pos;
+        if NEEDS_PARAMETER.contains(&name.as_str())
+            && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
         {
-            // FreeMarker blames the directive itself when its required parameter is missing
-            return Err(err_at(
-                start + 1,
-                format!("The #{name} directive needs a parameter"),
-            ));
+            // FreeMarker's lexer knows `<#if` only followed by white-space: a bare `<#if>` is a
+            // malformed tag (blamed on the directive), while `<#if >` lacks an expression
+            let blank = self.src[name_end..].starts_with(char::is_whitespace);
+            if !blank {
+                return Err(err_at(start + 1, malformed_tag(&raw_name)));
+            }
         }
         match name.as_str() {
             "if" => {
@@ -803,6 +855,9 @@ impl<'s> Parser<'s> {
                 } else {
                     Some(self.parse_expr()?)
                 };
+                if v.is_none() && self.in_function() {
+                    return Err(err_at(start, "A function must return a value"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Return(v), start, end);
             }
@@ -918,14 +973,21 @@ impl<'s> Parser<'s> {
 
     fn parse_assign(&mut self, start: usize, scope: Scope) -> PResult<()> {
         let mut items = Vec::new();
+        // after an assignment: the comma (if any) and the token that must start the next one;
+        // FreeMarker blames the first of them when no assignment follows (`x=1 y>`, `x=1, y>`)
+        let mut next_start: Option<Token> = None;
         loop {
             let t = self.peek()?;
-            let name: String = match t.tok {
-                Tok::Ident(n) => n,
-                Tok::Str { value, .. } => value,
-                Tok::TagEnd | Tok::EmptyTagEnd if !items.is_empty() => break,
-                Tok::Comma if !items.is_empty() => {
+            let name: String = match &t.tok {
+                Tok::Ident(n) => n.clone(),
+                Tok::Str { value, .. } => value.clone(),
+                Tok::TagEnd | Tok::EmptyTagEnd if !items.is_empty() => match next_start {
+                    Some(comma) => return Err(self.not_expected(&comma, "\">\"")),
+                    None => break,
+                },
+                Tok::Comma if !items.is_empty() && next_start.is_none() => {
                     self.pos = t.end;
+                    next_start = Some(t);
                     continue;
                 }
                 _ => {
@@ -967,12 +1029,16 @@ impl<'s> Parser<'s> {
                         "Assignments into namespaces (\"in\") are not supported",
                     ))
                 }
+                _ if !items.is_empty() => {
+                    let blamed = next_start.unwrap_or(t);
+                    return Err(self.not_expected(&blamed, "\">\""));
+                }
                 _ => {
                     return Err(err_at(
                         op_tok.start,
                         format!(
                             "Encountered {}, but was expecting an assignment operator",
-                            describe_tok(&op_tok.tok)
+                            self.describe(&op_tok.tok, op_tok.start, op_tok.end)
                         ),
                     ))
                 }
@@ -989,6 +1055,7 @@ impl<'s> Parser<'s> {
                 value,
                 span: Span::new(t.start, self.pos),
             });
+            next_start = None;
         }
         let (end, _) = self.finish_tag()?;
         self.add(AKind::Assign { scope, items }, start, end);
@@ -1057,7 +1124,7 @@ impl<'s> Parser<'s> {
                         t.start,
                         format!(
                             "Encountered {}, but was expecting a parameter name",
-                            describe_tok(&other)
+                            self.describe(&other, t.start, t.end)
                         ),
                     ))
                 }
@@ -1206,13 +1273,14 @@ impl<'s> Parser<'s> {
         self.pos += 3;
         let raw = self.read_name();
         let name = canonical_directive(&raw);
+        // FreeMarker blames the `/` of an end tag it cannot read as one
+        if !DIRECTIVES.contains(&name.as_str()) {
+            return Err(err_at(start + 1, unknown_directive(&raw)));
+        }
         let rest = &self.src[self.pos..];
         let trimmed = rest.trim_start();
-        if !trimmed.starts_with(self.tag_chars().1) {
-            return Err(err_at(
-                self.pos,
-                format!("Expecting \">\" to close </#{raw}"),
-            ));
+        if !trimmed.starts_with(self.tag_chars().1) || !HAS_END_TAG.contains(&name.as_str()) {
+            return Err(err_at(start + 1, malformed_tag(&raw)));
         }
         self.pos += rest.len() - trimmed.len() + 1;
         let end = self.pos - 1;
@@ -1337,12 +1405,31 @@ impl<'s> Parser<'s> {
                     n.start,
                     format!(
                         "Encountered {}, but was expecting \",\" or \"{close_text}\"",
-                        describe_tok(&n.tok)
+                        self.describe(&n.tok, n.start, n.end)
                     ),
                 ));
             }
         }
         Ok((items, self.bump()?.end))
+    }
+
+    /// A token as FreeMarker's "Encountered ..." messages show it: its source text, quoted.
+    fn describe(&self, tok: &Tok, start: usize, end: usize) -> String {
+        match tok {
+            Tok::Eof => "<EOF>".into(),
+            _ => jquote(self.src.get(start..end).unwrap_or("")),
+        }
+    }
+
+    /// "Encountered X, but was expecting Y" at token `t`.
+    fn not_expected(&self, t: &Token, expecting: &str) -> Error {
+        err_at(
+            t.start,
+            format!(
+                "Encountered {}, but was expecting {expecting}",
+                self.describe(&t.tok, t.start, t.end)
+            ),
+        )
     }
 
     fn expect(&mut self, want: Tok, what: &str) -> PResult<Token> {
@@ -1354,7 +1441,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting \"{what}\"",
-                    describe_tok(&t.tok)
+                    self.describe(&t.tok, t.start, t.end)
                 ),
             ))
         }
@@ -1371,7 +1458,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting {what}",
-                    describe_tok(&other)
+                    self.describe(&other, t.start, t.end)
                 ),
             )),
         }
@@ -1561,8 +1648,8 @@ impl<'s> Parser<'s> {
         match t.tok {
             Tok::Bang => {
                 self.bump()?;
+                // unlike the binary operators, FreeMarker checks `!`'s operand only at run time
                 let e = self.parse_unary()?;
-                refuse_literal(&e, NOT_BOOLEAN, "boolean (true/false)")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 Ok(Expr {
                     kind: ExprKind::Not(Box::new(e)),
@@ -1571,8 +1658,8 @@ impl<'s> Parser<'s> {
             }
             Tok::Minus | Tok::Plus => {
                 self.bump()?;
+                // checked at run time, as FreeMarker does (`-"a"` is no syntax error)
                 let e = self.parse_primary()?;
-                refuse_literal(&e, NOT_NUMBER, "number")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 let kind = if t.tok == Tok::Minus {
                     match e.kind {
@@ -1651,7 +1738,7 @@ impl<'s> Parser<'s> {
                     t.start,
                     format!(
                         "Encountered {}, but was expecting an expression",
-                        describe_tok(&other)
+                        self.describe(&other, t.start, t.end)
                     ),
                 ))
             }
@@ -1675,7 +1762,7 @@ impl<'s> Parser<'s> {
                                 n.start,
                                 format!(
                                     "Encountered {}, but was expecting a name after \".\"",
-                                    describe_tok(&other)
+                                    self.describe(&other, n.start, n.end)
                                 ),
                             ))
                         }
@@ -1772,7 +1859,7 @@ impl<'s> Parser<'s> {
                             n.start,
                             format!(
                                 "Encountered {}, but was expecting a built-in name",
-                                describe_tok(&n.tok)
+                                self.describe(&n.tok, n.start, n.end)
                             ),
                         ));
                     };
@@ -1836,8 +1923,20 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Bang => {
                     self.bump()?;
+                    // like FreeMarker's syntactic lookahead: the default value is taken only if
+                    // an expression parses there (`x!!` is `(x!)!`)
                     let rhs = if self.starts_expr()? {
-                        Some(Box::new(self.parse_expr()?))
+                        let saved = (self.pos, self.paren, self.in_tag, self.expr_depth);
+                        match self.parse_expr() {
+                            Ok(r) => Some(Box::new(r)),
+                            // a literal of the wrong type is no syntax error: the lookahead
+                            // succeeds, and then the parse fails (`x!("a" * 2)`)
+                            Err(e) if e.message().starts_with("Found ") => return Err(e),
+                            Err(_) => {
+                                (self.pos, self.paren, self.in_tag, self.expr_depth) = saved;
+                                None
+                            }
+                        }
                     } else {
                         None
                     };
@@ -2127,16 +2226,24 @@ fn describe_open(kind: &AKind) -> String {
     }
 }
 
-pub(crate) fn describe_tok(t: &Tok) -> String {
-    match t {
-        Tok::Ident(s) => format!("{s:?}"),
-        Tok::Str { value, .. } => format!("string literal {value:?}"),
-        Tok::Num(n) => format!("number {n}"),
-        Tok::Eof => "<EOF>".into(),
-        Tok::TagEnd => "\">\"".into(),
-        Tok::EmptyTagEnd => "\"/>\"".into(),
-        other => format!("{other:?}"),
+/// Java's `StringUtil.jQuote`: the text in double quotes, with `"`, `\\` and control
+/// characters escaped.
+fn jquote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    out
 }
 
 // ----- arena -> nodes -----
