@@ -1,8 +1,10 @@
 //! Locales: the number symbols, number/currency/percent patterns and date names that Java 17's
 //! CLDR data gives a handful of locales, so formatting matches FreeMarker on a Java 17 runtime.
 //!
-//! Numbers: en (US, GB, AU, CA, IN), de (DE, AT, CH), fr (FR, CA), hu, ja, it, es (ES, MX), pt (BR,
-//! PT), sv, nl, pl, ru, zh, ko, da, nb, fi, cs, tr; any other locale gets Java's root-locale data
+//! Numbers: en (US, GB, AU, CA, IN, IE, NZ, SG, ZA), de (DE, AT, CH), fr (FR, CA, CH), hu, ja,
+//! it (IT, CH), es (ES, MX, AR, CO), pt (BR, PT), sv, nl, pl, ru, zh (CN, TW, HK), ko, da, nb, fi,
+//! cs, tr; other countries of these languages get the language's symbols with its main currency
+//! (de_LU: EUR); any other language gets Java's root-locale data
 //! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
 //! Dates (names, style patterns, week rules, zone names) come from `date_data.rs` for the same
 //! languages; other languages get Java's root locale data ("2022 Oct 24"), as in Java.
@@ -24,6 +26,8 @@ pub struct Symbols {
     pub grouping: String,
     /// Grouping in currency formats (differs in de_AT).
     pub monetary_grouping: String,
+    /// Decimal separator in currency formats (differs in fr_CH: "1 234.50 CHF").
+    pub monetary_decimal: String,
     pub minus: String,
     pub percent: String,
     pub per_mill: String,
@@ -42,6 +46,7 @@ struct NumberData {
     decimal: &'static str,
     grouping: &'static str,
     monetary_grouping: &'static str,
+    monetary_decimal: &'static str,
     minus: &'static str,
     exponent: &'static str,
     currency: &'static str,
@@ -121,6 +126,7 @@ impl Locale {
             decimal,
             grouping,
             monetary_grouping: grouping,
+            monetary_decimal: decimal,
             minus: "-",
             exponent: "E",
             currency: currency.0,
@@ -146,6 +152,10 @@ impl Locale {
                 ..d(".", ",", ("$", "CAD"), "\u{a4}#,##0.00", pct)
             },
             ("en", "IN") => d(".", ",", ("\u{20b9}", "INR"), "\u{a4}#,##0.00", pct),
+            ("en", "IE") => d(".", ",", eur, "\u{a4}#,##0.00", pct),
+            ("en", "NZ") => d(".", ",", ("$", "NZD"), "\u{a4}#,##0.00", pct),
+            ("en", "SG") => d(".", ",", ("$", "SGD"), "\u{a4}#,##0.00", pct),
+            ("en", "ZA") => d(",", NB, ("R", "ZAR"), "\u{a4}#,##0.00", pct),
             ("en", _) => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}#,##0.00", pct),
             ("de", "CH") => d(
                 ".",
@@ -160,9 +170,22 @@ impl Locale {
             },
             ("de", _) => d(",", ".", eur, suffix_cur, pct_nb),
             ("fr", "CA") => d(",", NB, ("$\u{a0}CA", "CAD"), suffix_cur, pct_nb),
+            ("fr", "CH") => NumberData {
+                monetary_decimal: ".",
+                ..d(",", "\u{202f}", ("CHF", "CHF"), suffix_cur, pct)
+            },
             ("fr", _) => d(",", "\u{202f}", eur, suffix_cur, pct_nb),
+            ("it", "CH") => d(
+                ".",
+                "\u{2019}",
+                ("SFr.", "CHF"),
+                "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
+                pct,
+            ),
             ("it", _) => d(",", ".", eur, suffix_cur, pct),
             ("es", "MX") => d(".", ",", ("$", "MXN"), "\u{a4}#,##0.00", pct_nb),
+            ("es", "AR") => d(",", ".", ("$", "ARS"), "\u{a4}\u{a0}#,##0.00", pct_nb),
+            ("es", "CO") => d(",", ".", ("$", "COP"), "\u{a4}\u{a0}#,##0.00", pct_nb),
             ("es", _) => d(",", ".", eur, suffix_cur, pct_nb),
             ("pt", "PT") => d(",", NB, eur, suffix_cur, pct),
             ("pt", _) => d(",", ".", ("R$", "BRL"), "\u{a4}\u{a0}#,##0.00", pct),
@@ -196,6 +219,14 @@ impl Locale {
             },
             ("cs", _) => d(",", NB, ("K\u{10d}", "CZK"), suffix_cur, pct_nb),
             ("tr", _) => d(",", ".", ("\u{20ba}", "TRY"), "\u{a4}#,##0.00", "%#,##0"),
+            ("zh", "TW") => NumberData {
+                nan: "\u{975e}\u{6578}\u{503c}",
+                ..d(".", ",", ("$", "TWD"), "\u{a4}#,##0.00", pct)
+            },
+            ("zh", "HK") => NumberData {
+                nan: "\u{975e}\u{6578}\u{503c}",
+                ..d(".", ",", ("HK$", "HKD"), "\u{a4}#,##0.00", pct)
+            },
             ("zh", _) => d(".", ",", ("\u{a5}", "CNY"), "\u{a4}#,##0.00", pct),
             ("ko", _) => d(".", ",", ("\u{20a9}", "KRW"), "\u{a4}#,##0", pct),
             ("ja", "JP") => d(".", ",", ("\u{ffe5}", "JPY"), "\u{a4}#,##0", pct),
@@ -212,6 +243,7 @@ impl Locale {
             decimal: n.decimal.into(),
             grouping: n.grouping.into(),
             monetary_grouping: n.monetary_grouping.into(),
+            monetary_decimal: n.monetary_decimal.into(),
             minus: n.minus.into(),
             percent: "%".into(),
             per_mill: "\u{2030}".into(),

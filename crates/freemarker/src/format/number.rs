@@ -316,7 +316,9 @@ impl DecimalPattern {
                             format!("Malformed multiplier value: \"{value}\"")
                         })?)
                     }
-                    "decimalSeparator" | "monetaryDecimalSeparator" => symbols.decimal = one_char(value)?,
+                    // oracle: each applies to its own kind of pattern (with or without "\u{a4}")
+                    "decimalSeparator" => symbols.decimal = one_char(value)?,
+                    "monetaryDecimalSeparator" => symbols.monetary_decimal = one_char(value)?,
                     "groupingSeparator" => symbols.grouping = one_char(value)?,
                     "minusSign" => symbols.minus = one_char(value)?,
                     "percent" => symbols.percent = one_char(value)?,
@@ -348,6 +350,7 @@ impl DecimalPattern {
         let mut symbols = symbols;
         if pattern.contains('\u{a4}') {
             symbols.grouping = symbols.monetary_grouping.clone();
+            symbols.decimal = symbols.monetary_decimal.clone();
         }
         // Java's IllegalArgumentException messages
         let bad = |why: &str| format!("{why} in pattern \"{pattern}\"");
