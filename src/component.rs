@@ -75,7 +75,7 @@ impl WebhookSinkConfig {
             uri: config.uri.clone(),
             headers: config.headers.clone(),
         });
-        let http = HttpService::new(build_client(slots), target, Arc::clone(&metrics));
+        let http = HttpService::new(build_client(slots), target, Arc::clone(&metrics), slots);
         let service = build_stack(http, &config.stack, Arc::clone(&metrics));
         let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
         let shared = Shared {
