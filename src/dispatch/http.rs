@@ -19,6 +19,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
 
 use super::pool::Http1Pool;
 use super::{Payload, TryError, TryResponse};
@@ -33,11 +34,20 @@ const MAX_DRAINED_BODY: usize = 64 * 1024;
 /// Builds the client: rustls with the webpki roots, HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool
 /// holding up to `max_idle` idle connections.
 pub fn build_client(max_idle: usize) -> HttpClient {
+    build_client_trusting(max_idle, &[])
+}
+
+/// [`build_client`], also trusting `extra_roots` (the certificates of `tls.ca_file`) besides
+/// Mozilla's roots, for webhooks behind a private CA.
+pub fn build_client_trusting(
+    max_idle: usize,
+    extra_roots: &[CertificateDer<'static>],
+) -> HttpClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls_config(extra_roots))
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
@@ -45,6 +55,19 @@ pub fn build_client(max_idle: usize) -> HttpClient {
         .pool_max_idle_per_host(max_idle)
         .pool_idle_timeout(Duration::from_secs(60))
         .build(https)
+}
+
+/// rustls (its default provider and protocol versions, as hyper-rustls would choose) trusting
+/// Mozilla's roots plus `extra_roots`.
+fn tls_config(extra_roots: &[CertificateDer<'static>]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    // Each certificate was checked to be a usable trust anchor when the config was validated.
+    roots.add_parsable_certificates(extra_roots.iter().cloned());
+    rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// The fixed part of every request of a sink.
