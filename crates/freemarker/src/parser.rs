@@ -228,7 +228,6 @@ const DIRECTIVES: &[&str] = &[
     "noautoesc",
     "outputformat",
     "foreach",
-    "on",
 ];
 
 /// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
@@ -625,6 +624,16 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// Finishes the start tag of a directive with a body: `/>` is refused where `>` must be.
+    fn finish_open_tag(&mut self) -> PResult<(usize, bool)> {
+        let t = self.peek()?;
+        if t.tok == Tok::EmptyTagEnd {
+            self.in_tag = false;
+            return Err(self.not_expected(&t, "\">\""));
+        }
+        self.finish_tag()
+    }
+
     fn parse_directive(&mut self) -> PResult<()> {
         let start = self.pos;
         self.pos += 2;
@@ -646,10 +655,18 @@ impl<'s> Parser<'s> {
                 return Err(err_at(start + 1, malformed_tag(&raw_name)));
             }
         }
+        if matches!(
+            name.as_str(),
+            "attempt" | "recover" | "compress" | "sep" | "noparse"
+        ) && self.peek()?.tok == Tok::EmptyTagEnd
+        {
+            // FreeMarker knows these tags only as `<#attempt>`: `<#attempt/>` is malformed
+            return Err(err_at(start + 1, malformed_tag(&raw_name)));
+        }
         match name.as_str() {
             "if" => {
                 let cond = self.parse_expr()?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let ifn = self.add(AKind::If, start, end);
                 self.stack.push(ifn);
                 let b = self.add(AKind::Branch(Some(cond)), start, end);
@@ -696,21 +713,22 @@ impl<'s> Parser<'s> {
             "list" | "foreach" => {
                 let seq = self.parse_expr()?;
                 let vars = self.parse_loop_vars(false)?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let n = self.add(AKind::List { seq, vars }, start, end);
                 self.stack.push(n);
             }
             "items" => {
+                // the tag's syntax is checked before where it stands
+                let vars = self
+                    .parse_loop_vars(true)?
+                    .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
+                let (end, _) = self.finish_open_tag()?;
                 if !self.inside(|k| matches!(k, AKind::List { vars: None, .. })) {
                     return Err(err_at(
                         start,
                         "#items must be inside a #list block (one without \"as\").",
                     ));
                 }
-                let vars = self
-                    .parse_loop_vars(true)?
-                    .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
-                let (end, _) = self.finish_tag()?;
                 let n = self.add(AKind::Items(vars), start, end);
                 self.stack.push(n);
             }
@@ -748,7 +766,7 @@ impl<'s> Parser<'s> {
             }
             "switch" => {
                 let v = self.parse_expr()?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let n = self.add(AKind::Switch(v), start, end);
                 self.stack.push(n);
             }
@@ -758,7 +776,11 @@ impl<'s> Parser<'s> {
                 } else {
                     None
                 };
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = if name == "case" {
+                    self.finish_open_tag()?
+                } else {
+                    self.finish_tag()?
+                };
                 let top = self.current();
                 if matches!(self.kind_of(top), AKind::Case(_)) {
                     self.stack.pop();
@@ -915,7 +937,7 @@ impl<'s> Parser<'s> {
                     format!("The #{name} directive is not supported in this sandboxed FreeMarker engine"),
                 ));
             }
-            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" | "on" => {
+            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" => {
                 return Err(err_at(
                     start,
                     format!("The #{name} directive is not supported yet"),
@@ -1686,9 +1708,15 @@ impl<'s> Parser<'s> {
                 Number::parse_literal(&s)
                     .ok_or_else(|| err_at(t.start, format!("Invalid number literal {s}")))?,
             ),
-            Tok::Str { value, raw, .. } => {
+            Tok::Str {
+                value,
+                raw,
+                body_start,
+            } => {
                 if !raw && self.has_interpolation(&value) {
-                    self.interpolated(&value, span)?
+                    // errors inside point into the literal when its text is the value verbatim
+                    let verbatim = self.src.get(body_start..t.end - 1) == Some(value.as_str());
+                    self.interpolated(&value, span, verbatim.then_some(body_start))?
                 } else {
                     ExprKind::Str(value.into())
                 }
@@ -2029,8 +2057,12 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Whether a string literal's value holds an interpolation of the syntax in force.
+    /// Whether a string literal's value holds an interpolation of the syntax in force. Like
+    /// FreeMarker, values of up to 3 UTF-16 units are never parsed (`"${"`, `"${}"` are text).
     fn has_interpolation(&self, value: &str) -> bool {
+        if value.encode_utf16().nth(3).is_none() {
+            return false;
+        }
         match self.interp {
             InterpolationSyntax::Legacy => value.contains("${") || value.contains("#{"),
             InterpolationSyntax::Dollar => value.contains("${"),
@@ -2038,8 +2070,18 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Splits a string literal with `${...}` (or `[=...]`) into parts.
-    fn interpolated(&mut self, value: &str, span: Span) -> PResult<ExprKind> {
+    /// Splits a string literal with `${...}` (or `[=...]`) into parts. `body` is where the value
+    /// starts in the source if it is the literal's text verbatim (no escapes): errors then point
+    /// inside the literal as FreeMarker's do (at its last character for an unclosed one), else
+    /// at the literal.
+    fn interpolated(&mut self, value: &str, span: Span, body: Option<usize>) -> PResult<ExprKind> {
+        let locate = |e: Error| match (body, e.offset()) {
+            (Some(b), Some(o)) => {
+                let last = value.char_indices().last().map_or(0, |(i, _)| i);
+                syntax_err(e.message().to_string()).with_offset(b + o.min(last))
+            }
+            _ => reoffset(e, span.start as usize),
+        };
         let mut parts = Vec::new();
         let mut rest_start = 0;
         let mut i = 0;
@@ -2072,15 +2114,13 @@ impl<'s> Parser<'s> {
                 expr_depth: self.expr_depth,
                 too_deep: None,
             };
-            let mut e = sub
-                .parse_expr()
-                .map_err(|e| reoffset(e, span.start as usize))?;
-            let close = sub.peek().map_err(|e| reoffset(e, span.start as usize))?;
+            let mut e = sub.parse_expr().map_err(locate)?;
+            let close = sub.peek().map_err(locate)?;
             if close.tok != close_tok {
-                return Err(err_at(
-                    span.start as usize,
+                return Err(locate(err_at(
+                    close.start,
                     "Unclosed interpolation in a string literal",
-                ));
+                )));
             }
             respan(&mut e, span);
             parts.push(StrPart::Interp(e));
