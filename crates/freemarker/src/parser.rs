@@ -118,6 +118,8 @@ pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<No
         square: settings.tag_syntax == TagSyntax::SquareBracket,
         auto_tags: settings.tag_syntax == TagSyntax::AutoDetect,
         interp: settings.interpolation_syntax,
+        naming: None,
+        strip_text: false,
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
@@ -144,6 +146,40 @@ pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<No
     Ok(convert_children(&mut arena, 0))
 }
 
+/// The naming convention established by a template's first identifier that has one (FreeMarker's
+/// auto-detection): `is_camel` or legacy (`example_name`, directives `examplename`).
+#[derive(Clone, Debug)]
+struct Naming {
+    is_camel: bool,
+    /// The establishing token and its line and column, for the message.
+    token: String,
+    line: usize,
+    column: usize,
+}
+
+/// The naming convention of an identifier of the template language: `Some(true)` camel case
+/// (`upperCase`), `Some(false)` legacy (`upper_case`), `None` neither (`upper`).
+fn naming_of(name: &str) -> Option<bool> {
+    if name.contains('_') {
+        Some(false)
+    } else if name.chars().any(|c| c.is_ascii_uppercase()) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Multi-word directive names in the legacy convention (their camel forms: `elseIf`, ...).
+const LEGACY_DIRECTIVE_NAMES: &[&str] = &[
+    "elseif",
+    "noparse",
+    "foreach",
+    "noescape",
+    "noautoesc",
+    "outputformat",
+    "autoesc",
+];
+
 /// What an FTL tag opening (`<#`, `</#`, `<@`, `</@` or their square-bracket forms) starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TagStart {
@@ -168,6 +204,11 @@ struct Parser<'s> {
     auto_tags: bool,
     /// Which interpolations (`${}`, `#{}`, `[=]`) are recognized, in text and string literals.
     interp: InterpolationSyntax,
+    /// The naming convention of the template language's identifiers, set by the first one that
+    /// has one (see [`Naming`]).
+    naming: Option<Naming>,
+    /// `<#ftl strip_text=true>`: top-level text is dropped.
+    strip_text: bool,
     in_macro: u32,
     /// Current expression nesting (parentheses, unary operators, literals, arguments).
     expr_depth: u32,
@@ -229,6 +270,23 @@ const DIRECTIVES: &[&str] = &[
     "outputformat",
     "foreach",
 ];
+
+/// A boolean `#ftl` header parameter: `true`/`false`, or a string FreeMarker reads as one.
+fn header_bool(value: &Expr) -> PResult<bool> {
+    let at = value.span.start as usize;
+    match &value.kind {
+        ExprKind::Bool(b) => Ok(*b),
+        ExprKind::Str(s) => match s.as_ref() {
+            "true" | "yes" | "y" | "1" => Ok(true),
+            "false" | "no" | "n" | "0" => Ok(false),
+            other => Err(err_at(
+                at,
+                format!("Illegal boolean value: {other}\nExpecting boolean (true/false), found: {other:?}"),
+            )),
+        },
+        _ => Err(err_at(at, "Expecting boolean (true/false) parameter")),
+    }
+}
 
 /// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
 const NEEDS_PARAMETER: &[&str] = &[
@@ -308,11 +366,66 @@ impl<'s> Parser<'s> {
     }
 
     fn add_text(&mut self, text: &str, begin: usize) {
-        if text.is_empty() {
+        // `<#ftl strip_text=true>` drops the text directly in the template (not in directives)
+        if text.is_empty() || (self.strip_text && self.stack.len() == 1) {
             return;
         }
         let end = begin + text.len() - text.chars().last().map_or(1, |c| c.len_utf8());
         self.add(AKind::Text(text.to_string()), begin, end);
+    }
+
+    /// Checks an identifier of the template language (built-in, special variable, setting or
+    /// header parameter name: `name`; directive: `token` like `<#elseIf`) at `at` against the
+    /// template's naming convention, establishing it on first use.
+    fn check_naming(&mut self, convention: Option<bool>, token: &str, at: usize) -> PResult<()> {
+        let Some(is_camel) = convention else {
+            return Ok(());
+        };
+        match &self.naming {
+            None => {
+                let before = &self.src[..at.min(self.src.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before
+                    .rfind('\n')
+                    .map_or(before, |i| &before[i + 1..])
+                    .chars()
+                    .count()
+                    + 1;
+                self.naming = Some(Naming {
+                    is_camel,
+                    token: token.to_string(),
+                    line,
+                    column,
+                });
+                Ok(())
+            }
+            Some(n) if n.is_camel == is_camel => Ok(()),
+            Some(n) => {
+                let which = if n.is_camel {
+                    "camel case naming convention (like: exampleName)"
+                } else {
+                    "legacy naming convention (directive (tag) names are like examplename, everything else is like example_name)"
+                };
+                Err(err_at(
+                    at,
+                    format!(
+                        "Naming convention mismatch. Identifiers that are part of the template language (not the user specified ones) must consistently use the same naming convention within the same template. This template uses {which} estabilished by auto-detection at line {}, column {} by token {:?}, but the problematic token, {token:?}, uses a different convention.",
+                        n.line, n.column, n.token
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The naming convention of a directive name (`elseif` is legacy, `elseIf` camel case).
+    fn directive_naming(raw_name: &str) -> Option<bool> {
+        if raw_name.chars().any(|c| c.is_ascii_uppercase()) {
+            Some(true)
+        } else if LEGACY_DIRECTIVE_NAMES.contains(&raw_name) {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// Whether the innermost macro-like definition being parsed is a `#function`.
@@ -470,16 +583,20 @@ impl<'s> Parser<'s> {
                     self.pos = t.end;
                     self.expect(Tok::Assign, "=")?;
                     let value = self.parse_expr()?;
-                    if name == "strip_whitespace" || name == "stripWhitespace" {
-                        self.strip_whitespace = match value.kind {
-                            ExprKind::Bool(b) => b,
-                            _ => {
-                                return Err(err_at(
-                                    t.start,
-                                    "Expecting boolean (true/false) parameter",
-                                ))
-                            }
-                        };
+                    self.check_naming(naming_of(&name), &name, t.start)?;
+                    match name.as_str() {
+                        "strip_whitespace" | "stripWhitespace" => {
+                            self.strip_whitespace = header_bool(&value)?
+                        }
+                        "strip_text" | "stripText" => self.strip_text = header_bool(&value)?,
+                        "encoding" | "output_format" | "outputFormat" | "auto_esc" | "autoEsc"
+                        | "ns_prefixes" | "nsPrefixes" | "attributes" => {}
+                        _ => {
+                            return Err(err_at(
+                                t.start,
+                                format!("Unknown FTL header parameter: {name}"),
+                            ))
+                        }
                     }
                 }
                 Tok::Comma => self.pos = t.end,
@@ -642,6 +759,8 @@ impl<'s> Parser<'s> {
         if !DIRECTIVES.contains(&name.as_str()) {
             return Err(err_at(start + 1, unknown_directive(&raw_name)));
         }
+        let token = format!("{}{raw_name}", &self.src[start..start + 2]);
+        self.check_naming(Self::directive_naming(&raw_name), &token, start)?;
         self.in_tag = true;
         self.paren = 0;
         let name_end = self.pos;
@@ -710,7 +829,24 @@ impl<'s> Parser<'s> {
                     }
                 }
             }
-            "list" | "foreach" => {
+            "foreach" => {
+                // the deprecated `<#foreach x in seq>`
+                let first = self.expect_ident("loop variable name")?;
+                let t = self.peek()?;
+                if !matches!(&t.tok, Tok::Ident(s) if s == "in") {
+                    return Err(self.not_expected(&t, "\"in\""));
+                }
+                self.pos = t.end;
+                let seq = self.parse_expr()?;
+                let vars = Some(LoopVars {
+                    first: first.into(),
+                    value: None,
+                });
+                let (end, _) = self.finish_open_tag()?;
+                let n = self.add(AKind::List { seq, vars }, start, end);
+                self.stack.push(n);
+            }
+            "list" => {
                 let seq = self.parse_expr()?;
                 let vars = self.parse_loop_vars(false)?;
                 let (end, _) = self.finish_open_tag()?;
@@ -817,6 +953,7 @@ impl<'s> Parser<'s> {
                 if !crate::settings::is_template_setting(&sname) {
                     return Err(err_at(t.start, format!("Unknown setting name: {sname:?}")));
                 }
+                self.check_naming(naming_of(&sname), &sname, t.start)?;
                 self.pos = t.end;
                 self.expect(Tok::Assign, "=")?;
                 let value = self.parse_expr()?;
@@ -918,7 +1055,7 @@ impl<'s> Parser<'s> {
                 let (end, _) = self.finish_tag()?;
                 let _ = end;
                 let rest = &self.src[self.pos..];
-                let close = find_noparse_end(rest, self.square)
+                let close = find_noparse_end(rest, self.square, raw_name == "noParse")
                     .ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
                 let body_start = self.pos;
                 let body = &self.src[body_start..body_start + close.0];
@@ -1299,6 +1436,8 @@ impl<'s> Parser<'s> {
         if !DIRECTIVES.contains(&name.as_str()) {
             return Err(err_at(start + 1, unknown_directive(&raw)));
         }
+        let token = format!("{}{raw}", &self.src[start..start + 3]);
+        self.check_naming(Self::directive_naming(&raw), &token, start)?;
         let rest = &self.src[self.pos..];
         let trimmed = rest.trim_start();
         if !trimmed.starts_with(self.tag_chars().1) || !HAS_END_TAG.contains(&name.as_str()) {
@@ -1755,7 +1894,9 @@ impl<'s> Parser<'s> {
                 });
             }
             Tok::Dot => {
+                let at = self.peek()?.start;
                 let name = self.expect_ident("a special variable name")?;
+                self.check_naming(naming_of(&name), &name, at)?;
                 return Ok(Expr {
                     kind: ExprKind::Special(name.into()),
                     span: Span::new(t.start, self.pos),
@@ -1892,6 +2033,7 @@ impl<'s> Parser<'s> {
                         ));
                     };
                     self.bump()?;
+                    self.check_naming(naming_of(&name), &name, n.start)?;
                     let id = BuiltinId::from_name(&name).map_err(|m| err_at(n.start, m))?;
                     let mut args = None;
                     let after = self.peek()?;
@@ -2110,12 +2252,15 @@ impl<'s> Parser<'s> {
                 square: self.square,
                 auto_tags: false,
                 interp: self.interp,
+                naming: self.naming.clone(),
+                strip_text: false,
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,
             };
             let mut e = sub.parse_expr().map_err(locate)?;
             let close = sub.peek().map_err(locate)?;
+            self.naming = sub.naming.take();
             if close.tok != close_tok {
                 return Err(locate(err_at(
                     close.start,
@@ -2231,22 +2376,19 @@ fn respan(e: &mut Expr, span: Span) {
 }
 
 /// Finds `</#noparse>`: returns (body length, length including the end tag).
-fn find_noparse_end(rest: &str, square: bool) -> Option<(usize, usize)> {
-    let (pats, close) = if square {
-        (["[/#noparse", "[/#noParse"], ']')
+/// The end tag is spelled like the start tag (`<#noParse>` ends at `</#noParse>` only).
+fn find_noparse_end(rest: &str, square: bool, camel: bool) -> Option<(usize, usize)> {
+    let name = if camel { "noParse" } else { "noparse" };
+    let (pat, close) = if square {
+        (format!("[/#{name}"), ']')
     } else {
-        (["</#noparse", "</#noParse"], '>')
+        (format!("</#{name}"), '>')
     };
-    for pat in pats {
-        if let Some(i) = rest.find(pat) {
-            let after = &rest[i + pat.len()..];
-            let t = after.trim_start();
-            if t.starts_with(close) {
-                return Some((i, i + pat.len() + (after.len() - t.len()) + 1));
-            }
-        }
-    }
-    None
+    let i = rest.find(pat.as_str())?;
+    let after = &rest[i + pat.len()..];
+    let t = after.trim_start();
+    t.starts_with(close)
+        .then(|| (i, i + pat.len() + (after.len() - t.len()) + 1))
 }
 
 fn describe_open(kind: &AKind) -> String {
