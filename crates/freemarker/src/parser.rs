@@ -120,6 +120,7 @@ pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<No
         interp: settings.interpolation_syntax,
         naming: None,
         strip_text: false,
+        lists_with_items: Vec::new(),
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
@@ -169,6 +170,51 @@ fn naming_of(name: &str) -> Option<bool> {
     }
 }
 
+/// FreeMarker 2.3.31's special variable names (`.now`), in both naming conventions.
+const SPECIAL_VARIABLES: &[&str] = &[
+    "args",
+    "auto_esc",
+    "autoEsc",
+    "caller_template_name",
+    "callerTemplateName",
+    "current_node",
+    "currentNode",
+    "current_template_name",
+    "currentTemplateName",
+    "data_model",
+    "dataModel",
+    "error",
+    "get_optional_template",
+    "getOptionalTemplate",
+    "globals",
+    "incompatible_improvements",
+    "incompatibleImprovements",
+    "lang",
+    "locale",
+    "locale_object",
+    "localeObject",
+    "locals",
+    "main",
+    "main_template_name",
+    "mainTemplateName",
+    "namespace",
+    "node",
+    "now",
+    "output_encoding",
+    "outputEncoding",
+    "output_format",
+    "outputFormat",
+    "pass",
+    "template_name",
+    "templateName",
+    "time_zone",
+    "timeZone",
+    "url_escaping_charset",
+    "urlEscapingCharset",
+    "vars",
+    "version",
+];
+
 /// Multi-word directive names in the legacy convention (their camel forms: `elseIf`, ...).
 const LEGACY_DIRECTIVE_NAMES: &[&str] = &[
     "elseif",
@@ -209,6 +255,8 @@ struct Parser<'s> {
     naming: Option<Naming>,
     /// `<#ftl strip_text=true>`: top-level text is dropped.
     strip_text: bool,
+    /// Arena indexes of the `#list`s without `as` that have their `#items`.
+    lists_with_items: Vec<usize>,
     in_macro: u32,
     /// Current expression nesting (parentheses, unary operators, literals, arguments).
     expr_depth: u32,
@@ -365,13 +413,33 @@ impl<'s> Parser<'s> {
         idx
     }
 
-    fn add_text(&mut self, text: &str, begin: usize) {
+    fn add_text(&mut self, text: &str, begin: usize) -> PResult<()> {
         // `<#ftl strip_text=true>` drops the text directly in the template (not in directives)
         if text.is_empty() || (self.strip_text && self.stack.len() == 1) {
-            return;
+            return Ok(());
+        }
+        if let Some(off) = text.find(|c: char| !c.is_whitespace()) {
+            self.refuse_in_switch(begin + off, &text[off..])?;
         }
         let end = begin + text.len() - text.chars().last().map_or(1, |c| c.len_utf8());
         self.add(AKind::Text(text.to_string()), begin, end);
+        Ok(())
+    }
+
+    /// Refuses content other than white-space, comments and `#case`/`#default` directly inside
+    /// `#switch`, as FreeMarker's grammar does. `what` starts with the offending token.
+    fn refuse_in_switch(&self, at: usize, what: &str) -> PResult<()> {
+        if !matches!(self.kind_of(self.current()), AKind::Switch(_)) {
+            return Ok(());
+        }
+        let token = what.split(char::is_whitespace).next().unwrap_or(what);
+        Err(err_at(
+            at,
+            format!(
+                "Encountered {}, but was expecting #case or #default",
+                jquote(token)
+            ),
+        ))
     }
 
     /// Checks an identifier of the template language (built-in, special variable, setting or
@@ -470,7 +538,7 @@ impl<'s> Parser<'s> {
                 self.auto_tags = false;
             }
             let text = &src[text_start..at];
-            self.add_text(text, text_start);
+            self.add_text(text, text_start)?;
             self.pos = at;
             if let Some(body) = r.strip_prefix(if self.square { "[#--" } else { "<#--" }) {
                 let Some(e) = body.find(if self.square { "--]" } else { "-->" }) else {
@@ -494,7 +562,7 @@ impl<'s> Parser<'s> {
             }
         }
         let text = &src[text_start..];
-        self.add_text(text, text_start);
+        self.add_text(text, text_start)?;
         // Close implicitly closed #sep at the end; anything else still open is an error.
         while self.stack.len() > 1 {
             let top = self.current();
@@ -616,6 +684,7 @@ impl<'s> Parser<'s> {
 
     fn parse_interpolation(&mut self) -> PResult<()> {
         let start = self.pos;
+        self.refuse_in_switch(start, &self.src[start..start + 2])?;
         self.pos += 2;
         self.in_tag = false;
         self.paren = 0;
@@ -865,6 +934,15 @@ impl<'s> Parser<'s> {
                         "#items must be inside a #list block (one without \"as\").",
                     ));
                 }
+                // the #items belongs to the innermost #list without `as`
+                if let Some(&list) = self
+                    .stack
+                    .iter()
+                    .rev()
+                    .find(|&&i| matches!(self.kind_of(i), AKind::List { vars: None, .. }))
+                {
+                    self.lists_with_items.push(list);
+                }
                 let n = self.add(AKind::Items(vars), start, end);
                 self.stack.push(n);
             }
@@ -926,6 +1004,17 @@ impl<'s> Parser<'s> {
                     return Err(err_at(
                         start,
                         format!("Unexpected directive #{name}: it must be inside #switch"),
+                    ));
+                }
+                let has_default = self.arena.nodes[top]
+                    .children
+                    .iter()
+                    .any(|&c| matches!(self.kind_of(c), AKind::Case(None)));
+                if v.is_none() && has_default {
+                    let switch_start = self.arena.nodes[top].begin;
+                    return Err(err_at(
+                        switch_start,
+                        "You can only have one default case in a switch statement",
                     ));
                 }
                 let n = self.add(AKind::Case(v), start, end);
@@ -1059,7 +1148,7 @@ impl<'s> Parser<'s> {
                     .ok_or_else(|| err_at(start, "Unclosed #noparse"))?;
                 let body_start = self.pos;
                 let body = &self.src[body_start..body_start + close.0];
-                self.add_text(body, body_start);
+                self.add_text(body, body_start)?;
                 self.pos = body_start + close.1;
             }
             "ftl" => {
@@ -1222,6 +1311,12 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_macro(&mut self, start: usize, is_function: bool) -> PResult<()> {
+        if self.in_macro > 0 {
+            return Err(err_at(
+                start,
+                "Macro or function definitions can't be nested into each other.",
+            ));
+        }
         let t = self.peek()?;
         let name: String = match t.tok {
             Tok::Ident(n) => n,
@@ -1415,6 +1510,16 @@ impl<'s> Parser<'s> {
         let top = self.current();
         match self.kind_of(top) {
             AKind::Call(_) => {
+                // `</@>` or `</@name>` with the start tag's name (`m.x`) exactly
+                let end_name = self.src[start + 3..start + close].trim_end();
+                let begin = self.arena.nodes[top].begin + 2;
+                let callee_len = self.src[begin..]
+                    .find(|c: char| !(c.is_alphanumeric() || "_$@.-".contains(c)))
+                    .unwrap_or(self.src.len() - begin);
+                let callee = &self.src[begin..begin + callee_len];
+                if !end_name.is_empty() && end_name != callee {
+                    return Err(err_at(start, format!("Expecting </@> or </@{callee}>")));
+                }
                 self.arena.nodes[top].end = self.pos - 1;
                 self.arena.nodes[top].span.end = self.pos as u32;
                 self.stack.pop();
@@ -1449,6 +1554,20 @@ impl<'s> Parser<'s> {
             self.close_sep();
         }
         let top = self.current();
+        if matches!(name.as_str(), "list" | "foreach") {
+            let list = match self.kind_of(top) {
+                AKind::ListElse => self.arena.nodes[top].parent.unwrap_or(top),
+                _ => top,
+            };
+            if matches!(self.kind_of(list), AKind::List { vars: None, .. })
+                && !self.lists_with_items.contains(&list)
+            {
+                return Err(err_at(
+                    self.arena.nodes[list].begin,
+                    "#list must have either \"as loopVar\" parameter or nested #items that belongs to it.",
+                ));
+            }
+        }
         let ok = match (name.as_str(), self.kind_of(top)) {
             ("if", AKind::Branch(_)) => {
                 self.set_end(top, end);
@@ -1897,6 +2016,12 @@ impl<'s> Parser<'s> {
                 let at = self.peek()?.start;
                 let name = self.expect_ident("a special variable name")?;
                 self.check_naming(naming_of(&name), &name, at)?;
+                if !SPECIAL_VARIABLES.contains(&name.as_str()) {
+                    return Err(err_at(
+                        at,
+                        format!("Unknown special variable name: {name:?}.\nThe allowed special variable names are: {}", SPECIAL_VARIABLES.iter().filter(|n| !n.contains(char::is_uppercase)).copied().collect::<Vec<_>>().join(", ")),
+                    ));
+                }
                 return Ok(Expr {
                     kind: ExprKind::Special(name.into()),
                     span: Span::new(t.start, self.pos),
@@ -2254,6 +2379,7 @@ impl<'s> Parser<'s> {
                 interp: self.interp,
                 naming: self.naming.clone(),
                 strip_text: false,
+                lists_with_items: Vec::new(),
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,

@@ -132,6 +132,8 @@ impl Template {
 fn collect_macros(nodes: &[Node], out: &mut Vec<Arc<MacroDef>>) {
     for n in nodes {
         if let Node::MacroDef(m) = n {
+            // a later definition of the same name replaces the earlier one, as in FreeMarker
+            out.retain(|d| d.name != m.name);
             out.push(m.clone());
         }
     }
