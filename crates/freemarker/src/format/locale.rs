@@ -3,9 +3,10 @@
 //!
 //! Numbers: en (US, GB, AU, CA, IN, IE, NZ, SG, ZA), de (DE, AT, CH), fr (FR, CA, CH), hu, ja,
 //! it (IT, CH), es (ES, MX, AR, CO), pt (BR, PT), sv, nl, pl, ru, zh (CN, TW, HK), ko, da, nb, fi,
-//! cs, tr; other countries of these languages get the language's symbols with its main currency
-//! (de_LU: EUR); any other language gets Java's root-locale data
-//! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
+//! cs, tr, sr, hr, sl, sk, ro, bg, el, uk, lt, lv, et, ca, vi. Other countries of these languages
+//! get the language's symbols (and its usual currency, or `¤` for en/ja: Java would use the
+//! country's); any other language gets Java's root-locale data (English symbols, `¤ #,##0.00`
+//! currency), as Java does for a locale it has no data for.
 //! Dates (names, style patterns, week rules, zone names) come from `date_data.rs` for the same
 //! languages; other languages get Java's root locale data ("2022 Oct 24"), as in Java.
 
@@ -85,12 +86,15 @@ pub struct DatePatterns {
 }
 
 impl Locale {
-    /// Parses `en_US`, `en-US`, `de`, `en_US_POSIX` (variant ignored). Empty input is an error.
+    /// Parses `en_US`, `de`, `en_US_POSIX` (variant ignored) as FreeMarker does. Empty input is
+    /// an error.
     pub fn parse(s: &str) -> Result<Locale, FormatError> {
         let s = s.trim();
-        let mut parts = s.split(['_', '-']);
+        // FreeMarker splits at `_` only: "en-US" is the (unknown) language "en-us", which gets
+        // Java's root locale data (oracle: its dates print as "2022 Oct 24 20:07:32")
+        let mut parts = s.split('_');
         let language = parts.next().unwrap_or("").to_ascii_lowercase();
-        if language.is_empty() || !language.chars().all(|c| c.is_ascii_alphabetic()) {
+        if language.is_empty() {
             return Err(FormatError::new(format!("Invalid locale: {s:?}")));
         }
         let country = parts.next().unwrap_or("").to_ascii_uppercase();
@@ -231,6 +235,176 @@ impl Locale {
             ("ko", _) => d(".", ",", ("\u{20a9}", "KRW"), "\u{a4}#,##0", pct),
             ("ja", "JP") => d(".", ",", ("\u{ffe5}", "JPY"), "\u{a4}#,##0", pct),
             ("ja", _) => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}#,##0.00", pct),
+            // generated from Java 17's DecimalFormatSymbols / NumberFormat patterns
+            ("sr", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "RSD",
+                currency_code: "RSD",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("hr", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "\u{2212}",
+                exponent: "E",
+                currency: "EUR",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0\u{a0}%",
+                nan: "NaN",
+            },
+            ("sl", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "\u{2212}",
+                exponent: "e",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0\u{a0}%",
+                nan: "NaN",
+            },
+            ("sk", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "e",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0\u{a0}%",
+                nan: "NaN",
+            },
+            ("ro", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "RON",
+                currency_code: "RON",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0\u{a0}%",
+                nan: "NaN",
+            },
+            ("bg", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "\u{43b}\u{432}.",
+                currency_code: "BGN",
+                currency_pattern: "#0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("el", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "e",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("uk", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "\u{415}",
+                currency: "\u{20b4}",
+                currency_code: "UAH",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("lt", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "\u{2212}",
+                exponent: "\u{d7}10^",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0\u{a0}%",
+                nan: "NaN",
+            },
+            ("lv", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NS",
+            },
+            ("et", _) => NumberData {
+                decimal: ",",
+                grouping: "\u{a0}",
+                monetary_grouping: "\u{a0}",
+                monetary_decimal: ",",
+                minus: "\u{2212}",
+                exponent: "\u{d7}10^",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("ca", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "\u{20ac}",
+                currency_code: "EUR",
+                currency_pattern: "#,##0.00\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
+            ("vi", _) => NumberData {
+                decimal: ",",
+                grouping: ".",
+                monetary_grouping: ".",
+                monetary_decimal: ",",
+                minus: "-",
+                exponent: "E",
+                currency: "\u{20ab}",
+                currency_code: "VND",
+                currency_pattern: "#,##0\u{a0}\u{a4}",
+                percent_pattern: "#,##0%",
+                nan: "NaN",
+            },
             // Java's root locale (oracle: locale=xx_YY -> "\u{a4}\u{a0}1,234.00")
             _ => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}\u{a0}#,##0.00", pct),
         }
@@ -305,8 +479,10 @@ mod tests {
     fn parses_common_forms() {
         let l = Locale::parse("de_DE").unwrap();
         assert_eq!((l.language(), l.country()), ("de", "DE"));
-        let l = Locale::parse("en-gb").unwrap();
+        let l = Locale::parse("EN_gb").unwrap();
         assert_eq!((l.language(), l.country()), ("en", "GB"));
+        let l = Locale::parse("en-GB").unwrap();
+        assert_eq!((l.language(), l.country()), ("en-gb", ""));
         assert!(Locale::parse("").is_err());
     }
 
