@@ -18,23 +18,26 @@ pub(super) struct LocaleDates {
 /// One locale's names for the metazone rows of `zone.rs`.
 pub(super) type ZoneNames = [[&'static str; 4]; 16];
 
-/// The locale's date data: its own (`de_AT`), else its language's (`de_LU` -> `de`, that is
-/// de_DE), else `None` (Java then uses its root locale: [`root`]).
-pub(super) fn lookup(language: &str, country: &str) -> Option<&'static LocaleDates> {
+/// The index of the locale's date data: its own (`de_AT`), else its language's (`de_LU` -> `de`,
+/// that is de_DE), else `None` (Java then uses its root locale). Resolved once per [`Locale`].
+///
+/// [`Locale`]: super::locale::Locale
+pub(super) fn lookup(language: &str, country: &str) -> Option<usize> {
     LOCALES
         .iter()
-        .find(|(l, c, _)| *l == language && *c == country)
+        .position(|(l, c, _)| *l == language && *c == country)
         .or_else(|| {
             LOCALES
                 .iter()
-                .find(|(l, c, _)| *l == language && c.is_empty())
+                .position(|(l, c, _)| *l == language && c.is_empty())
         })
-        .map(|(_, _, d)| d)
 }
 
-/// Java's root locale data, what a language without data gets (`xx_YY`: "2022 Oct 24").
-pub(super) fn root() -> &'static LocaleDates {
-    &ROOT
+/// The date data at a [`lookup`] result; `None` is Java's root locale ("2022 Oct 24").
+pub(super) fn get(index: Option<usize>) -> &'static LocaleDates {
+    index
+        .and_then(|i| LOCALES.get(i))
+        .map_or(&ROOT, |(_, _, d)| d)
 }
 
 /// Every locale's zone names (for parsing `z`/`zzzz` text).

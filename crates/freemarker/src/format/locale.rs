@@ -18,6 +18,8 @@ use super::FormatError;
 pub struct Locale {
     language: String,
     country: String,
+    /// The locale's entry in `date_data` (resolved once: dates are formatted per render).
+    dates: Option<usize>,
 }
 
 /// The `DecimalFormatSymbols` of a locale.
@@ -98,7 +100,12 @@ impl Locale {
             return Err(FormatError::new(format!("Invalid locale: {s:?}")));
         }
         let country = parts.next().unwrap_or("").to_ascii_uppercase();
-        Ok(Locale { language, country })
+        let dates = date_data::lookup(&language, &country);
+        Ok(Locale {
+            language,
+            country,
+            dates,
+        })
     }
 
     /// `en_US`, FreeMarker's (and the oracle's) default locale.
@@ -106,6 +113,7 @@ impl Locale {
         Locale {
             language: "en".into(),
             country: "US".into(),
+            dates: date_data::lookup("en", "US"),
         }
     }
 
@@ -447,7 +455,7 @@ impl Locale {
 
     /// The locale's date data: its own, its language's, or Java's root locale's.
     fn dates(&self) -> &'static LocaleDates {
-        date_data::lookup(&self.language, &self.country).unwrap_or_else(date_data::root)
+        date_data::get(self.dates)
     }
 
     /// Date names (`DateFormatSymbols`); languages without data get the root locale's.
