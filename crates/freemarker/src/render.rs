@@ -262,8 +262,7 @@ impl<'a> Env<'a> {
                 self.check_output()?;
             }
             Node::Interp(e) => {
-                let v = self.eval(e)?;
-                self.write_value(v, e, "${...}")?;
+                self.write_interp(e)?;
                 self.check_output()?;
             }
             Node::LegacyInterp { expr, frac } => {
@@ -733,16 +732,11 @@ impl<'a> Env<'a> {
 
     /// Resolves a variable name: loop variables, macro locals, `#assign`ed, `#global`, then the data model.
     pub fn lookup(&self, name: &str) -> Option<Value<'a>> {
-        let f = &self.frames[self.cur];
         // fast path: nothing can shadow the data model
-        if name == "input"
-            && f.loops.is_empty()
-            && f.locals.is_empty()
-            && self.namespace.is_empty()
-            && self.globals.is_empty()
-        {
+        if name == "input" && self.nothing_shadows_input() {
             return Value::from_json(self.input);
         }
+        let f = &self.frames[self.cur];
         for l in f.loops.iter().rev() {
             if l.name == name {
                 return l.item.clone();
@@ -982,6 +976,62 @@ impl<'a> Env<'a> {
 
     // ----- output -----
 
+    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common `${input.a.b}` and
+    /// `${input.a.b!default}` forms written straight from the JSON (no intermediate `Value`).
+    /// Steps are counted as the general evaluation counts them.
+    fn write_interp(&mut self, e: &'a Expr) -> R<()> {
+        match &e.kind {
+            ExprKind::Path { root, steps, .. } => {
+                self.step()?;
+                if let Some(found) = self.json_path(root, steps) {
+                    return self.write_json(found, e);
+                }
+                let v = self.eval_path_general(e)?;
+                self.write_value(v, e, "${...}")
+            }
+            ExprKind::Default(l, r) => {
+                let ExprKind::Path { root, steps, .. } = &l.kind else {
+                    let v = self.eval(e)?;
+                    return self.write_value(v, e, "${...}");
+                };
+                self.step()?;
+                self.step()?;
+                let found = match self.json_path(root, steps) {
+                    Some(found) => found,
+                    None => match self.eval_path_general(l)? {
+                        Some(v) => return self.write_value(Some(v), e, "${...}"),
+                        None => None,
+                    },
+                };
+                match (found, r) {
+                    (Some(j), _) => self.write_json(Some(j), e),
+                    (None, None) => Ok(()),
+                    (None, Some(r)) => {
+                        let v = self.eval(r)?;
+                        self.write_value(v, e, "${...}")
+                    }
+                }
+            }
+            _ => {
+                let v = self.eval(e)?;
+                self.write_value(v, e, "${...}")
+            }
+        }
+    }
+
+    /// Appends a JSON value (`None` = missing) as `${...}` prints it.
+    #[inline]
+    fn write_json(&mut self, j: Option<&'a Json>, e: &Expr) -> R<()> {
+        match j {
+            Some(Json::String(s)) => {
+                self.out.push_str(s);
+                Ok(())
+            }
+            Some(j) => self.write_value(Value::from_json(j), e, "${...}"),
+            None => self.write_value(None, e, "${...}"),
+        }
+    }
+
     /// Appends a value as `${...}` would print it.
     fn write_value(&mut self, v: Option<Value<'a>>, e: &Expr, ctx: &str) -> R<()> {
         let Some(v) = v else {
@@ -1124,29 +1174,11 @@ impl<'a> Env<'a> {
                 }
                 Value::string(s)
             }
-            ExprKind::Path {
-                root,
-                root_span,
-                steps,
-            } => {
-                let mut cur = self.lookup(root);
-                let mut prefix = *root_span;
-                for step in steps {
-                    let t = match cur {
-                        Some(t) => t,
-                        None if self.settings.classic_compatible => return Ok(None),
-                        None => return Err(missing_err(self.src(), prefix)),
-                    };
-                    cur = match &t {
-                        Value::Json(Json::Object(m)) => {
-                            crate::value::json_get_hinted(m, &step.key, &step.hint)
-                                .and_then(Value::from_json)
-                        }
-                        _ => self.get_key(&t, &step.key, prefix, ".")?,
-                    };
-                    prefix = step.span;
+            ExprKind::Path { root, steps, .. } => {
+                if let Some(found) = self.json_path(root, steps) {
+                    return Ok(found.and_then(Value::from_json));
                 }
-                return Ok(cur);
+                return self.eval_path_general(e);
             }
             ExprKind::Dot(target, key, hint) => {
                 let t = match self.eval(target)? {
@@ -1321,6 +1353,75 @@ impl<'a> Env<'a> {
         }))
     }
 
+    /// `root.k1.k2...` evaluated step by step on `Value`s: the general case behind [`Env::json_path`]
+    /// (roots that are not JSON, keys of non-objects, missing steps and their errors).
+    fn eval_path_general(&mut self, e: &'a Expr) -> R<Option<Value<'a>>> {
+        let ExprKind::Path {
+            root,
+            root_span,
+            steps,
+        } = &e.kind
+        else {
+            return self.eval(e);
+        };
+        let mut cur = self.lookup(root);
+        let mut prefix = *root_span;
+        for step in steps {
+            let t = match cur {
+                Some(t) => t,
+                None if self.settings.classic_compatible => return Ok(None),
+                None => return Err(missing_err(self.src(), prefix)),
+            };
+            cur = match &t {
+                Value::Json(Json::Object(m)) => {
+                    crate::value::json_get_hinted(m, &step.key, &step.hint)
+                        .and_then(Value::from_json)
+                }
+                _ => self.get_key(&t, &step.key, prefix, ".")?,
+            };
+            prefix = step.span;
+        }
+        Ok(cur)
+    }
+
+    /// The JSON value `root.k1.k2...` names, walked over the borrowed input without building `Value`s:
+    /// `Some(None)` when the last key is absent or null. `None` when this walk does not apply (the root
+    /// is not a JSON object, or a step before the last is missing, null or not an object); the general
+    /// evaluation then decides, and reports any error.
+    #[inline]
+    fn json_path(&self, root: &str, steps: &'a [PathStep]) -> Option<Option<&'a Json>> {
+        let mut cur = self.json_root(root)?;
+        let (last, init) = steps.split_last()?;
+        for step in init {
+            let Json::Object(m) = cur else { return None };
+            cur = crate::value::json_get_hinted(m, &step.key, &step.hint)?;
+        }
+        let Json::Object(m) = cur else { return None };
+        Some(crate::value::json_get_hinted(m, &last.key, &last.hint).filter(|j| !j.is_null()))
+    }
+
+    /// The JSON a variable holds, if it holds JSON (the input, a loop item from a JSON array, ...).
+    #[inline]
+    fn json_root(&self, name: &str) -> Option<&'a Json> {
+        if name == "input" && self.nothing_shadows_input() {
+            return Some(self.input);
+        }
+        match self.lookup(name) {
+            Some(Value::Json(j)) => Some(j),
+            _ => None,
+        }
+    }
+
+    /// No loop variable, local, `#assign`ed or global variable exists, so `input` is the data model's.
+    #[inline]
+    fn nothing_shadows_input(&self) -> bool {
+        let f = &self.frames[self.cur];
+        f.loops.is_empty()
+            && f.locals.is_empty()
+            && self.namespace.is_empty()
+            && self.globals.is_empty()
+    }
+
     /// Evaluates the left side of `!` / `??`: a parenthesized expression swallows any missing value inside it.
     pub fn eval_lenient(&mut self, e: &'a Expr) -> R<Option<Value<'a>>> {
         if let ExprKind::Paren(inner) = &e.kind {
@@ -1344,6 +1445,17 @@ impl<'a> Env<'a> {
 
     /// [`Env::eval_bool`] whose type error starts with FreeMarker's context (`For "#if" condition: `).
     pub fn eval_bool_in(&mut self, e: &'a Expr, ctx: &str) -> R<bool> {
+        // `<#if input.a.b??>`: answered from the JSON (steps counted as `eval` counts them)
+        if let ExprKind::Exists(l) = &e.kind {
+            if let ExprKind::Path { root, steps, .. } = &l.kind {
+                self.step()?;
+                self.step()?;
+                if let Some(found) = self.json_path(root, steps) {
+                    return Ok(found.is_some());
+                }
+                return Ok(self.eval_path_general(l)?.is_some());
+            }
+        }
         let v = self.eval(e)?;
         match v {
             Some(Value::Bool(b)) => Ok(b),
