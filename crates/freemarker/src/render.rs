@@ -1985,3 +1985,88 @@ fn compress_into(s: &str, out: &mut String) {
         let _ = iter.peek();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Settings, Template};
+
+    /// Renders `source` over `input`: the output, or the error's one-line message.
+    fn run(source: &str, input: &str, classic: bool) -> String {
+        let mut settings = Settings::default();
+        if classic {
+            settings
+                .set("classic_compatible", "true")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let t = Template::new("t", source, settings).unwrap_or_else(|e| panic!("{source}: {e:#}"));
+        let input = serde_json::from_str(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        match t.render(&input) {
+            Ok(s) => s,
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    /// The JSON shortcuts for `input.a.b` paths (`${...}`, `${...!d}`, `<#if ...??>`, plain use)
+    /// behave exactly like the general evaluation, which `(input).a.b` takes.
+    #[test]
+    fn json_path_shortcuts_match_the_general_evaluation() {
+        let forms = [
+            "${X}",
+            "${X!}",
+            "${X!\"dflt\"}",
+            "${X!input.z!\"z\"}",
+            "<#if X??>yes<#else>no</#if>",
+            "${X?is_string?c}",
+            "[${(X)!\"p\"}]",
+        ];
+        let inputs = [
+            r#"{}"#,
+            r#"{"a":null}"#,
+            r#"{"a":"str"}"#,
+            r#"{"a":7}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{}}"#,
+            r#"{"a":{"b":null}}"#,
+            r#"{"a":{"b":"hi"}}"#,
+            r#"{"a":{"b":1.5}}"#,
+            r#"{"a":{"b":true}}"#,
+            r#"{"a":{"b":{"c":1}}}"#,
+            r#"{"a":{"b":[1,2]}}"#,
+            r#"{"z":"zz","a":{"x":1,"b":"hi"}}"#,
+        ];
+        let mut checked = 0;
+        for form in forms {
+            for classic in [false, true] {
+                for input in inputs {
+                    let fast = run(&form.replace('X', "input.a.b"), input, classic);
+                    let general = run(&form.replace('X', "(input).a.b"), input, classic);
+                    assert_eq!(fast, general, "{form} over {input} (classic {classic})");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, forms.len() * 2 * inputs.len());
+    }
+
+    /// A loop variable or an assignment named like the data model root is what the path starts from.
+    #[test]
+    fn json_path_roots_respect_shadowing() {
+        let input = r#"{"a":{"b":"data"},"items":[{"a":{"b":"item"}}]}"#;
+        assert_eq!(
+            run(
+                "${input.a.b}<#list input.items as input>${input.a.b}</#list>",
+                input,
+                false
+            ),
+            "dataitem"
+        );
+        assert_eq!(
+            run(
+                "<#assign input = {\"a\": {\"b\": \"hash\"}}>${input.a.b}",
+                input,
+                false
+            ),
+            "hash"
+        );
+    }
+}
