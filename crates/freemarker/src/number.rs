@@ -102,6 +102,10 @@ impl Number {
         if let Some(u) = n.as_u64() {
             return Number::BigInt(BigInt::from(u));
         }
+        // a double with a fraction prints with a point or an exponent: no need to print it to know
+        if let Some(f) = n.as_f64().filter(|f| f.is_finite() && f.fract() != 0.0) {
+            return Number::Double(f);
+        }
         let text = n.to_string();
         if !text.contains(['.', 'e', 'E']) {
             if let Ok(b) = text.parse::<BigInt>() {

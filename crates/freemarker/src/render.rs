@@ -4,6 +4,7 @@
 //! capped (see [`Settings`]); exceeding a limit fails the render with an [`ErrorKind::Limit`] error.
 
 use crate::ast::*;
+use crate::builtins::BuiltinId;
 use crate::error::{Error, ErrorKind};
 use crate::format_bridge::{
     self as fb, compile_number_format, DateFormat, DateKind, DateValue, Locale, Number,
@@ -1008,6 +1009,34 @@ impl<'a> Env<'a> {
                     (None, None) => Ok(()),
                     (None, Some(r)) => {
                         let v = self.eval(r)?;
+                        self.write_value(v, e, "${...}")
+                    }
+                }
+            }
+            ExprKind::Builtin {
+                target,
+                id: id @ (BuiltinId::JsonString | BuiltinId::C),
+                name,
+                args: None,
+            } => {
+                self.step()?;
+                let t = self.eval(target)?;
+                match (id, &t) {
+                    (BuiltinId::JsonString, Some(Value::Str(s))) => {
+                        fb::escape::json_string(s, &mut self.out);
+                        Ok(())
+                    }
+                    (BuiltinId::JsonString, Some(Value::String(s))) => {
+                        fb::escape::json_string(s, &mut self.out);
+                        Ok(())
+                    }
+                    (BuiltinId::C, Some(Value::Num(n))) => {
+                        let s = fb::format_c(n);
+                        self.out.push_str(&s);
+                        Ok(())
+                    }
+                    _ => {
+                        let v = self.apply_builtin(t, target, *id, name, None, e.span)?;
                         self.write_value(v, e, "${...}")
                     }
                 }
@@ -2046,6 +2075,37 @@ mod tests {
             }
         }
         assert_eq!(checked, forms.len() * 2 * inputs.len());
+    }
+
+    /// `${x?json_string}` and `${x?c}` write straight into the output; through `#assign` the same
+    /// built-ins build a value first. Both must agree, errors included.
+    #[test]
+    fn direct_builtin_output_matches_the_built_value() {
+        let inputs = [
+            r#"{}"#,
+            r#"{"x":null}"#,
+            r#"{"x":"say \"hi\"\n</script>"}"#,
+            r#"{"x":19.99}"#,
+            r#"{"x":12}"#,
+            r#"{"x":true}"#,
+            r#"{"x":[1]}"#,
+            r#"{"x":{"y":1}}"#,
+        ];
+        for builtin in ["json_string", "c"] {
+            for target in ["input.x", "(input.x)!\"d\"", "input.x + \"s\""] {
+                for classic in [false, true] {
+                    for input in inputs {
+                        let direct = run(&format!("${{{target}?{builtin}}}"), input, classic);
+                        let built = run(
+                            &format!("<#assign r = {target}?{builtin}>${{r}}"),
+                            input,
+                            classic,
+                        );
+                        assert_eq!(direct, built, "{target}?{builtin} over {input}");
+                    }
+                }
+            }
+        }
     }
 
     /// A loop variable or an assignment named like the data model root is what the path starts from.
