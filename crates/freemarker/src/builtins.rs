@@ -153,14 +153,16 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
-    fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Rc<str>> {
+    pub(crate) fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Text<'a>> {
         let name = self.current_builtin;
         let e = &args[i];
         let v = self.eval_required(e)?;
         match v {
-            Value::Str(s) => Ok(s.into()),
-            Value::String(s) => Ok(s),
-            Value::Num(_) => self.to_string_value(&v, e.span, "argument"),
+            Value::Str(s) => Ok(Text::Borrowed(s)),
+            Value::String(s) => Ok(Text::Shared(s)),
+            Value::Num(_) => self
+                .to_string_value(&v, e.span, "argument")
+                .map(Text::Shared),
             other => Err(self.err(
                 e.span,
                 format!(
@@ -838,7 +840,7 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(2, 2);
                         let which = if *b { 0 } else { 1 };
-                        Value::String(self.arg_str(a, which)?)
+                        self.arg_str(a, which)?.into_value()
                     }
                 }
                 Value::Str(_) | Value::String(_) if args.is_some() => {

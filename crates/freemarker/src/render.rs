@@ -1015,28 +1015,41 @@ impl<'a> Env<'a> {
             }
             ExprKind::Builtin {
                 target,
-                id: id @ (BuiltinId::JsonString | BuiltinId::C),
+                id: id @ (BuiltinId::JsonString | BuiltinId::C | BuiltinId::String),
                 name,
-                args: None,
-            } => {
+                args,
+            } if args.is_none()
+                || (*id == BuiltinId::String && args.as_ref().is_some_and(|a| a.len() == 1)) =>
+            {
                 self.step()?;
                 let t = self.eval(target)?;
-                match (id, &t) {
-                    (BuiltinId::JsonString, Some(Value::Str(s))) => {
+                match (id, &t, args.as_deref()) {
+                    (BuiltinId::String, Some(Value::Num(n)), Some(a)) => {
+                        self.current_builtin = name;
+                        let f = self.arg_str(a, 0)?;
+                        let s = self
+                            .tpl
+                            .format_number_with(&f, &self.settings.locale, n)
+                            .map_err(|m| self.err(e.span, m))?;
+                        self.out.push_str(&s);
+                        Ok(())
+                    }
+                    (BuiltinId::JsonString, Some(Value::Str(s)), None) => {
                         fb::escape::json_string(s, &mut self.out);
                         Ok(())
                     }
-                    (BuiltinId::JsonString, Some(Value::String(s))) => {
+                    (BuiltinId::JsonString, Some(Value::String(s)), None) => {
                         fb::escape::json_string(s, &mut self.out);
                         Ok(())
                     }
-                    (BuiltinId::C, Some(Value::Num(n))) => {
+                    (BuiltinId::C, Some(Value::Num(n)), None) => {
                         let s = fb::format_c(n);
                         self.out.push_str(&s);
                         Ok(())
                     }
                     _ => {
-                        let v = self.apply_builtin(t, target, *id, name, None, e.span)?;
+                        let v =
+                            self.apply_builtin(t, target, *id, name, args.as_deref(), e.span)?;
                         self.write_value(v, e, "${...}")
                     }
                 }
@@ -2077,8 +2090,8 @@ mod tests {
         assert_eq!(checked, forms.len() * 2 * inputs.len());
     }
 
-    /// `${x?json_string}` and `${x?c}` write straight into the output; through `#assign` the same
-    /// built-ins build a value first. Both must agree, errors included.
+    /// `${x?json_string}`, `${x?c}` and `${x?string(format)}` write straight into the output;
+    /// through `#assign` the same built-ins build a value first. Both must agree, errors included.
     #[test]
     fn direct_builtin_output_matches_the_built_value() {
         let inputs = [
@@ -2091,7 +2104,15 @@ mod tests {
             r#"{"x":[1]}"#,
             r#"{"x":{"y":1}}"#,
         ];
-        for builtin in ["json_string", "c"] {
+        let builtins = [
+            "json_string",
+            "c",
+            "string(\"0.00\")",
+            "string(\"#,##0.###\")",
+            "string(\"0.0\", \"no\")",
+            "string(7)",
+        ];
+        for builtin in builtins {
             for target in ["input.x", "(input.x)!\"d\"", "input.x + \"s\""] {
                 for classic in [false, true] {
                     for input in inputs {
