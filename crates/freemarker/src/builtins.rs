@@ -613,7 +613,7 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let mut out = String::with_capacity(h.len() + 8);
                 match id {
-                    B::JsonString => escape::json_string(&h, &mut out),
+                    B::JsonString => fb::json_string(&h, &mut out),
                     B::JsString => escape::js_string(&h, &mut out),
                     B::JString => escape::j_string(&h, &mut out),
                     B::Html => escape::html(&h, &mut out),

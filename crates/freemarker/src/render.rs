@@ -1035,11 +1035,11 @@ impl<'a> Env<'a> {
                         Ok(())
                     }
                     (BuiltinId::JsonString, Some(Value::Str(s)), None) => {
-                        fb::escape::json_string(s, &mut self.out);
+                        fb::json_string(s, &mut self.out);
                         Ok(())
                     }
                     (BuiltinId::JsonString, Some(Value::String(s)), None) => {
-                        fb::escape::json_string(s, &mut self.out);
+                        fb::json_string(s, &mut self.out);
                         Ok(())
                     }
                     (BuiltinId::C, Some(Value::Num(n)), None) => {
