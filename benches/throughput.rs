@@ -62,6 +62,22 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// User + system CPU seconds this process (all its threads, not the receiver child) used so far:
+/// per-event CPU is steadier than a rate on a shared, noisy machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesized command name; utime and stime are the 12th and 13th of them.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn run_wrk(url: &str, seconds: u64, connections: usize, body: &str) -> Option<f64> {
     if seconds == 0 || !std::path::Path::new("/usr/bin/wrk").exists() {
         return None;
@@ -86,15 +102,26 @@ fn run_wrk(url: &str, seconds: u64, connections: usize, body: &str) -> Option<f6
         .and_then(|v| v.parse().ok())
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Set in the child process that plays the receiver.
 const RECEIVER_MODE: &str = "WEBHOOK_BENCH_RECEIVER";
 
 /// Receiver mode: serve on one thread, print the URL, stop when stdin closes, print the count.
 fn serve_receiver() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("receiver runtime");
+    let threads: usize = env_or("RECEIVER_THREADS", 1);
+    let runtime = if threads > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("receiver runtime");
     runtime.block_on(async {
         let receiver = Receiver::start_with(false).await.expect("receiver starts");
         println!("{}", receiver.url());
@@ -167,6 +194,7 @@ fn main() {
     // 1. The sink fed batches of 100 events through a bounded channel, as the host's sink task
     //    is fed; the events are built on the same runtime (the source's share of the work).
     let sink_config = WebhookSinkConfig::from_toml_str(&sink_table).expect("bench sink config");
+    let cpu_before = cpu_seconds();
     let direct = runtime.block_on(async move {
         let sink = Box::new(sink_config.build_sink("bench"));
         let (input, output) = tokio::sync::mpsc::channel::<EventArray>(env_or("CHANNEL", 100));
@@ -192,6 +220,7 @@ fn main() {
         }
         elapsed
     });
+    let direct_cpu = cpu_seconds() - cpu_before;
     let direct_delivered = ask_count();
     let direct_rss = peak_rss_kib();
 
@@ -206,6 +235,7 @@ fn main() {
     let mut registry = pipeline_core::Registry::new();
     webhook_sink::register(&mut registry);
     let config = Config::from_toml_str(&config, &registry).expect("bench config");
+    let cpu_before = cpu_seconds();
     let hosted = runtime.block_on(async move {
         let started = Instant::now();
         let topology = RunningTopology::start(config)
@@ -216,6 +246,7 @@ fn main() {
         }
         started.elapsed()
     });
+    let hosted_cpu = cpu_seconds() - cpu_before;
     let hosted_delivered = ask_count() - direct_delivered;
     let rss = peak_rss_kib();
     let direct_rate = direct_delivered as f64 / direct.as_secs_f64();
@@ -231,13 +262,15 @@ fn main() {
         "throughput: {events} events, events stream only (one request per event), {concurrency} in flight, {sink_threads} worker thread(s)"
     );
     println!(
-        "  sink, fed batches directly: {direct_rate:>9.0} events/s  ({direct_delivered} requests in {:.2} s, peak RSS {} MiB)",
+        "  sink, fed batches directly: {direct_rate:>9.0} events/s  ({direct_delivered} requests in {:.2} s, {:.1} us CPU/event, peak RSS {} MiB)",
         direct.as_secs_f64(),
+        1e6 * direct_cpu / direct_delivered.max(1) as f64,
         direct_rss / 1024
     );
     println!(
-        "  host demo source -> sink:   {hosted_rate:>9.0} events/s  ({hosted_delivered} requests in {:.2} s, peak RSS {} MiB)",
+        "  host demo source -> sink:   {hosted_rate:>9.0} events/s  ({hosted_delivered} requests in {:.2} s, {:.1} us CPU/event, peak RSS {} MiB)",
         hosted.as_secs_f64(),
+        1e6 * hosted_cpu / hosted_delivered.max(1) as f64,
         rss / 1024
     );
     let rate = direct_rate;

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pipeline_core::{
-    BuildError, ConfigError, Healthcheck, Registry, SinkConfig, SinkContext, StreamSink,
+    BuildError, ConfigError, FactoryContext, Healthcheck, Registry, SinkConfig, SinkContext,
+    StreamSink,
 };
 
 use crate::config::WebhookConfig;
-use crate::dispatch::{build_client, build_stack, Concurrency, HttpService, Target};
+use crate::dispatch::http::build_client_trusting;
+use crate::dispatch::{build_stack, Concurrency, HttpService, Target};
 use crate::outer::{MemoryTier, RetryTier};
 use crate::payload::Payloads;
 use crate::select::Selector;
@@ -25,9 +27,16 @@ pub fn register(registry: &mut Registry) {
     registry.register_sink(SINK_TYPE, factory);
 }
 
-/// The `webhook` factory: validates a `[sinks.ID]` table (without `type` and `inputs`).
-pub fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
-    Ok(Box::new(WebhookSinkConfig::from_table(table)?))
+/// The `webhook` factory: validates a `[sinks.ID]` table (without `type` and `inputs`), reading
+/// relative file paths from the config file's directory.
+pub fn factory(
+    table: toml::Table,
+    cx: &FactoryContext,
+) -> Result<Box<dyn SinkConfig>, ConfigError> {
+    Ok(Box::new(WebhookSinkConfig::from_table_in(
+        table,
+        cx.config_dir.as_deref(),
+    )?))
 }
 
 /// A validated sink config with its templates compiled.
@@ -40,9 +49,18 @@ pub struct WebhookSinkConfig {
 }
 
 impl WebhookSinkConfig {
-    /// Parses, validates and compiles a `[sinks.ID]` table (without `type` and `inputs`).
+    /// Parses, validates and compiles a `[sinks.ID]` table (without `type` and `inputs`);
+    /// relative file paths are taken from the working directory.
     pub fn from_table(table: toml::Table) -> Result<WebhookSinkConfig, ConfigError> {
-        let config = WebhookConfig::from_table(table)?;
+        Self::from_table_in(table, None)
+    }
+
+    /// [`WebhookSinkConfig::from_table`], resolving relative file paths against `config_dir`.
+    pub fn from_table_in(
+        table: toml::Table,
+        config_dir: Option<&std::path::Path>,
+    ) -> Result<WebhookSinkConfig, ConfigError> {
+        let config = WebhookConfig::from_table_in(table, config_dir)?;
         let payloads = Payloads::compile(&config)?;
         Ok(WebhookSinkConfig { config, payloads })
     }
@@ -75,7 +93,8 @@ impl WebhookSinkConfig {
             uri: config.uri.clone(),
             headers: config.headers.clone(),
         });
-        let http = HttpService::new(build_client(slots), target, Arc::clone(&metrics));
+        let client = build_client_trusting(slots, &config.extra_roots);
+        let http = HttpService::new(client, target, Arc::clone(&metrics), slots);
         let service = build_stack(http, &config.stack, Arc::clone(&metrics));
         let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
         let shared = Shared {

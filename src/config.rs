@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, Uri};
 use pipeline_core::condition::Condition;
 use pipeline_core::ConfigError;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
 use crate::dispatch::{AttemptSettings, Concurrency, StackSettings};
@@ -89,6 +91,8 @@ pub struct RawConfig {
     store: RawStore,
     #[serde(default)]
     acknowledgements: RawAcks,
+    #[serde(default)]
+    tls: RawTls,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +197,12 @@ struct RawAcks {
     enabled: bool,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+}
+
 /// Where a stream's template comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TemplateSource {
@@ -259,6 +269,8 @@ pub struct WebhookConfig {
     pub outer: OuterConfig,
     /// Whether sources wait for this sink's acknowledgements.
     pub acknowledgements: bool,
+    /// Certificates trusted besides Mozilla's roots (`tls.ca_file`), e.g. a private CA.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -283,15 +295,26 @@ impl fmt::Debug for WebhookConfig {
             .field("stack", &self.stack)
             .field("outer", &self.outer)
             .field("acknowledgements", &self.acknowledgements)
+            .field("extra_roots", &self.extra_roots.len())
             .finish()
     }
 }
 
 impl WebhookConfig {
-    /// Parses and validates a sink table (without `type` and `inputs`).
+    /// Parses and validates a sink table (without `type` and `inputs`); relative file paths
+    /// (`template_file`, `tls.ca_file`) are taken from the working directory.
     pub fn from_table(table: toml::Table) -> Result<WebhookConfig, ConfigError> {
+        Self::from_table_in(table, None)
+    }
+
+    /// [`WebhookConfig::from_table`], with relative file paths resolved against `config_dir`
+    /// (the pipeline config file's directory) when it is given.
+    pub fn from_table_in(
+        table: toml::Table,
+        config_dir: Option<&Path>,
+    ) -> Result<WebhookConfig, ConfigError> {
         let raw: RawConfig = pipeline_core::deserialize_table(table)?;
-        raw.validate()
+        raw.validate(config_dir)
     }
 
     /// Parses and validates a sink table given as TOML text (tests, `preview`).
@@ -312,11 +335,15 @@ impl WebhookConfig {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<WebhookConfig, ConfigError> {
+    fn validate(self, config_dir: Option<&Path>) -> Result<WebhookConfig, ConfigError> {
         let uri = validate_url(&self.url)?;
         let headers = validate_headers(&self.headers, self.user_agent.as_deref())?;
-        let events = self.events.validate(Stream::Events)?;
-        let users = RawStream::from(self.users).validate(Stream::Users)?;
+        let events = self.events.validate(Stream::Events, config_dir)?;
+        let users = RawStream::from(self.users).validate(Stream::Users, config_dir)?;
+        let extra_roots = match &self.tls.ca_file {
+            Some(path) => load_ca_file(&resolve(config_dir, path))?,
+            None => Vec::new(),
+        };
         let template_settings = self
             .template_settings
             .into_iter()
@@ -352,6 +379,7 @@ impl RawConfig {
             stack,
             outer,
             acknowledgements: self.acknowledgements.enabled,
+            extra_roots,
         })
     }
 }
@@ -419,6 +447,41 @@ fn validate_headers(
     Ok(headers)
 }
 
+/// `path` as given when absolute (or when there is no config directory), else under `config_dir`.
+fn resolve(config_dir: Option<&Path>, path: &Path) -> PathBuf {
+    match config_dir {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Reads `tls.ca_file`: one or more PEM `CERTIFICATE` blocks, each usable as a trust anchor.
+fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let refuse = |why: String| ConfigError::new("tls.ca_file", why);
+    let pem = std::fs::read(path)
+        .map_err(|e| refuse(format!("cannot read `{}`: {e}", path.display())))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| refuse(format!("`{}` is not valid PEM: {e}", path.display())))?;
+    if certificates.is_empty() {
+        return Err(refuse(format!(
+            "`{}` holds no PEM CERTIFICATE block",
+            path.display()
+        )));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (index, certificate) in certificates.iter().enumerate() {
+        store.add(certificate.clone()).map_err(|e| {
+            refuse(format!(
+                "certificate {} in `{}` cannot be a trusted root: {e}",
+                index + 1,
+                path.display()
+            ))
+        })?;
+    }
+    Ok(certificates)
+}
+
 /// A header value without CR, LF or other control characters (the reason names no value: it may be secret).
 fn header_value(value: &str) -> Result<HeaderValue, String> {
     if value.contains(['\r', '\n']) {
@@ -429,7 +492,11 @@ fn header_value(value: &str) -> Result<HeaderValue, String> {
 }
 
 impl RawStream {
-    fn validate(self, stream: Stream) -> Result<StreamConfig, ConfigError> {
+    fn validate(
+        self,
+        stream: Stream,
+        config_dir: Option<&Path>,
+    ) -> Result<StreamConfig, ConfigError> {
         let prefix = stream.as_str();
         let template = match (self.template, self.template_file) {
             (Some(_), Some(_)) => {
@@ -445,6 +512,7 @@ impl RawStream {
             }),
             (None, Some(path)) => {
                 let key = format!("{prefix}.template_file");
+                let path = resolve(config_dir, &path);
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     ConfigError::new(&key, format!("cannot read `{}`: {e}", path.display()))
                 })?;
@@ -764,6 +832,48 @@ mod tests {
             let error = refusal(text);
             assert_eq!(error.path, key, "{text}: {error}");
         }
+    }
+
+    /// A config whose `tls.ca_file` holds `pem`, resolved from a config in the file's directory.
+    fn with_ca_file(pem: &[u8]) -> Result<WebhookConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
+        let table: toml::Table = "url = \"https://x/\"\n[tls]\nca_file = \"ca.pem\""
+            .parse()
+            .unwrap();
+        WebhookConfig::from_table_in(table, Some(dir.path()))
+    }
+
+    #[test]
+    fn ca_file_refusals_name_the_key_and_the_file() {
+        let missing = refusal("url = \"https://x/\"\n[tls]\nca_file = \"/nonexistent/ca.pem\"");
+        assert_eq!(missing.path, "tls.ca_file");
+        assert!(missing.message.contains("/nonexistent/ca.pem"), "{missing}");
+        let empty = with_ca_file(b"just text\n").unwrap_err();
+        assert_eq!(empty.path, "tls.ca_file");
+        assert!(empty.message.contains("no PEM CERTIFICATE"), "{empty}");
+        let bad = with_ca_file(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .unwrap_err();
+        assert_eq!(bad.path, "tls.ca_file");
+        assert!(bad.message.contains("certificate 1"), "{bad}");
+        assert!(refusal("url = \"https://x/\"\n[tls]\nca_path = \"x\"")
+            .message
+            .contains("unknown field `ca_path`"));
+    }
+
+    #[test]
+    fn relative_template_files_are_read_from_the_config_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("templates/e.ftl"), "{\"e\": 1}").unwrap();
+        let text = "url = \"http://x/\"\n[events]\ntemplate_file = \"templates/e.ftl\"";
+        let config = WebhookConfig::from_table_in(text.parse().unwrap(), Some(dir.path())).unwrap();
+        let template = config.events.template.unwrap();
+        assert_eq!(template.text, "{\"e\": 1}");
+        assert_eq!(template.key, "events.template_file");
+        // Without a config directory the same relative path is looked up in the working directory.
+        let error = WebhookConfig::from_table(text.parse().unwrap()).unwrap_err();
+        assert_eq!(error.path, "events.template_file");
     }
 
     #[test]

@@ -43,8 +43,19 @@ pub struct PreviewSummary {
     pub errors: u64,
 }
 
-/// Finds `[sinks.ID]` in a pipeline config and validates it as a `webhook` sink.
+/// Finds `[sinks.ID]` in a pipeline config and validates it as a `webhook` sink; relative file
+/// paths are taken from the working directory.
 pub fn sink_config(config_text: &str, sink_id: &str) -> Result<WebhookSinkConfig, ConfigError> {
+    sink_config_in(config_text, sink_id, None)
+}
+
+/// [`sink_config`] for a config file in `config_dir`, against which relative paths are resolved
+/// (as `run` does).
+pub fn sink_config_in(
+    config_text: &str,
+    sink_id: &str,
+    config_dir: Option<&std::path::Path>,
+) -> Result<WebhookSinkConfig, ConfigError> {
     let mut document: toml::Table = config_text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::new("", e.message().to_owned()))?;
@@ -66,7 +77,7 @@ pub fn sink_config(config_text: &str, sink_id: &str) -> Result<WebhookSinkConfig
         }
     }
     table.remove("inputs");
-    WebhookSinkConfig::from_table(table).map_err(|e| e.within(&path))
+    WebhookSinkConfig::from_table_in(table, config_dir).map_err(|e| e.within(&path))
 }
 
 /// Prints what `sink` would send for each NDJSON line of `input`.
@@ -249,7 +260,7 @@ pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sink = match sink_config(&text, &args.sink) {
+    let sink = match sink_config_in(&text, &args.sink, args.config.parent()) {
         Ok(sink) => sink,
         Err(error) => {
             tracing::error!("invalid config {}: {error}", args.config.display());

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use pipeline_core::manifest::Manifest;
-use pipeline_core::SinkFactory;
+use pipeline_core::{FactoryContext, SinkFactory};
 
 fn manifest() -> Manifest {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin-manifest.toml");
@@ -112,7 +112,7 @@ pub fn check_config_keys(factory: SinkFactory, keys: &BTreeSet<String>) -> Resul
             outer.insert(segment.to_string(), toml::Value::Table(table));
             table = outer;
         }
-        let accepted = match factory(table) {
+        let accepted = match factory(table, &FactoryContext::default()) {
             Err(error) if error.message.contains(&format!("unknown field `{PROBE}`")) => {
                 expected_fields(&error.message)
             }

@@ -31,8 +31,7 @@ fn every_example_config_validates() {
         "examples/stdin-to-webhook.toml",
         "examples/amplitude-to-webhook.toml",
     ] {
-        let text = std::fs::read_to_string(path).unwrap();
-        if let Err(error) = Config::from_toml_str(&text, &registry()) {
+        if let Err(error) = Config::from_path(std::path::Path::new(path), &registry()) {
             panic!("{path}: {error}");
         }
     }
@@ -63,7 +62,9 @@ async fn the_amplitude_example_sends_selected_events_and_users_with_emails() {
         data_dir.path(),
     )
     .replace("count = 1000\nrate = 200", "count = 400\nrate = 0");
-    let config = Config::from_toml_str(&text, &registry()).unwrap();
+    // Its template paths are relative to its own directory.
+    let config =
+        Config::from_toml_str_in(&text, &registry(), std::path::Path::new("examples")).unwrap();
     let topology = RunningTopology::start(config).await.unwrap();
     tokio::time::timeout(Duration::from_secs(20), topology.wait())
         .await

@@ -336,3 +336,86 @@ max_records = 100
     want.sort();
     assert_eq!(ids, want);
 }
+
+/// POST `body` as JSON to `path` from the local address `from` (e.g. 127.0.0.2); the status.
+async fn post_json_from(from: std::net::IpAddr, port: u16, path: &str, body: &Value) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((from, 0).into())
+        .expect("bind the client address");
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("connect to the source");
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read the answer");
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_address_falls_back_to_the_client_address_and_fractional_times_are_truncated() {
+    let receiver = Receiver::start().await.expect("receiver");
+    let port = free_port();
+    let running = start(
+        &format!(
+            r#"
+data_dir = "{{data_dir}}"
+[sources.amp]
+type = "amplitude_http"
+address = "127.0.0.1:{port}"
+[sinks.hook]
+type = "webhook"
+inputs = ["amp"]
+url = "{}"
+[sinks.hook.users]
+enabled = false
+"#,
+            receiver.url()
+        ),
+        port,
+    );
+    let body = json!({"api_key": API_KEY, "events": [
+        {"event_type": "no ip", "user_id": "user-00001", "time": 1646078821795.9_f64},
+        {"event_type": "remote", "user_id": "user-00001", "ip": "$remote", "time": 1646078821795_i64},
+        {"event_type": "given", "user_id": "user-00001", "ip": "203.0.113.7", "time": 0.25_f64},
+    ]});
+    // From 127.0.0.2, so the address seen can only be the client socket's.
+    let client = std::net::IpAddr::from([127, 0, 0, 2]);
+    assert_eq!(post_json_from(client, port, "/2/httpapi", &body).await, 200);
+    assert!(receiver.wait_for(3, Duration::from_secs(10)).await);
+    running.stop();
+
+    let mut seen: Vec<(String, String, String)> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let payload: Value = serde_json::from_slice(&r.body).expect("JSON payload");
+            let text = |key: &str| payload[key].as_str().unwrap_or_default().to_string();
+            (text("event_type"), text("ip_address"), text("event_time"))
+        })
+        .collect();
+    seen.sort();
+    let row = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        seen,
+        [
+            row("given", "203.0.113.7", "1970-01-01 00:00:00.000"),
+            row("no ip", "127.0.0.2", "2022-02-28 20:07:01.795"),
+            row("remote", "127.0.0.2", "2022-02-28 20:07:01.795"),
+        ]
+    );
+}

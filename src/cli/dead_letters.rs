@@ -57,7 +57,8 @@ fn run(args: &DeadLettersArgs) -> Result<(), String> {
     let config = Config::from_path(&args.config, &super::registry()).map_err(|e| invalid(&e))?;
     let text = std::fs::read_to_string(&args.config).map_err(|e| invalid(&e))?;
     // Checks that the sink exists and is a webhook sink.
-    webhook_sink::preview::sink_config(&text, &args.sink).map_err(|e| invalid(&e))?;
+    webhook_sink::preview::sink_config_in(&text, &args.sink, args.config.parent())
+        .map_err(|e| invalid(&e))?;
     let dir = config.data_dir.join(&args.sink);
     let mut store = DeadLetters::open(&dir).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();

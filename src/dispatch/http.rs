@@ -1,8 +1,9 @@
-//! The innermost service: one HTTP POST of one payload over a shared, pooled hyper client.
+//! The innermost service: one HTTP POST of one payload.
 //!
-//! The client keeps HTTP/1.1 connections alive, negotiates HTTP/2 over TLS by ALPN, and never
-//! follows redirects (hyper's client does not). The request head (URI + headers) is built once per
-//! sink; each try clones it and attaches the payload's `Bytes` body without copying it.
+//! A plain `http://` webhook is reached through [`super::pool`], a lean keep-alive pool for one
+//! origin; an `https://` one through hyper-util's client (rustls, HTTP/2 negotiated by ALPN).
+//! Neither follows redirects. The request head (URI + headers) is built once per sink; each try
+//! clones it and attaches the payload's `Bytes` body without copying it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,11 +14,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
 
+use super::pool::Http1Pool;
 use super::{Payload, TryError, TryResponse};
 use crate::telemetry::SinkMetrics;
 
@@ -30,11 +34,20 @@ const MAX_DRAINED_BODY: usize = 64 * 1024;
 /// Builds the client: rustls with the webpki roots, HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool
 /// holding up to `max_idle` idle connections.
 pub fn build_client(max_idle: usize) -> HttpClient {
+    build_client_trusting(max_idle, &[])
+}
+
+/// [`build_client`], also trusting `extra_roots` (the certificates of `tls.ca_file`) besides
+/// Mozilla's roots, for webhooks behind a private CA.
+pub fn build_client_trusting(
+    max_idle: usize,
+    extra_roots: &[CertificateDer<'static>],
+) -> HttpClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls_config(extra_roots))
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
@@ -42,6 +55,19 @@ pub fn build_client(max_idle: usize) -> HttpClient {
         .pool_max_idle_per_host(max_idle)
         .pool_idle_timeout(Duration::from_secs(60))
         .build(https)
+}
+
+/// rustls (its default provider and protocol versions, as hyper-rustls would choose) trusting
+/// Mozilla's roots plus `extra_roots`.
+fn tls_config(extra_roots: &[CertificateDer<'static>]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    // Each certificate was checked to be a usable trust anchor when the config was validated.
+    roots.add_parsable_certificates(extra_roots.iter().cloned());
+    rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// The fixed part of every request of a sink.
@@ -55,20 +81,66 @@ pub struct Target {
 /// Sends one payload per call; cheap to clone.
 #[derive(Clone)]
 pub struct HttpService {
-    client: HttpClient,
+    transport: Transport,
     target: Arc<Target>,
     metrics: Arc<SinkMetrics>,
 }
 
+/// How requests reach the webhook.
+#[derive(Clone)]
+enum Transport {
+    /// `http://`: the lean single-origin HTTP/1.1 pool, with the request head in origin form.
+    Plain(Http1Pool, Arc<Target>),
+    /// `https://`: hyper-util's client (TLS, HTTP/2 by ALPN).
+    Client(Arc<HttpClient>),
+}
+
 impl HttpService {
-    /// A service posting to `target` through `client`, counting into `metrics`.
-    pub fn new(client: HttpClient, target: Arc<Target>, metrics: Arc<SinkMetrics>) -> Self {
+    /// A service posting to `target` through `client`, counting into `metrics`. A plain `http`
+    /// target goes through a lean pool of at most `max_idle` idle connections instead of `client`.
+    pub fn new(
+        client: HttpClient,
+        target: Arc<Target>,
+        metrics: Arc<SinkMetrics>,
+        max_idle: usize,
+    ) -> Self {
+        let transport = match plain_target(&target) {
+            Some((authority, origin_form)) => {
+                Transport::Plain(Http1Pool::new(authority, max_idle), Arc::new(origin_form))
+            }
+            None => Transport::Client(Arc::new(client)),
+        };
         HttpService {
-            client,
+            transport,
             target,
             metrics,
         }
     }
+}
+
+/// For an `http://` target: its `host:port` and the target as an HTTP/1.1 origin-form request
+/// (path and query as the request target, a `Host` header), which hyper's client derives itself.
+fn plain_target(target: &Target) -> Option<(String, Target)> {
+    if target.uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return None;
+    }
+    let authority = target.uri.authority()?;
+    let host = authority.host();
+    let port = authority.port_u16().unwrap_or(80);
+    let path = target.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = Uri::try_from(path).ok()?;
+    let mut headers = target.headers.clone();
+    let host_value = http::HeaderValue::from_str(authority.as_str()).ok()?;
+    headers.insert(http::header::HOST, host_value);
+    Some((format!("{host}:{port}"), Target { uri, headers }))
+}
+
+fn request_for(target: &Target, body: &Bytes) -> Request<Full<Bytes>> {
+    let mut request = Request::new(Full::new(body.clone()));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = target.uri.clone();
+    *request.headers_mut() = target.headers.clone();
+    request
 }
 
 impl tower::Service<Payload> for HttpService {
@@ -81,11 +153,8 @@ impl tower::Service<Payload> for HttpService {
     }
 
     fn call(&mut self, payload: Payload) -> Self::Future {
-        let mut request = Request::new(Full::new(payload.body.clone()));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.target.uri.clone();
-        *request.headers_mut() = self.target.headers.clone();
-        let sending = self.client.request(request);
+        let transport = self.transport.clone();
+        let target = Arc::clone(&self.target);
         let metrics = Arc::clone(&self.metrics);
         let try_number = payload.try_number;
         let body_bytes = payload.body.len() as u64;
@@ -93,7 +162,15 @@ impl tower::Service<Payload> for HttpService {
             let stream = metrics.stream(payload.stream);
             stream.in_flight.increment(1.0);
             let started = Instant::now();
-            let result = exchange(sending).await;
+            let result = match transport {
+                Transport::Plain(pool, origin_form) => {
+                    exchange_plain(&pool, &origin_form, &payload.body).await
+                }
+                Transport::Client(client) => {
+                    let sending = client.request(request_for(&target, &payload.body));
+                    exchange(sending).await.map_err(|e| error_chain(&e))
+                }
+            };
             stream.in_flight.decrement(1.0);
             stream
                 .request_duration
@@ -108,10 +185,10 @@ impl tower::Service<Payload> for HttpService {
                         try_number,
                     })
                 }
-                Err(source) => {
+                Err(message) => {
                     stream.request_failed(false);
                     Err(TryError::Transport {
-                        message: error_chain(&source),
+                        message,
                         try_number,
                     })
                 }
@@ -120,11 +197,30 @@ impl tower::Service<Payload> for HttpService {
     }
 }
 
-/// Sends, reads the status and `Retry-After`, and drains the body so the connection returns to the pool.
+/// One exchange over the plain pool; the connection goes back once its answer has been read.
+async fn exchange_plain(
+    pool: &Http1Pool,
+    target: &Target,
+    body: &Bytes,
+) -> Result<(StatusCode, Option<Duration>), String> {
+    let (response, taken) = pool
+        .send(|| request_for(target, body))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let (status, retry_after) = read_answer(response).await;
+    pool.put_back(taken);
+    Ok((status, retry_after))
+}
+
+/// Sends through hyper-util's client and reads the answer.
 async fn exchange(
     sending: hyper_util::client::legacy::ResponseFuture,
 ) -> Result<(StatusCode, Option<Duration>), hyper_util::client::legacy::Error> {
-    let response = sending.await?;
+    Ok(read_answer(sending.await?).await)
+}
+
+/// Reads the status and `Retry-After`, and drains the body so the connection can be reused.
+async fn read_answer(response: http::Response<Incoming>) -> (StatusCode, Option<Duration>) {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -140,7 +236,7 @@ async fn exchange(
             Some(Err(_)) | None => break,
         }
     }
-    Ok((status, retry_after))
+    (status, retry_after)
 }
 
 /// Reads `Retry-After` as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).

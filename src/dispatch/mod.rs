@@ -7,6 +7,7 @@
 
 pub mod adaptive;
 pub mod http;
+pub mod pool;
 pub mod retry;
 pub mod timeout;
 

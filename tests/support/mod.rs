@@ -39,7 +39,7 @@ pub fn stack_to(url: &str, settings: &StackSettings) -> DispatchService {
         uri: url.parse().expect("test URL parses"),
         headers,
     };
-    let http = HttpService::new(build_client(16), Arc::new(target), Arc::clone(&metrics));
+    let http = HttpService::new(build_client(16), Arc::new(target), Arc::clone(&metrics), 16);
     build_stack(http, settings, metrics)
 }
 

@@ -19,7 +19,7 @@ pub use event::{Event, EventArray, EventMetadata};
 pub use finalization::{
     BatchNotifier, BatchStatus, BatchStatusReceiver, EventFinalizer, EventFinalizers, EventStatus,
 };
-pub use registry::{Registry, SinkFactory};
+pub use registry::{FactoryContext, Registry, SinkFactory};
 pub use sink::{BuildError, Healthcheck, SinkConfig, SinkContext, StreamSink};
 
 /// The version of the host interface a plugin is built against.
@@ -27,4 +27,4 @@ pub use sink::{BuildError, Healthcheck, SinkConfig, SinkContext, StreamSink};
 /// `plugin-manifest.toml` repeats it, and a test keeps the two in step: a host refuses a plugin
 /// whose manifest names another version, so bump it whenever a public item of this crate changes
 /// in a way a plugin can notice.
-pub const HOST_API_VERSION: &str = "0.1";
+pub const HOST_API_VERSION: &str = "0.2";

@@ -4,6 +4,7 @@
 //! (`blackhole`, `console`) to whatever registry it is given, unless a plugin took the name.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::sink::SinkConfig;
@@ -11,8 +12,29 @@ use crate::sink::SinkConfig;
 /// Turns a `[sinks.ID]` table (without `type` and `inputs`) into a validated [`SinkConfig`].
 ///
 /// The factory refuses unknown keys (see [`crate::deserialize_table`]) and reports key paths
-/// relative to the table; the host prefixes `sinks.<id>.`.
-pub type SinkFactory = fn(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError>;
+/// relative to the table; the host prefixes `sinks.<id>.`. `cx` says where the table came from,
+/// so that relative file paths in it can be read the way the user meant them.
+pub type SinkFactory =
+    fn(table: toml::Table, cx: &FactoryContext) -> Result<Box<dyn SinkConfig>, ConfigError>;
+
+/// What the host tells a factory about the config a table was read from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FactoryContext {
+    /// The directory of the pipeline config file; relative paths in the table (template files,
+    /// certificates) are resolved against it. `None` when the config did not come from a file
+    /// (e.g. an embedded config); relative paths are then taken from the working directory.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl FactoryContext {
+    /// The context of a config read from a file in `config_dir`.
+    pub fn in_dir(config_dir: impl Into<PathBuf>) -> FactoryContext {
+        FactoryContext {
+            config_dir: Some(config_dir.into()),
+        }
+    }
+}
 
 /// The sink types a host knows about.
 #[derive(Clone, Debug, Default)]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use pipeline_core::config::join_path;
-use pipeline_core::{deserialize_table, ConfigError, Registry, SinkConfig};
+use pipeline_core::{deserialize_table, ConfigError, FactoryContext, Registry, SinkConfig};
 use serde::Deserialize;
 
 use crate::sinks::register_builtins;
@@ -114,17 +114,36 @@ pub struct SinkEntry {
 
 impl Config {
     /// Read and validate the config at `path`; sink types are looked up in `registry` (plus the
-    /// host's built-ins).
+    /// host's built-ins). Sinks resolve relative paths in their tables against the file's directory.
     pub fn from_path(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| {
             ConfigError::new("", format!("cannot read {}: {error}", path.display()))
         })?;
-        Config::from_toml_str(&text, registry)
+        let config_dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        Config::from_toml_str_in(&text, registry, config_dir)
     }
 
     /// Validate a config given as TOML text; sink types are looked up in `registry` (plus the
-    /// host's built-ins).
+    /// host's built-ins). Sinks take relative paths from the working directory.
     pub fn from_toml_str(text: &str, registry: &Registry) -> Result<Config, ConfigError> {
+        Config::parse(text, registry, &FactoryContext::default())
+    }
+
+    /// Validate config text read from a file in `config_dir`, against which sinks resolve
+    /// relative paths (e.g. `template_file`).
+    pub fn from_toml_str_in(
+        text: &str,
+        registry: &Registry,
+        config_dir: &Path,
+    ) -> Result<Config, ConfigError> {
+        Config::parse(text, registry, &FactoryContext::in_dir(config_dir))
+    }
+
+    /// Validate config text; `cx` tells the sink factories where the text came from.
+    fn parse(text: &str, registry: &Registry, cx: &FactoryContext) -> Result<Config, ConfigError> {
         let mut registry = registry.clone();
         register_builtins(&mut registry);
         let document: toml::Table = text.parse().map_err(|error: toml::de::Error| {
@@ -159,7 +178,7 @@ impl Config {
                 }
                 "sinks" => {
                     for (id, table) in components(value, "sinks")? {
-                        sinks.push(parse_sink(id, table, &registry)?);
+                        sinks.push(parse_sink(id, table, &registry, cx)?);
                     }
                 }
                 _ => {
@@ -432,6 +451,7 @@ fn parse_sink(
     id: String,
     mut table: toml::Table,
     registry: &Registry,
+    cx: &FactoryContext,
 ) -> Result<SinkEntry, ConfigError> {
     let path = format!("sinks.{id}");
     let ty = take_type(&mut table, &path)?;
@@ -446,7 +466,7 @@ fn parse_sink(
             ),
         )
     })?;
-    let config = factory(table).map_err(|e| e.within(&path))?;
+    let config = factory(table, cx).map_err(|e| e.within(&path))?;
     Ok(SinkEntry {
         id,
         component_type: ty,

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 use pipeline_core::metrics_names::{ComponentKind, ComponentMetrics};
 use pipeline_core::{
-    deserialize_table, BuildError, ConfigError, EventArray, EventStatus, Healthcheck, SinkConfig,
-    SinkContext, StreamSink,
+    deserialize_table, BuildError, ConfigError, EventArray, EventStatus, FactoryContext,
+    Healthcheck, SinkConfig, SinkContext, StreamSink,
 };
 use serde::Deserialize;
 
@@ -18,7 +18,10 @@ pub struct BlackholeConfig {
     pub acknowledgements: bool,
 }
 
-pub(super) fn factory(table: toml::Table) -> Result<Box<dyn SinkConfig>, ConfigError> {
+pub(super) fn factory(
+    table: toml::Table,
+    _cx: &FactoryContext,
+) -> Result<Box<dyn SinkConfig>, ConfigError> {
     Ok(Box::new(deserialize_table::<BlackholeConfig>(table)?))
 }
 

@@ -221,7 +221,7 @@ impl Problems {
             }
             match event.get("time") {
                 None | Some(Value::Null) => {}
-                Some(Value::Number(n)) if n.as_i64().is_some_and(|ms| ms >= 0) => {}
+                Some(time) if epoch_ms(time).is_some() => {}
                 Some(_) => self.invalid.entry("time").or_default().push(index),
             }
         }
@@ -252,7 +252,24 @@ impl Problems {
     }
 }
 
+/// An event's `time` as whole epoch milliseconds: a non-negative integer, or a non-negative
+/// number with a fraction (as JavaScript clients may send), truncated to the millisecond.
+fn epoch_ms(time: &Value) -> Option<i64> {
+    let Value::Number(number) = time else {
+        return None;
+    };
+    if let Some(ms) = number.as_i64() {
+        return (ms >= 0).then_some(ms);
+    }
+    // Integers beyond i64 are refused; floats must be finite and fit i64 once truncated.
+    let ms = number.as_f64().filter(|_| number.is_f64())?.trunc();
+    (ms.is_finite() && (0.0..9.2e18).contains(&ms)).then_some(ms as i64)
+}
+
 /// The export-format record for one ingested event (or identification).
+///
+/// An event's `ip_address` is its `ip`, or the client's address when `ip` is absent, null or
+/// `"$remote"` (Amplitude's rule); the Identify API has no `ip` key, so identifications get none.
 fn to_export(
     event: Map<String, Value>,
     identify: bool,
@@ -265,6 +282,7 @@ fn to_export(
         out.insert("event_type".into(), Value::String("$identify".into()));
     }
     let mut has_time = false;
+    let mut has_ip = false;
     let mut has_library = false;
     for (key, value) in event {
         match key.as_str() {
@@ -272,11 +290,13 @@ fn to_export(
                 out.insert("$insert_id".into(), value);
             }
             "ip" => {
-                let value = match value.as_str() {
-                    Some("$remote") => Value::String(peer.ip().to_string()),
-                    _ => value,
+                let value = match value {
+                    Value::Null => Value::String(peer.ip().to_string()),
+                    Value::String(ip) if ip == "$remote" => Value::String(peer.ip().to_string()),
+                    given => given,
                 };
                 out.insert("ip_address".into(), value);
+                has_ip = true;
             }
             "carrier" => {
                 out.insert("device_carrier".into(), value);
@@ -286,8 +306,7 @@ fn to_export(
             }
             "app_version" => {}
             "time" => {
-                let time = value
-                    .as_i64()
+                let time = epoch_ms(&value)
                     .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
                     .map_or_else(|| received.to_string(), format_time);
                 out.insert("event_time".into(), Value::String(time.clone()));
@@ -303,6 +322,9 @@ fn to_export(
     if !has_time {
         out.insert("event_time".into(), Value::String(received.into()));
         out.insert("client_event_time".into(), Value::String(received.into()));
+    }
+    if !has_ip && !identify {
+        out.insert("ip_address".into(), Value::String(peer.ip().to_string()));
     }
     out.insert("client_upload_time".into(), Value::String(received.into()));
     out.insert(
@@ -389,6 +411,62 @@ mod tests {
     }
 
     #[test]
+    fn ip_address_is_the_given_ip_else_the_client_address() {
+        let body = r#"{"api_key":"key-1","events":[
+            {"event_type":"a","user_id":"user-1","ip":"203.0.113.7"},
+            {"event_type":"b","user_id":"user-1"},
+            {"event_type":"c","user_id":"user-1","ip":null},
+            {"event_type":"d","user_id":"user-1","ip":"$remote"}]}"#;
+        let addresses: Vec<Value> = run(Endpoint::HttpApi, body)
+            .unwrap()
+            .into_iter()
+            .map(|mut r| r.remove("ip_address").unwrap_or(Value::Null))
+            .collect();
+        assert_eq!(
+            addresses,
+            ["203.0.113.7", "10.1.2.3", "10.1.2.3", "10.1.2.3"]
+        );
+    }
+
+    #[test]
+    fn a_fractional_time_is_truncated_to_the_millisecond() {
+        let body = r#"{"api_key":"key-1","events":[
+            {"event_type":"a","user_id":"user-1","time":1646078821795.9},
+            {"event_type":"b","user_id":"user-1","time":1.6460788217951e12},
+            {"event_type":"c","user_id":"user-1","time":0.5}]}"#;
+        let times: Vec<Value> = run(Endpoint::HttpApi, body)
+            .unwrap()
+            .into_iter()
+            .map(|mut r| r.remove("event_time").unwrap_or(Value::Null))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                "2022-02-28 20:07:01.795",
+                "2022-02-28 20:07:01.795",
+                "1970-01-01 00:00:00.000"
+            ]
+        );
+        for bad in [
+            "-1.5",
+            "-1",
+            "1e300",
+            "18446744073709551615",
+            "\"1646078821795\"",
+        ] {
+            let body = format!(
+                r#"{{"api_key":"key-1","events":[{{"event_type":"a","user_id":"user-1","time":{bad}}}]}}"#
+            );
+            let rejection = run(Endpoint::HttpApi, &body).unwrap_err();
+            assert_eq!(
+                rejection.body()["events_with_invalid_fields"],
+                json!({"time": [0]}),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn an_identification_becomes_an_identify_record() {
         let form: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("api_key", "key-1")
@@ -403,6 +481,7 @@ mod tests {
         assert_eq!(records[0]["user_properties"]["$set"]["plan"], "pro");
         assert_eq!(records[1]["device_id"], "device-9");
         assert!(!records[1].contains_key("user_id"));
+        assert!(!records[0].contains_key("ip_address"));
     }
 
     #[test]
