@@ -183,6 +183,18 @@ pub(crate) fn next_token(
         "..." => return tok(Tok::Ellipsis, 3),
         _ => {}
     }
+    // FreeMarker's escaped operators for templates embedded in XML/HTML attributes
+    for (text, t) in [
+        ("&amp;&amp;", Tok::And),
+        ("&lt;=", Tok::Le),
+        ("&lt;", Tok::Lt),
+        ("&gt;=", Tok::Ge),
+        ("&gt;", Tok::Gt),
+    ] {
+        if rest.starts_with(text) {
+            return tok(t, text.len());
+        }
+    }
     match two {
         ".." => return tok(Tok::DotDot, 2),
         "??" => return tok(Tok::Exists, 2),
@@ -286,8 +298,9 @@ fn read_string(src: &str, start: usize, raw: bool) -> Result<Token, Error> {
                             }
                         }
                         _ => {
+                            // FreeMarker blames the character after `\x`
                             return Err(syntax_err("Invalid \\x escape in a string literal")
-                                .with_detail_pos(start))
+                                .with_detail_pos(hex_start));
                         }
                     }
                 }

@@ -9,6 +9,7 @@ use crate::builtins::BuiltinId;
 use crate::error::{syntax_err, Error};
 use crate::format_bridge::Number;
 use crate::lexer::{next_token, skip_ws, Tok, Token};
+use crate::settings::{InterpolationSyntax, Settings, TagSyntax};
 use std::sync::Arc;
 
 /// The kind of an arena element; mirrors FreeMarker's `TemplateElement` subclasses.
@@ -95,8 +96,8 @@ pub(crate) struct Arena {
     pub nodes: Vec<ANode>,
 }
 
-/// Parses a whole template into nodes.
-pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<Node>, Error> {
+/// Parses a whole template into nodes, with the syntax and white-space stripping `settings` choose.
+pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<Node>, Error> {
     let mut p = Parser {
         src,
         pos: 0,
@@ -113,8 +114,10 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
             }],
         },
         stack: vec![0],
-        strip_whitespace: strip_default,
-        square: false,
+        strip_whitespace: settings.whitespace_stripping,
+        square: settings.tag_syntax == TagSyntax::SquareBracket,
+        auto_tags: settings.tag_syntax == TagSyntax::AutoDetect,
+        interp: settings.interpolation_syntax,
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
@@ -141,6 +144,15 @@ pub(crate) fn parse(name: &str, src: &str, strip_default: bool) -> Result<Vec<No
     Ok(convert_children(&mut arena, 0))
 }
 
+/// What an FTL tag opening (`<#`, `</#`, `<@`, `</@` or their square-bracket forms) starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TagStart {
+    Directive,
+    End,
+    Call,
+    CallEnd,
+}
+
 struct Parser<'s> {
     src: &'s str,
     pos: usize,
@@ -149,8 +161,13 @@ struct Parser<'s> {
     arena: Arena,
     stack: Vec<usize>,
     strip_whitespace: bool,
-    /// Square-bracket tag syntax (`[#if ...]`), chosen by a leading `[#ftl]`.
+    /// Square-bracket tag syntax (`[#if ...]`): the `tag_syntax` setting or a leading `[#ftl]`.
     square: bool,
+    /// `tag_syntax=auto_detect` before the first FTL tag: both kinds of tag are recognized, and
+    /// the first one seen sets `square`.
+    auto_tags: bool,
+    /// Which interpolations (`${}`, `#{}`, `[=]`) are recognized, in text and string literals.
+    interp: InterpolationSyntax,
     in_macro: u32,
     /// Current expression nesting (parentheses, unary operators, literals, arguments).
     expr_depth: u32,
@@ -211,8 +228,47 @@ const DIRECTIVES: &[&str] = &[
     "noautoesc",
     "outputformat",
     "foreach",
-    "on",
 ];
+
+/// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
+const NEEDS_PARAMETER: &[&str] = &[
+    "if", "elseif", "list", "foreach", "switch", "case", "setting", "assign", "local", "global",
+    "macro", "function", "items", "visit",
+];
+
+/// Directives that have an end tag.
+const HAS_END_TAG: &[&str] = &[
+    "if",
+    "list",
+    "foreach",
+    "items",
+    "sep",
+    "switch",
+    "assign",
+    "local",
+    "global",
+    "attempt",
+    "macro",
+    "function",
+    "compress",
+    "noparse",
+    "escape",
+    "noescape",
+    "autoesc",
+    "noautoesc",
+    "outputformat",
+];
+
+/// FreeMarker 2.3.31's message for an unknown directive name.
+fn unknown_directive(raw_name: &str) -> String {
+    format!("Unknown directive: #{raw_name}. Help (latest version): http://freemarker.org/docs/ref_directive_alphaidx.html; you're using FreeMarker 2.3.31.")
+}
+
+/// FreeMarker's message for a known directive whose tag does not parse as a tag (`<#if>`,
+/// `</#if x>`, `</#else>`).
+fn malformed_tag(raw_name: &str) -> String {
+    format!("#{raw_name} is an existing directive, but the tag is malformed.  (See FreeMarker Manual / Directive Reference.)")
+}
 
 fn canonical_directive(name: &str) -> String {
     match name {
@@ -259,6 +315,18 @@ impl<'s> Parser<'s> {
         self.add(AKind::Text(text.to_string()), begin, end);
     }
 
+    /// Whether the innermost macro-like definition being parsed is a `#function`.
+    fn in_function(&self) -> bool {
+        self.stack
+            .iter()
+            .rev()
+            .find_map(|&i| match self.kind_of(i) {
+                AKind::Macro(h) => Some(h.is_function),
+                _ => None,
+            })
+            == Some(true)
+    }
+
     fn kind_of(&self, idx: usize) -> &AKind {
         &self.arena.nodes[idx].kind
     }
@@ -269,35 +337,24 @@ impl<'s> Parser<'s> {
         self.parse_ftl_header()?;
         let src = self.src;
         let mut text_start = self.pos;
-        let (open, _) = self.tag_chars();
-        let (tag_start, end_start, call_start, call_end_start) = if self.square {
-            ("[#", "[/#", "[@", "[/@")
-        } else {
-            ("<#", "</#", "<@", "</@")
-        };
         while self.pos < src.len() {
             let rest = &src[self.pos..];
-            let Some(off) = rest.find([open, '$', '#']) else {
+            let Some(off) = rest.find(['<', '[', '$', '#']) else {
                 self.pos = src.len();
                 break;
             };
             let at = self.pos + off;
             let r = &src[at..];
-            let is_tag = r.starts_with(tag_start)
-                && r[2..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
-            let is_end = r.starts_with(end_start)
-                && r[3..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic());
-            let is_call = r.starts_with(call_start) || r.starts_with(call_end_start);
-            let is_interp = r.starts_with("${") || r.starts_with("#{");
-            if !(is_tag || is_end || is_call || is_interp) {
+            let tag = self.tag_start_at(r);
+            let is_interp = self.interpolation_starts(r);
+            if tag.is_none() && !is_interp {
                 self.pos = at + 1;
                 continue;
+            }
+            if let Some((_, square)) = tag {
+                // auto_detect: the first tag decides the syntax of the whole template
+                self.square = square;
+                self.auto_tags = false;
             }
             let text = &src[text_start..at];
             self.add_text(text, text_start);
@@ -309,16 +366,14 @@ impl<'s> Parser<'s> {
                 let end = at + 4 + e + 3;
                 self.add(AKind::Comment, at, end - 1);
                 self.pos = end;
-            } else if is_interp {
-                self.parse_interpolation()?;
-            } else if is_tag {
-                self.parse_directive()?;
-            } else if is_end {
-                self.parse_end_tag()?;
-            } else if r.starts_with(call_end_start) {
-                self.parse_call_end()?;
             } else {
-                self.parse_call()?;
+                match tag {
+                    None => self.parse_interpolation()?,
+                    Some((TagStart::Directive, _)) => self.parse_directive()?,
+                    Some((TagStart::End, _)) => self.parse_end_tag()?,
+                    Some((TagStart::CallEnd, _)) => self.parse_call_end()?,
+                    Some((TagStart::Call, _)) => self.parse_call()?,
+                }
             }
             text_start = self.pos;
             if let Some(at) = self.too_deep {
@@ -335,15 +390,50 @@ impl<'s> Parser<'s> {
                     self.stack.pop();
                 }
                 _ => {
-                    let what = describe_open(self.kind_of(top));
+                    let what = match describe_open(self.kind_of(top)).as_str() {
+                        "#assign" => "#assign or #local or #global".to_string(),
+                        other => other.to_string(),
+                    };
                     return Err(err_at(
                         self.src.len(),
-                        format!("Unclosed \"{what}\": reached the end of the template"),
+                        format!("Unexpected end of file reached. You have an unclosed {what}. Check if the FreeMarker end-tags are present, and aren't malformed. (Note that FreeMarker end-tags must have # or @ after the / character.)"),
                     ));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The FTL tag starting `r` in the tag syntax in force (either syntax before auto-detection):
+    /// its kind and whether it uses square brackets.
+    fn tag_start_at(&self, r: &str) -> Option<(TagStart, bool)> {
+        let square = match r.as_bytes().first() {
+            Some(b'[') if self.square || self.auto_tags => true,
+            Some(b'<') if !self.square || self.auto_tags => false,
+            _ => return None,
+        };
+        let after = |n: usize, ok: fn(char) -> bool| r[n..].chars().next().is_some_and(ok);
+        let r1 = &r[1..];
+        if r1.starts_with('#') && after(2, |c| c.is_ascii_alphabetic() || c == '-') {
+            Some((TagStart::Directive, square))
+        } else if r1.starts_with("/#") && after(3, |c| c.is_ascii_alphabetic()) {
+            Some((TagStart::End, square))
+        } else if r1.starts_with('@') {
+            Some((TagStart::Call, square))
+        } else if r1.starts_with("/@") {
+            Some((TagStart::CallEnd, square))
+        } else {
+            None
+        }
+    }
+
+    /// Whether an interpolation of the `interpolation_syntax` in force starts `r`.
+    fn interpolation_starts(&self, r: &str) -> bool {
+        match self.interp {
+            InterpolationSyntax::Legacy => r.starts_with("${") || r.starts_with("#{"),
+            InterpolationSyntax::Dollar => r.starts_with("${"),
+            InterpolationSyntax::SquareBracket => r.starts_with("[="),
+        }
     }
 
     /// `<#ftl ...>` at the very start (only white-space may precede it).
@@ -364,8 +454,9 @@ impl<'s> Parser<'s> {
         if !matches!(after, Some(c) if c.is_whitespace() || c == close || c == '/') {
             return Ok(());
         }
-        // a `[#ftl]` header switches the whole template to square-bracket tags
+        // the header's brackets choose the tag syntax, whatever the `tag_syntax` setting says
         self.square = square;
+        self.auto_tags = false;
         self.pos = start + 5;
         self.in_tag = true;
         loop {
@@ -412,6 +503,7 @@ impl<'s> Parser<'s> {
         self.in_tag = false;
         self.paren = 0;
         let legacy = self.src[start..].starts_with("#{");
+        let square = self.src[start..].starts_with("[=");
         let e = self.parse_expr()?;
         let mut t = self.peek()?;
         let mut frac = None;
@@ -466,7 +558,7 @@ impl<'s> Parser<'s> {
                     t.start,
                     format!(
                         "Encountered {}, but was expecting \"}}\"",
-                        describe_tok(&t.tok)
+                        self.describe(&t.tok, t.start, t.end)
                     ),
                 ));
             }
@@ -474,12 +566,14 @@ impl<'s> Parser<'s> {
             self.add(AKind::LegacyInterp(e, frac), start, t.end - 1);
             return Ok(());
         }
-        if t.tok != Tok::RBrace {
+        let close = if square { Tok::RBracket } else { Tok::RBrace };
+        if t.tok != close {
             return Err(err_at(
                 t.start,
                 format!(
-                    "Encountered {}, but was expecting \"}}\"",
-                    describe_tok(&t.tok)
+                    "Encountered {}, but was expecting \"{}\"",
+                    self.describe(&t.tok, t.start, t.end),
+                    if square { ']' } else { '}' }
                 ),
             ));
         }
@@ -524,10 +618,20 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting \">\"",
-                    describe_tok(&other)
+                    self.describe(&other, t.start, t.end)
                 ),
             )),
         }
+    }
+
+    /// Finishes the start tag of a directive with a body: `/>` is refused where `>` must be.
+    fn finish_open_tag(&mut self) -> PResult<(usize, bool)> {
+        let t = self.peek()?;
+        if t.tok == Tok::EmptyTagEnd {
+            self.in_tag = false;
+            return Err(self.not_expected(&t, "\">\""));
+        }
+        self.finish_tag()
     }
 
     fn parse_directive(&mut self) -> PResult<()> {
@@ -536,28 +640,33 @@ impl<'s> Parser<'s> {
         let raw_name = self.read_name();
         let name = canonical_directive(&raw_name);
         if !DIRECTIVES.contains(&name.as_str()) {
-            return Err(err_at(
-                start + 1,
-                format!("Unknown directive: #{raw_name}. Help (latest version): https://freemarker.apache.org/docs/ref_directive_alphaidx.html"),
-            ));
+            return Err(err_at(start + 1, unknown_directive(&raw_name)));
         }
         self.in_tag = true;
         self.paren = 0;
+        let name_end = self.pos;
+        if NEEDS_PARAMETER.contains(&name.as_str())
+            && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
+        {
+            // FreeMarker's lexer knows `<#if` only followed by white-space: a bare `<#if>` is a
+            // malformed tag (blamed on the directive), while `<#if >` lacks an expression
+            let blank = self.src[name_end..].starts_with(char::is_whitespace);
+            if !blank {
+                return Err(err_at(start + 1, malformed_tag(&raw_name)));
+            }
+        }
         if matches!(
             name.as_str(),
-            "if" | "elseif" | "list" | "foreach" | "switch" | "case" | "setting"
-        ) && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
+            "attempt" | "recover" | "compress" | "sep" | "noparse"
+        ) && self.peek()?.tok == Tok::EmptyTagEnd
         {
-            // FreeMarker blames the directive itself when its required parameter is missing
-            return Err(err_at(
-                start + 1,
-                format!("The #{name} directive needs a parameter"),
-            ));
+            // FreeMarker knows these tags only as `<#attempt>`: `<#attempt/>` is malformed
+            return Err(err_at(start + 1, malformed_tag(&raw_name)));
         }
         match name.as_str() {
             "if" => {
                 let cond = self.parse_expr()?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let ifn = self.add(AKind::If, start, end);
                 self.stack.push(ifn);
                 let b = self.add(AKind::Branch(Some(cond)), start, end);
@@ -604,21 +713,22 @@ impl<'s> Parser<'s> {
             "list" | "foreach" => {
                 let seq = self.parse_expr()?;
                 let vars = self.parse_loop_vars(false)?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let n = self.add(AKind::List { seq, vars }, start, end);
                 self.stack.push(n);
             }
             "items" => {
+                // the tag's syntax is checked before where it stands
+                let vars = self
+                    .parse_loop_vars(true)?
+                    .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
+                let (end, _) = self.finish_open_tag()?;
                 if !self.inside(|k| matches!(k, AKind::List { vars: None, .. })) {
                     return Err(err_at(
                         start,
                         "#items must be inside a #list block (one without \"as\").",
                     ));
                 }
-                let vars = self
-                    .parse_loop_vars(true)?
-                    .ok_or_else(|| err_at(start, "#items needs \"as\""))?;
-                let (end, _) = self.finish_tag()?;
                 let n = self.add(AKind::Items(vars), start, end);
                 self.stack.push(n);
             }
@@ -656,7 +766,7 @@ impl<'s> Parser<'s> {
             }
             "switch" => {
                 let v = self.parse_expr()?;
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = self.finish_open_tag()?;
                 let n = self.add(AKind::Switch(v), start, end);
                 self.stack.push(n);
             }
@@ -666,7 +776,11 @@ impl<'s> Parser<'s> {
                 } else {
                     None
                 };
-                let (end, _) = self.finish_tag()?;
+                let (end, _) = if name == "case" {
+                    self.finish_open_tag()?
+                } else {
+                    self.finish_tag()?
+                };
                 let top = self.current();
                 if matches!(self.kind_of(top), AKind::Case(_)) {
                     self.stack.pop();
@@ -763,6 +877,9 @@ impl<'s> Parser<'s> {
                 } else {
                     Some(self.parse_expr()?)
                 };
+                if v.is_none() && self.in_function() {
+                    return Err(err_at(start, "A function must return a value"));
+                }
                 let (end, _) = self.finish_tag()?;
                 self.add(AKind::Return(v), start, end);
             }
@@ -820,7 +937,7 @@ impl<'s> Parser<'s> {
                     format!("The #{name} directive is not supported in this sandboxed FreeMarker engine"),
                 ));
             }
-            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" | "on" => {
+            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" => {
                 return Err(err_at(
                     start,
                     format!("The #{name} directive is not supported yet"),
@@ -878,14 +995,21 @@ impl<'s> Parser<'s> {
 
     fn parse_assign(&mut self, start: usize, scope: Scope) -> PResult<()> {
         let mut items = Vec::new();
+        // after an assignment: the comma (if any) and the token that must start the next one;
+        // FreeMarker blames the first of them when no assignment follows (`x=1 y>`, `x=1, y>`)
+        let mut next_start: Option<Token> = None;
         loop {
             let t = self.peek()?;
-            let name: String = match t.tok {
-                Tok::Ident(n) => n,
-                Tok::Str { value, .. } => value,
-                Tok::TagEnd | Tok::EmptyTagEnd if !items.is_empty() => break,
-                Tok::Comma if !items.is_empty() => {
+            let name: String = match &t.tok {
+                Tok::Ident(n) => n.clone(),
+                Tok::Str { value, .. } => value.clone(),
+                Tok::TagEnd | Tok::EmptyTagEnd if !items.is_empty() => match next_start {
+                    Some(comma) => return Err(self.not_expected(&comma, "\">\"")),
+                    None => break,
+                },
+                Tok::Comma if !items.is_empty() && next_start.is_none() => {
                     self.pos = t.end;
+                    next_start = Some(t);
                     continue;
                 }
                 _ => {
@@ -927,12 +1051,16 @@ impl<'s> Parser<'s> {
                         "Assignments into namespaces (\"in\") are not supported",
                     ))
                 }
+                _ if !items.is_empty() => {
+                    let blamed = next_start.unwrap_or(t);
+                    return Err(self.not_expected(&blamed, "\">\""));
+                }
                 _ => {
                     return Err(err_at(
                         op_tok.start,
                         format!(
                             "Encountered {}, but was expecting an assignment operator",
-                            describe_tok(&op_tok.tok)
+                            self.describe(&op_tok.tok, op_tok.start, op_tok.end)
                         ),
                     ))
                 }
@@ -949,6 +1077,7 @@ impl<'s> Parser<'s> {
                 value,
                 span: Span::new(t.start, self.pos),
             });
+            next_start = None;
         }
         let (end, _) = self.finish_tag()?;
         self.add(AKind::Assign { scope, items }, start, end);
@@ -1017,7 +1146,7 @@ impl<'s> Parser<'s> {
                         t.start,
                         format!(
                             "Encountered {}, but was expecting a parameter name",
-                            describe_tok(&other)
+                            self.describe(&other, t.start, t.end)
                         ),
                     ))
                 }
@@ -1166,13 +1295,14 @@ impl<'s> Parser<'s> {
         self.pos += 3;
         let raw = self.read_name();
         let name = canonical_directive(&raw);
+        // FreeMarker blames the `/` of an end tag it cannot read as one
+        if !DIRECTIVES.contains(&name.as_str()) {
+            return Err(err_at(start + 1, unknown_directive(&raw)));
+        }
         let rest = &self.src[self.pos..];
         let trimmed = rest.trim_start();
-        if !trimmed.starts_with(self.tag_chars().1) {
-            return Err(err_at(
-                self.pos,
-                format!("Expecting \">\" to close </#{raw}"),
-            ));
+        if !trimmed.starts_with(self.tag_chars().1) || !HAS_END_TAG.contains(&name.as_str()) {
+            return Err(err_at(start + 1, malformed_tag(&raw)));
         }
         self.pos += rest.len() - trimmed.len() + 1;
         let end = self.pos - 1;
@@ -1270,11 +1400,13 @@ impl<'s> Parser<'s> {
 
     /// Parses the body of a sequence or hash literal: items separated by commas up to `close`
     /// (whose text is `close_text`), with FreeMarker's messages for a trailing comma and a missing
-    /// separator. Returns the items and the end of the closing token.
+    /// separator. With `comma_optional` (sequence literals: FreeMarker reads `[1 2]` as `[1, 2]`)
+    /// a missing comma is no error. Returns the items and the end of the closing token.
     fn parse_separated<T>(
         &mut self,
         close: Tok,
         close_text: &str,
+        comma_optional: bool,
         mut item: impl FnMut(&mut Self) -> PResult<T>,
     ) -> PResult<(Vec<T>, usize)> {
         let mut items = Vec::new();
@@ -1290,17 +1422,36 @@ impl<'s> Parser<'s> {
                         format!("Encountered \"{close_text}\", but was expecting an expression"),
                     ));
                 }
-            } else if n.tok != close {
+            } else if n.tok != close && !comma_optional {
                 return Err(err_at(
                     n.start,
                     format!(
                         "Encountered {}, but was expecting \",\" or \"{close_text}\"",
-                        describe_tok(&n.tok)
+                        self.describe(&n.tok, n.start, n.end)
                     ),
                 ));
             }
         }
         Ok((items, self.bump()?.end))
+    }
+
+    /// A token as FreeMarker's "Encountered ..." messages show it: its source text, quoted.
+    fn describe(&self, tok: &Tok, start: usize, end: usize) -> String {
+        match tok {
+            Tok::Eof => "<EOF>".into(),
+            _ => jquote(self.src.get(start..end).unwrap_or("")),
+        }
+    }
+
+    /// "Encountered X, but was expecting Y" at token `t`.
+    fn not_expected(&self, t: &Token, expecting: &str) -> Error {
+        err_at(
+            t.start,
+            format!(
+                "Encountered {}, but was expecting {expecting}",
+                self.describe(&t.tok, t.start, t.end)
+            ),
+        )
     }
 
     fn expect(&mut self, want: Tok, what: &str) -> PResult<Token> {
@@ -1312,7 +1463,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting \"{what}\"",
-                    describe_tok(&t.tok)
+                    self.describe(&t.tok, t.start, t.end)
                 ),
             ))
         }
@@ -1329,7 +1480,7 @@ impl<'s> Parser<'s> {
                 t.start,
                 format!(
                     "Encountered {}, but was expecting {what}",
-                    describe_tok(&other)
+                    self.describe(&other, t.start, t.end)
                 ),
             )),
         }
@@ -1519,8 +1670,8 @@ impl<'s> Parser<'s> {
         match t.tok {
             Tok::Bang => {
                 self.bump()?;
+                // unlike the binary operators, FreeMarker checks `!`'s operand only at run time
                 let e = self.parse_unary()?;
-                refuse_literal(&e, NOT_BOOLEAN, "boolean (true/false)")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 Ok(Expr {
                     kind: ExprKind::Not(Box::new(e)),
@@ -1529,8 +1680,8 @@ impl<'s> Parser<'s> {
             }
             Tok::Minus | Tok::Plus => {
                 self.bump()?;
+                // checked at run time, as FreeMarker does (`-"a"` is no syntax error)
                 let e = self.parse_primary()?;
-                refuse_literal(&e, NOT_NUMBER, "number")?;
                 let span = Span::new(t.start, e.span.end as usize);
                 let kind = if t.tok == Tok::Minus {
                     match e.kind {
@@ -1557,9 +1708,15 @@ impl<'s> Parser<'s> {
                 Number::parse_literal(&s)
                     .ok_or_else(|| err_at(t.start, format!("Invalid number literal {s}")))?,
             ),
-            Tok::Str { value, raw, .. } => {
-                if !raw && (value.contains("${") || value.contains("#{")) {
-                    self.interpolated(&value, span)?
+            Tok::Str {
+                value,
+                raw,
+                body_start,
+            } => {
+                if !raw && self.has_interpolation(&value) {
+                    // errors inside point into the literal when its text is the value verbatim
+                    let verbatim = self.src.get(body_start..t.end - 1) == Some(value.as_str());
+                    self.interpolated(&value, span, verbatim.then_some(body_start))?
                 } else {
                     ExprKind::Str(value.into())
                 }
@@ -1578,14 +1735,15 @@ impl<'s> Parser<'s> {
                 });
             }
             Tok::LBracket => {
-                let (items, end) = self.parse_separated(Tok::RBracket, "]", |p| p.parse_expr())?;
+                let (items, end) =
+                    self.parse_separated(Tok::RBracket, "]", true, |p| p.parse_expr())?;
                 return Ok(Expr {
                     kind: ExprKind::List(items),
                     span: Span::new(t.start, end),
                 });
             }
             Tok::LBrace => {
-                let (items, end) = self.parse_separated(Tok::RBrace, "}", |p| {
+                let (items, end) = self.parse_separated(Tok::RBrace, "}", false, |p| {
                     let k = p.parse_expr()?;
                     refuse_literal(&k, NOT_STRING, "string")?;
                     p.expect(Tok::Colon, ":")?;
@@ -1608,7 +1766,7 @@ impl<'s> Parser<'s> {
                     t.start,
                     format!(
                         "Encountered {}, but was expecting an expression",
-                        describe_tok(&other)
+                        self.describe(&other, t.start, t.end)
                     ),
                 ))
             }
@@ -1632,7 +1790,7 @@ impl<'s> Parser<'s> {
                                 n.start,
                                 format!(
                                     "Encountered {}, but was expecting a name after \".\"",
-                                    describe_tok(&other)
+                                    self.describe(&other, n.start, n.end)
                                 ),
                             ))
                         }
@@ -1683,6 +1841,23 @@ impl<'s> Parser<'s> {
                     };
                 }
                 Tok::LBracket => {
+                    // FreeMarker refuses to index a number or boolean literal at parse time
+                    // (so `[1 [2]]` is an error, not a comma-less sequence)
+                    let text = self
+                        .src
+                        .get(e.span.start as usize..e.span.end as usize)
+                        .unwrap_or("");
+                    let found = match e.kind {
+                        ExprKind::Num(_) => Some(format!("Found number literal: {text}.")),
+                        ExprKind::Bool(_) => Some(format!("Found: {text} literal.")),
+                        _ => None,
+                    };
+                    if let Some(found) = found {
+                        return Err(err_at(
+                            e.span.start as usize,
+                            format!("{found} Expecting list or hash"),
+                        ));
+                    }
                     let saved = (self.in_tag, self.paren);
                     self.bump()?;
                     self.paren = saved.1 + 1;
@@ -1712,7 +1887,7 @@ impl<'s> Parser<'s> {
                             n.start,
                             format!(
                                 "Encountered {}, but was expecting a built-in name",
-                                describe_tok(&n.tok)
+                                self.describe(&n.tok, n.start, n.end)
                             ),
                         ));
                     };
@@ -1776,8 +1951,20 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Bang => {
                     self.bump()?;
+                    // like FreeMarker's syntactic lookahead: the default value is taken only if
+                    // an expression parses there (`x!!` is `(x!)!`)
                     let rhs = if self.starts_expr()? {
-                        Some(Box::new(self.parse_expr()?))
+                        let saved = (self.pos, self.paren, self.in_tag, self.expr_depth);
+                        match self.parse_expr() {
+                            Ok(r) => Some(Box::new(r)),
+                            // a literal of the wrong type is no syntax error: the lookahead
+                            // succeeds, and then the parse fails (`x!("a" * 2)`)
+                            Err(e) if e.message().starts_with("Found ") => return Err(e),
+                            Err(_) => {
+                                (self.pos, self.paren, self.in_tag, self.expr_depth) = saved;
+                                None
+                            }
+                        }
                     } else {
                         None
                     };
@@ -1856,33 +2043,56 @@ impl<'s> Parser<'s> {
             } else {
                 args.push(self.parse_expr()?);
             }
-            let n = self.peek()?;
-            match n.tok {
-                Tok::Comma => {
-                    self.bump()?;
-                }
-                Tok::RParen => {}
-                other => {
+            // FreeMarker reads `f(1 2)` as `f(1, 2)`, but refuses a trailing comma
+            if self.peek()?.tok == Tok::Comma {
+                self.bump()?;
+                let next = self.peek()?;
+                if next.tok == Tok::RParen {
                     return Err(err_at(
-                        n.start,
-                        format!(
-                            "Encountered {}, but was expecting \",\" or \")\"",
-                            describe_tok(&other)
-                        ),
-                    ))
+                        next.start,
+                        "Encountered \")\", but was expecting an expression",
+                    ));
                 }
             }
         }
     }
 
-    /// Splits a string literal with `${...}` into parts.
-    fn interpolated(&mut self, value: &str, span: Span) -> PResult<ExprKind> {
+    /// Whether a string literal's value holds an interpolation of the syntax in force. Like
+    /// FreeMarker, values of up to 3 UTF-16 units are never parsed (`"${"`, `"${}"` are text).
+    fn has_interpolation(&self, value: &str) -> bool {
+        if value.encode_utf16().nth(3).is_none() {
+            return false;
+        }
+        match self.interp {
+            InterpolationSyntax::Legacy => value.contains("${") || value.contains("#{"),
+            InterpolationSyntax::Dollar => value.contains("${"),
+            InterpolationSyntax::SquareBracket => value.contains("[="),
+        }
+    }
+
+    /// Splits a string literal with `${...}` (or `[=...]`) into parts. `body` is where the value
+    /// starts in the source if it is the literal's text verbatim (no escapes): errors then point
+    /// inside the literal as FreeMarker's do (at its last character for an unclosed one), else
+    /// at the literal.
+    fn interpolated(&mut self, value: &str, span: Span, body: Option<usize>) -> PResult<ExprKind> {
+        let locate = |e: Error| match (body, e.offset()) {
+            (Some(b), Some(o)) => {
+                let last = value.char_indices().last().map_or(0, |(i, _)| i);
+                syntax_err(e.message().to_string()).with_offset(b + o.min(last))
+            }
+            _ => reoffset(e, span.start as usize),
+        };
         let mut parts = Vec::new();
         let mut rest_start = 0;
         let mut i = 0;
-        while let Some(off) = value[i..].find(['$', '#']) {
+        let close_tok = if self.interp == InterpolationSyntax::SquareBracket {
+            Tok::RBracket
+        } else {
+            Tok::RBrace
+        };
+        while let Some(off) = value[i..].find(['$', '#', '[']) {
             let at = i + off;
-            if !value[at + 1..].starts_with('{') {
+            if !self.interpolation_starts(&value[at..]) {
                 i = at + 1;
                 continue;
             }
@@ -1898,19 +2108,19 @@ impl<'s> Parser<'s> {
                 stack: Vec::new(),
                 strip_whitespace: false,
                 square: self.square,
+                auto_tags: false,
+                interp: self.interp,
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,
             };
-            let mut e = sub
-                .parse_expr()
-                .map_err(|e| reoffset(e, span.start as usize))?;
-            let close = sub.peek().map_err(|e| reoffset(e, span.start as usize))?;
-            if close.tok != Tok::RBrace {
-                return Err(err_at(
-                    span.start as usize,
-                    "Unclosed ${...} in a string literal",
-                ));
+            let mut e = sub.parse_expr().map_err(locate)?;
+            let close = sub.peek().map_err(locate)?;
+            if close.tok != close_tok {
+                return Err(locate(err_at(
+                    close.start,
+                    "Unclosed interpolation in a string literal",
+                )));
             }
             respan(&mut e, span);
             parts.push(StrPart::Interp(e));
@@ -2056,16 +2266,24 @@ fn describe_open(kind: &AKind) -> String {
     }
 }
 
-pub(crate) fn describe_tok(t: &Tok) -> String {
-    match t {
-        Tok::Ident(s) => format!("{s:?}"),
-        Tok::Str { value, .. } => format!("string literal {value:?}"),
-        Tok::Num(n) => format!("number {n}"),
-        Tok::Eof => "<EOF>".into(),
-        Tok::TagEnd => "\">\"".into(),
-        Tok::EmptyTagEnd => "\"/>\"".into(),
-        other => format!("{other:?}"),
+/// Java's `StringUtil.jQuote`: the text in double quotes, with `"`, `\\` and control
+/// characters escaped.
+fn jquote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    out
 }
 
 // ----- arena -> nodes -----

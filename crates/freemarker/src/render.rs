@@ -1268,7 +1268,9 @@ impl<'a> Env<'a> {
             }
             ExprKind::Exists(l) => Value::Bool(self.eval_lenient(l)?.is_some()),
             ExprKind::Paren(inner) => return self.eval(inner),
-            ExprKind::Not(inner) => Value::Bool(!self.eval_bool_in(inner, "For \"!\" operand: ")?),
+            ExprKind::Not(inner) => {
+                Value::Bool(!self.eval_bool_in(inner, "For \"!\" right-hand operand: ")?)
+            }
             ExprKind::Neg(inner) => {
                 let v = self.eval_required(inner)?;
                 match v {
@@ -1277,7 +1279,7 @@ impl<'a> Env<'a> {
                         return Err(self.err(
                             inner.span,
                             format!(
-                                "Expected a number, but this has evaluated to {}:",
+                                "For \"-...\" right-hand operand: Expected a number, but this has evaluated to {}:",
                                 other.describe()
                             ),
                         ))
@@ -1292,7 +1294,7 @@ impl<'a> Env<'a> {
                         return Err(self.err(
                             inner.span,
                             format!(
-                                "Expected a number, but this has evaluated to {}:",
+                                "For \"+...\" right-hand operand: Expected a number, but this has evaluated to {}:",
                                 other.describe()
                             ),
                         ))

@@ -19,6 +19,8 @@ pub struct Settings {
     pub(crate) output_encoding: Option<String>,
     pub(crate) classic_compatible: bool,
     pub(crate) whitespace_stripping: bool,
+    pub(crate) tag_syntax: TagSyntax,
+    pub(crate) interpolation_syntax: InterpolationSyntax,
     /// Most evaluation steps (directives and expressions) one render may take.
     pub max_steps: u64,
     /// Most bytes one render may output.
@@ -41,11 +43,36 @@ impl Default for Settings {
             output_encoding: None,
             classic_compatible: false,
             whitespace_stripping: true,
+            tag_syntax: TagSyntax::AngleBracket,
+            interpolation_syntax: InterpolationSyntax::Legacy,
             max_steps: 10_000_000,
             max_output_bytes: 16 * 1024 * 1024,
             max_depth: 200,
         }
     }
+}
+
+/// FreeMarker's `tag_syntax` setting: which brackets FTL tags use. A leading `<#ftl>` or `[#ftl]`
+/// header overrides it for its template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TagSyntax {
+    /// `<#if ...>` (the default).
+    AngleBracket,
+    /// `[#if ...]`.
+    SquareBracket,
+    /// The template's first FTL tag (or comment) decides.
+    AutoDetect,
+}
+
+/// FreeMarker's `interpolation_syntax` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InterpolationSyntax {
+    /// `${...}` and the deprecated `#{...}` (the default).
+    Legacy,
+    /// `${...}` only.
+    Dollar,
+    /// `[=...]` only.
+    SquareBracket,
 }
 
 /// Parses a FreeMarker boolean setting value.
@@ -101,6 +128,22 @@ impl Settings {
             "output_encoding" => self.output_encoding = Some(value.to_string()),
             "classic_compatible" => self.classic_compatible = parse_bool(name, value)?,
             "whitespace_stripping" => self.whitespace_stripping = parse_bool(name, value)?,
+            "tag_syntax" => {
+                self.tag_syntax = match canonical_name(value.trim()).as_str() {
+                    "angle_bracket" => TagSyntax::AngleBracket,
+                    "square_bracket" => TagSyntax::SquareBracket,
+                    "auto_detect" => TagSyntax::AutoDetect,
+                    _ => return Err(bad_value(name, value)),
+                }
+            }
+            "interpolation_syntax" => {
+                self.interpolation_syntax = match canonical_name(value.trim()).as_str() {
+                    "legacy" => InterpolationSyntax::Legacy,
+                    "dollar" => InterpolationSyntax::Dollar,
+                    "square_bracket" => InterpolationSyntax::SquareBracket,
+                    _ => return Err(bad_value(name, value)),
+                }
+            }
             // Accepted for compatibility; they do not change what a sandboxed JSON render does.
             "template_exception_handler"
             | "log_template_exceptions"
@@ -112,8 +155,6 @@ impl Settings {
             | "incompatible_improvements"
             | "arithmetic_engine"
             | "object_wrapper"
-            | "tag_syntax"
-            | "interpolation_syntax"
             | "naming_convention"
             | "strict_syntax" => {}
             _ => {
@@ -193,4 +234,21 @@ fn canonical_name(name: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_settings_take_freemarkers_values_only() {
+        let mut s = Settings::default();
+        s.set("tag_syntax", "auto_detect").unwrap();
+        assert_eq!(s.tag_syntax, TagSyntax::AutoDetect);
+        s.set("interpolationSyntax", "squareBracket").unwrap();
+        assert_eq!(s.interpolation_syntax, InterpolationSyntax::SquareBracket);
+        let e = s.set("tag_syntax", "curly").unwrap_err();
+        assert!(e.to_string().contains("tag_syntax"), "{e}");
+        assert!(s.set("interpolation_syntax", "percent").is_err());
+    }
 }

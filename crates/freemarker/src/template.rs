@@ -60,7 +60,7 @@ impl Template {
     /// Parses `source`. Syntax errors (and directives refused by the sandbox, such as `<#include>`) are
     /// reported here with line and column.
     pub fn new(name: &str, source: &str, settings: Settings) -> Result<Template, Error> {
-        let nodes = crate::parser::parse(name, source, settings.whitespace_stripping)?;
+        let nodes = crate::parser::parse(name, source, &settings)?;
         let mut macros = Vec::new();
         collect_macros(&nodes, &mut macros);
         let number_format = compile_number_format(&settings.number_format, &settings.locale)

@@ -52,6 +52,8 @@ struct SimplePattern {
     week: (u32, u32),
     /// The locale's minus sign, the only one Java's number parsing accepts.
     minus: char,
+    /// Java prints stand-alone month names (like `LLLL`) when `M` is the pattern's only field.
+    month_alone: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +101,7 @@ impl DateFormat {
             None => spec.to_string(),
         };
         let items = compile(&pattern).map_err(fail)?;
+        let month_alone = month_is_only_field(&items);
         Ok(DateFormat {
             spec: pattern,
             kind,
@@ -108,6 +111,7 @@ impl DateFormat {
                 names: locale.date_names(),
                 week: locale.week_rules(),
                 minus: locale.symbols().minus.chars().next().unwrap_or('-'),
+                month_alone,
             }),
         })
     }
@@ -155,6 +159,16 @@ fn style_pattern(spec: &str, kind: DateKind, locale: &Locale) -> Option<String> 
             .replace("{1}", p.date[d])
             .replace("{0}", p.time[t]),
     })
+}
+
+/// Whether the pattern has exactly one field and it is `M` ("MMMM", "MMM 'x'"): oracle, pl_PL:
+/// "MMMM" -> "pa\u{17a}dziernik", "d MMMM" -> "5 pa\u{17a}dziernika"; de_DE: "MMM" -> "Okt".
+fn month_is_only_field(items: &[Item]) -> bool {
+    let mut fields = items.iter().filter_map(|i| match i {
+        Item::Field(c, _) => Some(*c),
+        Item::Literal(_) => None,
+    });
+    fields.next() == Some('M') && fields.next().is_none()
 }
 
 /// SimpleDateFormat's pattern compiler: letters are fields, `'...'` quotes, `''` is a quote;
@@ -264,13 +278,18 @@ impl SimplePattern {
                 }
                 'M' | 'L' => {
                     let m = jd.month as usize - 1;
+                    let standalone = c == 'L' || self.month_alone;
                     if n >= 4 {
-                        out.push_str(names.months[m])
-                    } else if n == 3 {
-                        out.push_str(if c == 'M' {
-                            names.short_months[m]
+                        out.push_str(if standalone {
+                            names.standalone_months[m]
                         } else {
+                            names.months[m]
+                        })
+                    } else if n == 3 {
+                        out.push_str(if standalone {
                             names.standalone_short_months[m]
+                        } else {
+                            names.short_months[m]
                         })
                     } else {
                         pad(&mut out, m as i64 + 1, n)
@@ -400,13 +419,13 @@ impl SimplePattern {
         };
         match c {
             'M' | 'L' if n >= 3 => {
-                let standalone = if c == 'L' {
-                    names.standalone_short_months
+                let (long, short) = if c == 'L' {
+                    (names.standalone_months, names.standalone_short_months)
                 } else {
-                    names.short_months
+                    (names.months, names.short_months)
                 };
-                let (i, len) = match_names(t, pos, &names.months)
-                    .or_else(|| match_names(t, pos, &standalone))?;
+                let (i, len) =
+                    match_names(t, pos, &long).or_else(|| match_names(t, pos, &short))?;
                 f.month = Some(i as i64 + 1);
                 Some(pos + len)
             }

@@ -174,9 +174,14 @@ pub fn format_iso(epoch_ms: i64, kind: DateKind, tz: &TimeZone, opts: &IsoOption
         if offset == 0 {
             out.push('Z');
         } else {
+            // oracle: local mean time offsets keep their seconds (Asia/Kolkata in 1900:
+            // "+05:21:10"), as FreeMarker's DateUtil prints them
             let sign = if offset < 0 { '-' } else { '+' };
-            let m = offset.unsigned_abs() / 60;
-            out.push_str(&format!("{sign}{:02}:{:02}", m / 60, m % 60));
+            let abs = offset.unsigned_abs();
+            out.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60));
+            if abs % 60 != 0 {
+                out.push_str(&format!(":{:02}", abs % 60));
+            }
         }
     }
     out

@@ -1,12 +1,15 @@
 //! Locales: the number symbols, number/currency/percent patterns and date names that Java 17's
 //! CLDR data gives a handful of locales, so formatting matches FreeMarker on a Java 17 runtime.
 //!
-//! Numbers: en (US, GB, AU, CA, IN), de (DE, AT, CH), fr (FR, CA), hu, ja, it, es (ES, MX), pt (BR,
-//! PT), sv, nl, pl, ru, zh, ko, da, nb, fi, cs, tr; any other locale gets Java's root-locale data
+//! Numbers: en (US, GB, AU, CA, IN, IE, NZ, SG, ZA), de (DE, AT, CH), fr (FR, CA, CH), hu, ja,
+//! it (IT, CH), es (ES, MX, AR, CO), pt (BR, PT), sv, nl, pl, ru, zh (CN, TW, HK), ko, da, nb, fi,
+//! cs, tr; other countries of these languages get the language's symbols with its main currency
+//! (de_LU: EUR); any other language gets Java's root-locale data
 //! (English symbols, `¤ #,##0.00` currency), as Java does for a locale it has no data for.
-//! Dates: en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv; other locales get en_US names and
-//! patterns (so e.g. nl_NL dates differ from Apache FreeMarker's).
+//! Dates (names, style patterns, week rules, zone names) come from `date_data.rs` for the same
+//! languages; other languages get Java's root locale data ("2022 Oct 24"), as in Java.
 
+use super::date_data::{self, LocaleDates, ZoneNames};
 use super::FormatError;
 
 /// A parsed locale such as `en_US`; cheap to clone.
@@ -23,6 +26,8 @@ pub struct Symbols {
     pub grouping: String,
     /// Grouping in currency formats (differs in de_AT).
     pub monetary_grouping: String,
+    /// Decimal separator in currency formats (differs in fr_CH: "1 234.50 CHF").
+    pub monetary_decimal: String,
     pub minus: String,
     pub percent: String,
     pub per_mill: String,
@@ -41,6 +46,7 @@ struct NumberData {
     decimal: &'static str,
     grouping: &'static str,
     monetary_grouping: &'static str,
+    monetary_decimal: &'static str,
     minus: &'static str,
     exponent: &'static str,
     currency: &'static str,
@@ -54,6 +60,9 @@ struct NumberData {
 #[derive(Clone, Copy, Debug)]
 pub struct DateNames {
     pub months: [&'static str; 12],
+    /// `LLLL`, or `MMMM` as a pattern's only field: stand-alone names (differ in Polish:
+    /// "pa\u{17a}dziernik" vs "24 pa\u{17a}dziernika").
+    pub standalone_months: [&'static str; 12],
     pub short_months: [&'static str; 12],
     /// `LLL`: stand-alone abbreviations (differ in German: "Jan" vs "Jan.").
     pub standalone_short_months: [&'static str; 12],
@@ -74,436 +83,6 @@ pub struct DatePatterns {
     /// `{1}` is the date, `{0}` the time.
     pub date_time: [&'static str; 4],
 }
-
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const EN_SHORT_MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const GB_SHORT_MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec",
-];
-const EN_WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-const EN_SHORT_WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
-const EN_US_NAMES: DateNames = DateNames {
-    months: EN_MONTHS,
-    short_months: EN_SHORT_MONTHS,
-    standalone_short_months: EN_SHORT_MONTHS,
-    weekdays: EN_WEEKDAYS,
-    short_weekdays: EN_SHORT_WEEKDAYS,
-    am_pm: ["AM", "PM"],
-    eras: ["BC", "AD"],
-};
-
-const EN_GB_NAMES: DateNames = DateNames {
-    months: EN_MONTHS,
-    short_months: GB_SHORT_MONTHS,
-    standalone_short_months: GB_SHORT_MONTHS,
-    weekdays: EN_WEEKDAYS,
-    short_weekdays: EN_SHORT_WEEKDAYS,
-    am_pm: ["am", "pm"],
-    eras: ["BC", "AD"],
-};
-
-const DE_NAMES: DateNames = DateNames {
-    months: [
-        "Januar",
-        "Februar",
-        "M\u{e4}rz",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ],
-    short_months: [
-        "Jan.",
-        "Feb.",
-        "M\u{e4}rz",
-        "Apr.",
-        "Mai",
-        "Juni",
-        "Juli",
-        "Aug.",
-        "Sept.",
-        "Okt.",
-        "Nov.",
-        "Dez.",
-    ],
-    standalone_short_months: [
-        "Jan", "Feb", "M\u{e4}r", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez",
-    ],
-    weekdays: [
-        "Sonntag",
-        "Montag",
-        "Dienstag",
-        "Mittwoch",
-        "Donnerstag",
-        "Freitag",
-        "Samstag",
-    ],
-    short_weekdays: ["So.", "Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa."],
-    am_pm: ["AM", "PM"],
-    eras: ["v. Chr.", "n. Chr."],
-};
-
-const FR_SHORT_MONTHS: [&str; 12] = [
-    "janv.",
-    "f\u{e9}vr.",
-    "mars",
-    "avr.",
-    "mai",
-    "juin",
-    "juil.",
-    "ao\u{fb}t",
-    "sept.",
-    "oct.",
-    "nov.",
-    "d\u{e9}c.",
-];
-const FR_NAMES: DateNames = DateNames {
-    months: [
-        "janvier",
-        "f\u{e9}vrier",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "ao\u{fb}t",
-        "septembre",
-        "octobre",
-        "novembre",
-        "d\u{e9}cembre",
-    ],
-    short_months: FR_SHORT_MONTHS,
-    standalone_short_months: FR_SHORT_MONTHS,
-    weekdays: [
-        "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
-    ],
-    short_weekdays: ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
-    am_pm: ["AM", "PM"],
-    eras: ["av. J.-C.", "ap. J.-C."],
-};
-
-const HU_SHORT_MONTHS: [&str; 12] = [
-    "jan.",
-    "febr.",
-    "m\u{e1}rc.",
-    "\u{e1}pr.",
-    "m\u{e1}j.",
-    "j\u{fa}n.",
-    "j\u{fa}l.",
-    "aug.",
-    "szept.",
-    "okt.",
-    "nov.",
-    "dec.",
-];
-const HU_NAMES: DateNames = DateNames {
-    months: [
-        "janu\u{e1}r",
-        "febru\u{e1}r",
-        "m\u{e1}rcius",
-        "\u{e1}prilis",
-        "m\u{e1}jus",
-        "j\u{fa}nius",
-        "j\u{fa}lius",
-        "augusztus",
-        "szeptember",
-        "okt\u{f3}ber",
-        "november",
-        "december",
-    ],
-    short_months: HU_SHORT_MONTHS,
-    standalone_short_months: HU_SHORT_MONTHS,
-    weekdays: [
-        "vas\u{e1}rnap",
-        "h\u{e9}tf\u{151}",
-        "kedd",
-        "szerda",
-        "cs\u{fc}t\u{f6}rt\u{f6}k",
-        "p\u{e9}ntek",
-        "szombat",
-    ],
-    short_weekdays: ["V", "H", "K", "Sze", "Cs", "P", "Szo"],
-    am_pm: ["de.", "du."],
-    eras: ["i. e.", "i. sz."],
-};
-
-const JA_MONTHS: [&str; 12] = [
-    "1\u{6708}",
-    "2\u{6708}",
-    "3\u{6708}",
-    "4\u{6708}",
-    "5\u{6708}",
-    "6\u{6708}",
-    "7\u{6708}",
-    "8\u{6708}",
-    "9\u{6708}",
-    "10\u{6708}",
-    "11\u{6708}",
-    "12\u{6708}",
-];
-const JA_NAMES: DateNames = DateNames {
-    months: JA_MONTHS,
-    short_months: JA_MONTHS,
-    standalone_short_months: JA_MONTHS,
-    weekdays: [
-        "\u{65e5}\u{66dc}\u{65e5}",
-        "\u{6708}\u{66dc}\u{65e5}",
-        "\u{706b}\u{66dc}\u{65e5}",
-        "\u{6c34}\u{66dc}\u{65e5}",
-        "\u{6728}\u{66dc}\u{65e5}",
-        "\u{91d1}\u{66dc}\u{65e5}",
-        "\u{571f}\u{66dc}\u{65e5}",
-    ],
-    short_weekdays: [
-        "\u{65e5}", "\u{6708}", "\u{706b}", "\u{6c34}", "\u{6728}", "\u{91d1}", "\u{571f}",
-    ],
-    am_pm: ["\u{5348}\u{524d}", "\u{5348}\u{5f8c}"],
-    eras: ["\u{7d00}\u{5143}\u{524d}", "\u{897f}\u{66a6}"],
-};
-
-const IT_SHORT_MONTHS: [&str; 12] = [
-    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
-];
-const IT_NAMES: DateNames = DateNames {
-    months: [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ],
-    short_months: IT_SHORT_MONTHS,
-    standalone_short_months: IT_SHORT_MONTHS,
-    weekdays: [
-        "domenica",
-        "luned\u{ec}",
-        "marted\u{ec}",
-        "mercoled\u{ec}",
-        "gioved\u{ec}",
-        "venerd\u{ec}",
-        "sabato",
-    ],
-    short_weekdays: ["dom", "lun", "mar", "mer", "gio", "ven", "sab"],
-    am_pm: ["AM", "PM"],
-    eras: ["a.C.", "d.C."],
-};
-
-const ES_SHORT_MONTHS: [&str; 12] = [
-    "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
-];
-const ES_NAMES: DateNames = DateNames {
-    months: [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ],
-    short_months: ES_SHORT_MONTHS,
-    standalone_short_months: ES_SHORT_MONTHS,
-    weekdays: [
-        "domingo",
-        "lunes",
-        "martes",
-        "mi\u{e9}rcoles",
-        "jueves",
-        "viernes",
-        "s\u{e1}bado",
-    ],
-    short_weekdays: ["dom", "lun", "mar", "mi\u{e9}", "jue", "vie", "s\u{e1}b"],
-    am_pm: ["a.\u{a0}m.", "p.\u{a0}m."],
-    eras: ["a. C.", "d. C."],
-};
-
-const PT_SHORT_MONTHS: [&str; 12] = [
-    "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez.",
-];
-const PT_NAMES: DateNames = DateNames {
-    months: [
-        "janeiro",
-        "fevereiro",
-        "mar\u{e7}o",
-        "abril",
-        "maio",
-        "junho",
-        "julho",
-        "agosto",
-        "setembro",
-        "outubro",
-        "novembro",
-        "dezembro",
-    ],
-    short_months: PT_SHORT_MONTHS,
-    standalone_short_months: PT_SHORT_MONTHS,
-    weekdays: [
-        "domingo",
-        "segunda-feira",
-        "ter\u{e7}a-feira",
-        "quarta-feira",
-        "quinta-feira",
-        "sexta-feira",
-        "s\u{e1}bado",
-    ],
-    short_weekdays: ["dom.", "seg.", "ter.", "qua.", "qui.", "sex.", "s\u{e1}b."],
-    am_pm: ["AM", "PM"],
-    eras: ["a.C.", "d.C."],
-};
-
-const SV_SHORT_MONTHS: [&str; 12] = [
-    "jan.", "feb.", "mars", "apr.", "maj", "juni", "juli", "aug.", "sep.", "okt.", "nov.", "dec.",
-];
-const SV_NAMES: DateNames = DateNames {
-    months: [
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ],
-    short_months: SV_SHORT_MONTHS,
-    standalone_short_months: SV_SHORT_MONTHS,
-    weekdays: [
-        "s\u{f6}ndag",
-        "m\u{e5}ndag",
-        "tisdag",
-        "onsdag",
-        "torsdag",
-        "fredag",
-        "l\u{f6}rdag",
-    ],
-    short_weekdays: [
-        "s\u{f6}n", "m\u{e5}n", "tis", "ons", "tors", "fre", "l\u{f6}r",
-    ],
-    am_pm: ["fm", "em"],
-    eras: ["f.Kr.", "e.Kr."],
-};
-
-const IT_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "dd/MM/yy"],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: ["{1} {0}", "{1} {0}", "{1}, {0}", "{1}, {0}"],
-};
-const ES_PATTERNS: DatePatterns = DatePatterns {
-    date: [
-        "EEEE, d 'de' MMMM 'de' y",
-        "d 'de' MMMM 'de' y",
-        "d MMM y",
-        "d/M/yy",
-    ],
-    time: ["H:mm:ss (zzzz)", "H:mm:ss z", "H:mm:ss", "H:mm"],
-    date_time: ["{1}, {0}", "{1}, {0}", "{1} {0}", "{1} {0}"],
-};
-const PT_BR_PATTERNS: DatePatterns = DatePatterns {
-    date: [
-        "EEEE, d 'de' MMMM 'de' y",
-        "d 'de' MMMM 'de' y",
-        "d 'de' MMM 'de' y",
-        "dd/MM/y",
-    ],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
-};
-const SV_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "y-MM-dd"],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
-};
-
-const EN_US_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE, MMMM d, y", "MMMM d, y", "MMM d, y", "M/d/yy"],
-    time: ["h:mm:ss a zzzz", "h:mm:ss a z", "h:mm:ss a", "h:mm a"],
-    date_time: ["{1} 'at' {0}", "{1} 'at' {0}", "{1}, {0}", "{1}, {0}"],
-};
-const EN_GB_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE, d MMMM y", "d MMMM y", "d MMM y", "dd/MM/y"],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: ["{1} 'at' {0}", "{1} 'at' {0}", "{1}, {0}", "{1}, {0}"],
-};
-const DE_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE, d. MMMM y", "d. MMMM y", "dd.MM.y", "dd.MM.yy"],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: ["{1} 'um' {0}", "{1} 'um' {0}", "{1}, {0}", "{1}, {0}"],
-};
-const FR_PATTERNS: DatePatterns = DatePatterns {
-    date: ["EEEE d MMMM y", "d MMMM y", "d MMM y", "dd/MM/y"],
-    time: ["HH:mm:ss zzzz", "HH:mm:ss z", "HH:mm:ss", "HH:mm"],
-    date_time: [
-        "{1} '\u{e0}' {0}",
-        "{1} '\u{e0}' {0}",
-        "{1}, {0}",
-        "{1} {0}",
-    ],
-};
-const HU_PATTERNS: DatePatterns = DatePatterns {
-    date: ["y. MMMM d., EEEE", "y. MMMM d.", "y. MMM d.", "y. MM. dd."],
-    time: ["H:mm:ss zzzz", "H:mm:ss z", "H:mm:ss", "H:mm"],
-    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
-};
-const JA_PATTERNS: DatePatterns = DatePatterns {
-    date: [
-        "y\u{5e74}M\u{6708}d\u{65e5}EEEE",
-        "y\u{5e74}M\u{6708}d\u{65e5}",
-        "y/MM/dd",
-        "y/MM/dd",
-    ],
-    time: [
-        "H\u{6642}mm\u{5206}ss\u{79d2} zzzz",
-        "H:mm:ss z",
-        "H:mm:ss",
-        "H:mm",
-    ],
-    date_time: ["{1} {0}", "{1} {0}", "{1} {0}", "{1} {0}"],
-};
 
 impl Locale {
     /// Parses `en_US`, `en-US`, `de`, `en_US_POSIX` (variant ignored). Empty input is an error.
@@ -547,6 +126,7 @@ impl Locale {
             decimal,
             grouping,
             monetary_grouping: grouping,
+            monetary_decimal: decimal,
             minus: "-",
             exponent: "E",
             currency: currency.0,
@@ -572,6 +152,10 @@ impl Locale {
                 ..d(".", ",", ("$", "CAD"), "\u{a4}#,##0.00", pct)
             },
             ("en", "IN") => d(".", ",", ("\u{20b9}", "INR"), "\u{a4}#,##0.00", pct),
+            ("en", "IE") => d(".", ",", eur, "\u{a4}#,##0.00", pct),
+            ("en", "NZ") => d(".", ",", ("$", "NZD"), "\u{a4}#,##0.00", pct),
+            ("en", "SG") => d(".", ",", ("$", "SGD"), "\u{a4}#,##0.00", pct),
+            ("en", "ZA") => d(",", NB, ("R", "ZAR"), "\u{a4}#,##0.00", pct),
             ("en", _) => d(".", ",", ("\u{a4}", "XXX"), "\u{a4}#,##0.00", pct),
             ("de", "CH") => d(
                 ".",
@@ -586,9 +170,22 @@ impl Locale {
             },
             ("de", _) => d(",", ".", eur, suffix_cur, pct_nb),
             ("fr", "CA") => d(",", NB, ("$\u{a0}CA", "CAD"), suffix_cur, pct_nb),
+            ("fr", "CH") => NumberData {
+                monetary_decimal: ".",
+                ..d(",", "\u{202f}", ("CHF", "CHF"), suffix_cur, pct)
+            },
             ("fr", _) => d(",", "\u{202f}", eur, suffix_cur, pct_nb),
+            ("it", "CH") => d(
+                ".",
+                "\u{2019}",
+                ("SFr.", "CHF"),
+                "\u{a4}\u{a0}#,##0.00;\u{a4}-#,##0.00",
+                pct,
+            ),
             ("it", _) => d(",", ".", eur, suffix_cur, pct),
             ("es", "MX") => d(".", ",", ("$", "MXN"), "\u{a4}#,##0.00", pct_nb),
+            ("es", "AR") => d(",", ".", ("$", "ARS"), "\u{a4}\u{a0}#,##0.00", pct_nb),
+            ("es", "CO") => d(",", ".", ("$", "COP"), "\u{a4}\u{a0}#,##0.00", pct_nb),
             ("es", _) => d(",", ".", eur, suffix_cur, pct_nb),
             ("pt", "PT") => d(",", NB, eur, suffix_cur, pct),
             ("pt", _) => d(",", ".", ("R$", "BRL"), "\u{a4}\u{a0}#,##0.00", pct),
@@ -622,6 +219,14 @@ impl Locale {
             },
             ("cs", _) => d(",", NB, ("K\u{10d}", "CZK"), suffix_cur, pct_nb),
             ("tr", _) => d(",", ".", ("\u{20ba}", "TRY"), "\u{a4}#,##0.00", "%#,##0"),
+            ("zh", "TW") => NumberData {
+                nan: "\u{975e}\u{6578}\u{503c}",
+                ..d(".", ",", ("$", "TWD"), "\u{a4}#,##0.00", pct)
+            },
+            ("zh", "HK") => NumberData {
+                nan: "\u{975e}\u{6578}\u{503c}",
+                ..d(".", ",", ("HK$", "HKD"), "\u{a4}#,##0.00", pct)
+            },
             ("zh", _) => d(".", ",", ("\u{a5}", "CNY"), "\u{a4}#,##0.00", pct),
             ("ko", _) => d(".", ",", ("\u{20a9}", "KRW"), "\u{a4}#,##0", pct),
             ("ja", "JP") => d(".", ",", ("\u{ffe5}", "JPY"), "\u{a4}#,##0", pct),
@@ -638,6 +243,7 @@ impl Locale {
             decimal: n.decimal.into(),
             grouping: n.grouping.into(),
             monetary_grouping: n.monetary_grouping.into(),
+            monetary_decimal: n.monetary_decimal.into(),
             minus: n.minus.into(),
             percent: "%".into(),
             per_mill: "\u{2030}".into(),
@@ -665,51 +271,29 @@ impl Locale {
         self.number_data().percent_pattern
     }
 
-    /// Whether this is English with British-style dates (en_GB and similar).
-    fn is_en_gb_like(&self) -> bool {
-        self.language == "en" && matches!(self.country.as_str(), "GB")
+    /// The locale's date data: its own, its language's, or Java's root locale's.
+    fn dates(&self) -> &'static LocaleDates {
+        date_data::lookup(&self.language, &self.country).unwrap_or_else(date_data::root)
     }
 
-    /// Date names (oracle-checked for en_US, en_GB, de_DE, fr_FR, hu_HU, ja_JP, it_IT, es_ES,
-    /// pt_BR, sv_SE); other languages get en_US names.
+    /// Date names (`DateFormatSymbols`); languages without data get the root locale's.
     pub fn date_names(&self) -> &'static DateNames {
-        match self.language.as_str() {
-            "de" => &DE_NAMES,
-            "fr" => &FR_NAMES,
-            "hu" => &HU_NAMES,
-            "ja" => &JA_NAMES,
-            "it" => &IT_NAMES,
-            "es" => &ES_NAMES,
-            "pt" => &PT_NAMES,
-            "sv" => &SV_NAMES,
-            "en" if self.is_en_gb_like() => &EN_GB_NAMES,
-            _ => &EN_US_NAMES,
-        }
+        self.dates().names
     }
 
-    /// Date/time style patterns; other languages get en_US patterns.
+    /// Date/time style patterns; languages without data get the root locale's.
     pub fn date_patterns(&self) -> &'static DatePatterns {
-        match self.language.as_str() {
-            "de" => &DE_PATTERNS,
-            "fr" => &FR_PATTERNS,
-            "hu" => &HU_PATTERNS,
-            "ja" => &JA_PATTERNS,
-            "it" => &IT_PATTERNS,
-            "es" => &ES_PATTERNS,
-            "pt" => &PT_BR_PATTERNS,
-            "sv" => &SV_PATTERNS,
-            "en" if self.is_en_gb_like() => &EN_GB_PATTERNS,
-            _ => &EN_US_PATTERNS,
-        }
+        self.dates().patterns
     }
 
     /// (first day of week, 1 = Sunday; minimal days in the first week) for `w`, `W`, `Y`.
     pub fn week_rules(&self) -> (u32, u32) {
-        match self.language.as_str() {
-            "de" | "fr" | "hu" | "it" | "es" | "sv" | "pt" if self.country != "BR" => (2, 4),
-            "en" if self.is_en_gb_like() => (2, 4),
-            _ => (1, 1),
-        }
+        self.dates().week
+    }
+
+    /// Time zone names for `z`/`zzzz`, by `zone.rs`'s metazone rows.
+    pub(super) fn zone_names(&self) -> &'static ZoneNames {
+        self.dates().zones
     }
 }
 

@@ -60,6 +60,7 @@
 
 pub(crate) mod calendar;
 pub mod date;
+mod date_data;
 pub(crate) mod decimal;
 pub mod escape;
 pub mod iso;

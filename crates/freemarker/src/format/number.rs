@@ -316,7 +316,9 @@ impl DecimalPattern {
                             format!("Malformed multiplier value: \"{value}\"")
                         })?)
                     }
-                    "decimalSeparator" | "monetaryDecimalSeparator" => symbols.decimal = one_char(value)?,
+                    // oracle: each applies to its own kind of pattern (with or without "\u{a4}")
+                    "decimalSeparator" => symbols.decimal = one_char(value)?,
+                    "monetaryDecimalSeparator" => symbols.monetary_decimal = one_char(value)?,
                     "groupingSeparator" => symbols.grouping = one_char(value)?,
                     "minusSign" => symbols.minus = one_char(value)?,
                     "percent" => symbols.percent = one_char(value)?,
@@ -348,6 +350,7 @@ impl DecimalPattern {
         let mut symbols = symbols;
         if pattern.contains('\u{a4}') {
             symbols.grouping = symbols.monetary_grouping.clone();
+            symbols.decimal = symbols.monetary_decimal.clone();
         }
         // Java's IllegalArgumentException messages
         let bad = |why: &str| format!("{why} in pattern \"{pattern}\"");
@@ -366,6 +369,15 @@ impl DecimalPattern {
             let mut in_quote = false;
             while i < chars.len() {
                 let c = chars[i];
+                if phase == 1 && sub == 1 {
+                    // Java ignores the digits of the negative subpattern (only its affixes count)
+                    if matches!(c, '#' | '0' | ',' | '.' | 'E') {
+                        i += 1;
+                    } else {
+                        phase = 2;
+                    }
+                    continue;
+                }
                 if phase == 1 {
                     match c {
                         '#' => {
@@ -445,12 +457,11 @@ impl DecimalPattern {
                     continue;
                 }
                 match c {
-                    '#' | '0' | ',' | '.' if phase == 0 => {
+                    // Java: digits after the suffix started still belong to the number part
+                    // (oracle: "0x0.0" formats 1 as "01.0x", "0 #" is malformed)
+                    '#' | '0' | ',' | '.' => {
                         phase = 1;
                         continue;
-                    }
-                    '#' | '0' | ',' | '.' => {
-                        return Err(bad(&format!("Unquoted special character '{c}'")))
                     }
                     '\'' => {
                         if chars.get(i + 1) == Some(&'\'') {
@@ -490,7 +501,7 @@ impl DecimalPattern {
                 }
                 i += 1;
             }
-            if in_quote || part.grouping == 0 || !part.is_well_formed() {
+            if in_quote || (sub == 0 && (part.grouping == 0 || !part.is_well_formed())) {
                 return Err(malformed());
             }
             if sub == 0 {
@@ -502,9 +513,10 @@ impl DecimalPattern {
             }
         }
         let (pos_prefix, pos_suffix) = affixes[0].clone();
+        // Java: a negative subpattern with the positive affixes is as good as none ("#;0#")
         let (neg_prefix, neg_suffix) = match affixes.get(1) {
-            Some((p, s)) => (p.clone(), s.clone()),
-            None => (
+            Some((p, s)) if (p, s) != (&pos_prefix, &pos_suffix) => (p.clone(), s.clone()),
+            _ => (
                 format!("{}{}", symbols.minus, pos_prefix),
                 pos_suffix.clone(),
             ),

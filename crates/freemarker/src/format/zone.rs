@@ -109,14 +109,13 @@ impl TimeZone {
         if let (Kind::Named(tz), true) = (self.kind, epoch_ms < UTC_1900_MS) {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
+                .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
-            let seconds = chrono::DateTime::from_timestamp(now, 0)
-                .map(|t| {
-                    let off = tz.offset_from_utc_datetime(&t.naive_utc());
-                    off.base_utc_offset().num_seconds() as i32
-                })
-                .unwrap_or(0);
+            // Java's standard offset; tzdb's negative DST (Europe/Dublin's winter GMT is
+            // "IST minus one hour") is Java's standard time (oracle: Dublin in 1890 is +00:00)
+            let negative = negative_dst_in_year(tz, now).unwrap_or(0);
+            let seconds = chrono_offset(tz, now)
+                .map_or(0, |o| o.base_utc_offset().num_seconds() as i32 + negative);
             return ZoneOffset {
                 seconds,
                 dst: false,
@@ -130,22 +129,21 @@ impl TimeZone {
                 seconds: s,
                 dst: false,
             },
-            Kind::Named(tz) => {
-                let secs = epoch_ms.div_euclid(1000);
-                match chrono::DateTime::from_timestamp(secs, 0) {
-                    Some(utc) => {
-                        let off = tz.offset_from_utc_datetime(&utc.naive_utc());
-                        ZoneOffset {
-                            seconds: off.fix().local_minus_utc(),
-                            dst: !off.dst_offset().is_zero(),
-                        }
+            Kind::Named(tz) => match chrono_offset(tz, epoch_ms) {
+                Some(off) => {
+                    let dst = off.dst_offset().num_seconds();
+                    ZoneOffset {
+                        seconds: off.fix().local_minus_utc(),
+                        // Java (tzdb "rearguard" data) sees tzdb's negative DST the other way
+                        // round: Dublin's winter is standard time, its summer IST is daylight
+                        dst: dst > 0 || (dst == 0 && negative_dst_nearby(tz, epoch_ms)),
                     }
-                    None => ZoneOffset {
-                        seconds: 0,
-                        dst: false,
-                    },
                 }
-            }
+                None => ZoneOffset {
+                    seconds: 0,
+                    dst: false,
+                },
+            },
         }
     }
 
@@ -178,24 +176,12 @@ impl TimeZone {
     }
 
     /// The `z` (short) or `zzzz` (long) name at an instant, in the locale's language where
-    /// known (en_US, en_GB, de, fr, hu, ja, it, es, pt, sv; others get en_US names). Zones outside the table get
+    /// known (en_US, en_GB, de, fr, fr_CA, hu, ja, it, es, pt, sv, nl, pl; others get en_US names). Zones outside the table get
     /// tzdb's alphabetic abbreviation or `GMT±hh:mm`.
     pub fn display_name(&self, epoch_ms: i64, long: bool, locale: &Locale) -> String {
         let off = self.offset_at(epoch_ms);
         if let Some(meta) = self.metazone() {
-            let loc = match (locale.language(), locale.country()) {
-                ("en", "GB") => 1,
-                ("de", _) => 2,
-                ("fr", _) => 3,
-                ("hu", _) => 4,
-                ("ja", _) => 5,
-                ("it", _) => 6,
-                ("es", _) => 7,
-                ("pt", _) => 8,
-                ("sv", _) => 9,
-                _ => 0,
-            };
-            let names = ZONE_NAMES[meta][loc];
+            let names = locale.zone_names()[meta];
             return names[usize::from(long) * 2 + usize::from(off.dst)].into();
         }
         if let Kind::Named(tz) = self.kind {
@@ -214,7 +200,8 @@ impl TimeZone {
         custom_id(off.seconds)
     }
 
-    /// The row of `ZONE_NAMES` for well-known zones (the CLDR metazone they belong to).
+    /// The row of the locales' zone names (`date_data::ZoneNames`) for well-known zones (the CLDR
+    /// metazone they belong to).
     fn metazone(&self) -> Option<usize> {
         Some(match self.id.as_str() {
             "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Etc/Zulu"
@@ -296,220 +283,7 @@ impl TimeZone {
     }
 }
 
-/// CLDR zone names as Java 17 prints them: [metazone][locale] = [short std, short dst, long std,
-/// long dst]; locales in the order en_US, en_GB, de, fr, hu, ja, it, es, pt_BR, sv (oracle-generated).
-const ZONE_NAMES: [[[&str; 4]; 10]; 16] = [
-    // UTC
-    [
-        ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
-        ["UTC", "UTC", "Coordinated Universal Time", "Coordinated Universal Time"],
-        ["UTC", "UTC", "Koordinierte Weltzeit", "Koordinierte Weltzeit"],
-        ["UTC", "UTC", "Temps universel coordonn\u{e9}", "Temps universel coordonn\u{e9}"],
-        ["UTC", "UTC", "koordin\u{e1}lt vil\u{e1}gid\u{151}", "koordin\u{e1}lt vil\u{e1}gid\u{151}"],
-        ["UTC", "UTC", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}", "\u{5354}\u{5b9a}\u{4e16}\u{754c}\u{6642}"],
-        ["UTC", "UTC", "Tempo coordinato universale", "Tempo coordinato universale"],
-        ["UTC", "UTC", "tiempo universal coordinado", "tiempo universal coordinado"],
-        ["UTC", "UTC", "Hor\u{e1}rio Universal Coordenado", "Hor\u{e1}rio Universal Coordenado"],
-        ["UTC", "UTC", "koordinerad universell tid", "koordinerad universell tid"],
-    ],
-    // GMT
-    [
-        ["GMT", "GMT", "Greenwich Mean Time", "Greenwich Mean Time"],
-        ["GMT", "GMT", "Greenwich Mean Time", "Greenwich Mean Time"],
-        ["GMT", "GMT", "Mittlere Greenwich-Zeit", "Mittlere Greenwich-Zeit"],
-        ["GMT", "GMT", "heure moyenne de Greenwich", "heure moyenne de Greenwich"],
-        ["GMT", "GMT", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}"],
-        ["GMT", "GMT", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}"],
-        ["GMT", "GMT", "Ora del meridiano di Greenwich", "Ora del meridiano di Greenwich"],
-        ["GMT", "GMT", "hora del meridiano de Greenwich", "hora del meridiano de Greenwich"],
-        ["GMT", "GMT", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio do Meridiano de Greenwich"],
-        ["GMT", "GMT", "Greenwichtid", "Greenwichtid"],
-    ],
-    // Europe/London
-    [
-        ["GMT", "BST", "Greenwich Mean Time", "British Summer Time"],
-        ["GMT", "BST", "Greenwich Mean Time", "British Summer Time"],
-        ["GMT", "BST", "Mittlere Greenwich-Zeit", "Britische Sommerzeit"],
-        ["GMT", "BST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} britannique"],
-        ["GMT", "BST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "brit ny\u{e1}ri id\u{151}"],
-        ["GMT", "BST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{82f1}\u{56fd}\u{590f}\u{6642}\u{9593}"],
-        ["GMT", "BST", "Ora del meridiano di Greenwich", "Ora legale del Regno Unito"],
-        ["GMT", "BST", "hora del meridiano de Greenwich", "hora de verano brit\u{e1}nica"],
-        ["GMT", "BST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio de Ver\u{e3}o Brit\u{e2}nico"],
-        ["GMT", "BST", "Greenwichtid", "brittisk sommartid"],
-    ],
-    // Europe/Dublin
-    [
-        ["GMT", "IST", "Greenwich Mean Time", "Irish Standard Time"],
-        ["GMT", "IST", "Greenwich Mean Time", "Irish Standard Time"],
-        ["GMT", "IST", "Mittlere Greenwich-Zeit", "Irische Sommerzeit"],
-        ["GMT", "IST", "heure moyenne de Greenwich", "heure d\u{2019}\u{e9}t\u{e9} irlandaise"],
-        ["GMT", "IST", "greenwichi k\u{f6}z\u{e9}pid\u{151}, t\u{e9}li id\u{151}", "\u{ed}r ny\u{e1}ri id\u{151}"],
-        ["GMT", "IST", "\u{30b0}\u{30ea}\u{30cb}\u{30c3}\u{30b8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30a4}\u{30eb}\u{30e9}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
-        ["GMT", "IST", "Ora del meridiano di Greenwich", "Ora legale dell\u{2019}Irlanda"],
-        ["GMT", "IST", "hora del meridiano de Greenwich", "hora de verano de Irlanda"],
-        ["GMT", "IST", "Hor\u{e1}rio do Meridiano de Greenwich", "Hor\u{e1}rio Padr\u{e3}o Irland\u{ea}s"],
-        ["GMT", "IST", "Greenwichtid", "irl\u{e4}ndsk sommartid"],
-    ],
-    // Europe/Lisbon
-    [
-        ["WET", "WEST", "Western European Standard Time", "Western European Summer Time"],
-        ["WET", "WEST", "Western European Standard Time", "Western European Summer Time"],
-        ["WEZ", "WESZ", "Westeurop\u{e4}ische Normalzeit", "Westeurop\u{e4}ische Sommerzeit"],
-        ["WET", "WEST", "heure normale d\u{2019}Europe de l\u{2019}Ouest", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Ouest"],
-        ["WET", "WEST", "nyugat-eur\u{f3}pai t\u{e9}li id\u{151}", "nyugat-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
-        ["WET", "WEST", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{897f}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
-        ["WET", "WEST", "Ora standard dell\u{2019}Europa occidentale", "Ora legale dell\u{2019}Europa occidentale"],
-        ["WET", "WEST", "hora est\u{e1}ndar de Europa occidental", "hora de verano de Europa occidental"],
-        ["WET", "WEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Ocidental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Ocidental"],
-        ["WET", "WEST", "v\u{e4}steuropeisk normaltid", "v\u{e4}steuropeisk sommartid"],
-    ],
-    // Europe/Berlin
-    [
-        ["CET", "CEST", "Central European Standard Time", "Central European Summer Time"],
-        ["CET", "CEST", "Central European Standard Time", "Central European Summer Time"],
-        ["MEZ", "MESZ", "Mitteleurop\u{e4}ische Normalzeit", "Mitteleurop\u{e4}ische Sommerzeit"],
-        ["CET", "CEST", "heure normale d\u{2019}Europe centrale", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe centrale"],
-        ["CET", "CEST", "k\u{f6}z\u{e9}p-eur\u{f3}pai t\u{e9}li id\u{151}", "k\u{f6}z\u{e9}p-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
-        ["CET", "CEST", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{592e}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
-        ["CET", "CEST", "Ora standard dell\u{2019}Europa centrale", "Ora legale dell\u{2019}Europa centrale"],
-        ["CET", "CEST", "hora est\u{e1}ndar de Europa central", "hora de verano de Europa central"],
-        ["CET", "CEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Central", "Hor\u{e1}rio de Ver\u{e3}o da Europa Central"],
-        ["CET", "CEST", "centraleuropeisk normaltid", "centraleuropeisk sommartid"],
-    ],
-    // Europe/Athens
-    [
-        ["EET", "EEST", "Eastern European Standard Time", "Eastern European Summer Time"],
-        ["EET", "EEST", "Eastern European Standard Time", "Eastern European Summer Time"],
-        ["OEZ", "OESZ", "Osteurop\u{e4}ische Normalzeit", "Osteurop\u{e4}ische Sommerzeit"],
-        ["EET", "EEST", "heure normale d\u{2019}Europe de l\u{2019}Est", "heure d\u{2019}\u{e9}t\u{e9} d\u{2019}Europe de l\u{2019}Est"],
-        ["EET", "EEST", "kelet-eur\u{f3}pai t\u{e9}li id\u{151}", "kelet-eur\u{f3}pai ny\u{e1}ri id\u{151}"],
-        ["EET", "EEST", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{6a19}\u{6e96}\u{6642}", "\u{6771}\u{30e8}\u{30fc}\u{30ed}\u{30c3}\u{30d1}\u{590f}\u{6642}\u{9593}"],
-        ["EET", "EEST", "Ora standard dell\u{2019}Europa orientale", "Ora legale dell\u{2019}Europa orientale"],
-        ["EET", "EEST", "hora est\u{e1}ndar de Europa oriental", "hora de verano de Europa oriental"],
-        ["EET", "EEST", "Hor\u{e1}rio Padr\u{e3}o da Europa Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Europa Oriental"],
-        ["EET", "EEST", "\u{f6}steuropeisk normaltid", "\u{f6}steuropeisk sommartid"],
-    ],
-    // Europe/Moscow
-    [
-        ["MSK", "MSK", "Moscow Standard Time", "Moscow Standard Time"],
-        ["MSK", "MSK", "Moscow Standard Time", "Moscow Standard Time"],
-        ["MSK", "MSK", "Moskauer Normalzeit", "Moskauer Normalzeit"],
-        ["MSK", "MSK", "heure normale de Moscou", "heure normale de Moscou"],
-        ["MSK", "MSK", "moszkvai t\u{e9}li id\u{151}", "moszkvai t\u{e9}li id\u{151}"],
-        ["MSK", "MSK", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}", "\u{30e2}\u{30b9}\u{30af}\u{30ef}\u{6a19}\u{6e96}\u{6642}"],
-        ["MSK", "MSK", "Ora standard di Mosca", "Ora standard di Mosca"],
-        ["MSK", "MSK", "hora est\u{e1}ndar de Mosc\u{fa}", "hora est\u{e1}ndar de Mosc\u{fa}"],
-        ["MSK", "MSK", "Hor\u{e1}rio Padr\u{e3}o de Moscou", "Hor\u{e1}rio Padr\u{e3}o de Moscou"],
-        ["MSK", "MSK", "Moskva, normaltid", "Moskva, normaltid"],
-    ],
-    // America/New_York
-    [
-        ["EST", "EDT", "Eastern Standard Time", "Eastern Daylight Time"],
-        ["GMT-05:00", "GMT-04:00", "Eastern Standard Time", "Eastern Daylight Time"],
-        ["EST", "EDT", "Nordamerikanische Ostk\u{fc}sten-Normalzeit", "Nordamerikanische Ostk\u{fc}sten-Sommerzeit"],
-        ["EST", "EDT", "heure normale de l\u{2019}Est nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est"],
-        ["EST", "EDT", "keleti \u{e1}llamokbeli z\u{f3}naid\u{151}", "keleti \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
-        ["EST", "EDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
-        ["EST", "EDT", "Ora standard orientale USA", "Ora legale orientale USA"],
-        ["EST", "EDT", "hora est\u{e1}ndar oriental", "hora de verano oriental"],
-        ["EST", "EDT", "Hor\u{e1}rio Padr\u{e3}o do Leste", "Hor\u{e1}rio de Ver\u{e3}o do Leste"],
-        ["EST", "EDT", "\u{f6}stnordamerikansk normaltid", "\u{f6}stnordamerikansk sommartid"],
-    ],
-    // America/Chicago
-    [
-        ["CST", "CDT", "Central Standard Time", "Central Daylight Time"],
-        ["GMT-06:00", "GMT-05:00", "Central Standard Time", "Central Daylight Time"],
-        ["CST", "CDT", "Nordamerikanische Inland-Normalzeit", "Nordamerikanische Inland-Sommerzeit"],
-        ["CST", "CDT", "heure normale du centre nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Centre"],
-        ["CST", "CDT", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli z\u{f3}naid\u{151}", "k\u{f6}z\u{e9}ps\u{151} \u{e1}llamokbeli ny\u{e1}ri id\u{151}"],
-        ["CST", "CDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{4e2d}\u{90e8}\u{590f}\u{6642}\u{9593}"],
-        ["CST", "CDT", "Ora standard centrale USA", "Ora legale centrale USA"],
-        ["CST", "CDT", "hora est\u{e1}ndar central", "hora de verano central"],
-        ["CST", "CDT", "Hor\u{e1}rio Padr\u{e3}o Central", "Hor\u{e1}rio de Ver\u{e3}o Central"],
-        ["CST", "CDT", "centralnordamerikansk normaltid", "centralnordamerikansk sommartid"],
-    ],
-    // America/Denver
-    [
-        ["MST", "MDT", "Mountain Standard Time", "Mountain Daylight Time"],
-        ["GMT-07:00", "GMT-06:00", "Mountain Standard Time", "Mountain Daylight Time"],
-        ["MST", "MDT", "Rocky Mountain-Normalzeit", "Rocky-Mountain-Sommerzeit"],
-        ["MST", "MDT", "heure normale des Rocheuses", "heure d\u{2019}\u{e9}t\u{e9} des Rocheuses"],
-        ["MST", "MDT", "hegyvid\u{e9}ki z\u{f3}naid\u{151}", "hegyvid\u{e9}ki ny\u{e1}ri id\u{151}"],
-        ["MST", "MDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{5c71}\u{5730}\u{590f}\u{6642}\u{9593}"],
-        ["MST", "MDT", "Ora standard Montagne Rocciose USA", "Ora legale Montagne Rocciose USA"],
-        ["MST", "MDT", "hora est\u{e1}ndar de las Monta\u{f1}as Rocosas", "hora de verano de las Monta\u{f1}as Rocosas"],
-        ["MST", "MDT", "Hor\u{e1}rio Padr\u{e3}o das Montanhas", "Hor\u{e1}rio de Ver\u{e3}o das Montanhas"],
-        ["MST", "MDT", "Klippiga bergen, normaltid", "Klippiga bergen, sommartid"],
-    ],
-    // America/Los_Angeles
-    [
-        ["PST", "PDT", "Pacific Standard Time", "Pacific Daylight Time"],
-        ["GMT-08:00", "GMT-07:00", "Pacific Standard Time", "Pacific Daylight Time"],
-        ["PST", "PDT", "Nordamerikanische Westk\u{fc}sten-Normalzeit", "Nordamerikanische Westk\u{fc}sten-Sommerzeit"],
-        ["PST", "PDT", "heure normale du Pacifique nord-am\u{e9}ricain", "heure d\u{2019}\u{e9}t\u{e9} du Pacifique"],
-        ["PST", "PDT", "csendes-\u{f3}ce\u{e1}ni z\u{f3}naid\u{151}", "csendes-\u{f3}ce\u{e1}ni ny\u{e1}ri id\u{151}"],
-        ["PST", "PDT", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{6a19}\u{6e96}\u{6642}", "\u{30a2}\u{30e1}\u{30ea}\u{30ab}\u{592a}\u{5e73}\u{6d0b}\u{590f}\u{6642}\u{9593}"],
-        ["PST", "PDT", "Ora standard del Pacifico USA", "Ora legale del Pacifico USA"],
-        ["PST", "PDT", "hora est\u{e1}ndar del Pac\u{ed}fico", "hora de verano del Pac\u{ed}fico"],
-        ["PST", "PDT", "Hor\u{e1}rio Padr\u{e3}o do Pac\u{ed}fico", "Hor\u{e1}rio de Ver\u{e3}o do Pac\u{ed}fico"],
-        ["PST", "PDT", "v\u{e4}stnordamerikansk normaltid", "v\u{e4}stnordamerikansk sommartid"],
-    ],
-    // Asia/Tokyo
-    [
-        ["JST", "JST", "Japan Standard Time", "Japan Standard Time"],
-        ["JST", "JST", "Japan Standard Time", "Japan Standard Time"],
-        ["JST", "JST", "Japanische Normalzeit", "Japanische Normalzeit"],
-        ["JST", "JST", "heure normale du Japon", "heure normale du Japon"],
-        ["JST", "JST", "jap\u{e1}n t\u{e9}li id\u{151}", "jap\u{e1}n t\u{e9}li id\u{151}"],
-        ["JST", "JST", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}", "\u{65e5}\u{672c}\u{6a19}\u{6e96}\u{6642}"],
-        ["JST", "JST", "Ora standard del Giappone", "Ora standard del Giappone"],
-        ["JST", "JST", "hora est\u{e1}ndar de Jap\u{f3}n", "hora est\u{e1}ndar de Jap\u{f3}n"],
-        ["JST", "JST", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o", "Hor\u{e1}rio Padr\u{e3}o do Jap\u{e3}o"],
-        ["JST", "JST", "japansk normaltid", "japansk normaltid"],
-    ],
-    // Asia/Kolkata
-    [
-        ["IST", "IST", "India Standard Time", "India Standard Time"],
-        ["IST", "IST", "India Standard Time", "India Standard Time"],
-        ["IST", "IST", "Indische Normalzeit", "Indische Normalzeit"],
-        ["IST", "IST", "heure de l\u{2019}Inde", "heure de l\u{2019}Inde"],
-        ["IST", "IST", "indiai t\u{e9}li id\u{151}", "indiai t\u{e9}li id\u{151}"],
-        ["IST", "IST", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}", "\u{30a4}\u{30f3}\u{30c9}\u{6a19}\u{6e96}\u{6642}"],
-        ["IST", "IST", "Ora standard dell\u{2019}India", "Ora standard dell\u{2019}India"],
-        ["IST", "IST", "hora est\u{e1}ndar de la India", "hora est\u{e1}ndar de la India"],
-        ["IST", "IST", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia", "Hor\u{e1}rio Padr\u{e3}o da \u{cd}ndia"],
-        ["IST", "IST", "indisk tid", "indisk tid"],
-    ],
-    // Asia/Shanghai
-    [
-        ["CST", "CST", "China Standard Time", "China Standard Time"],
-        ["CST", "CST", "China Standard Time", "China Standard Time"],
-        ["CST", "CST", "Chinesische Normalzeit", "Chinesische Normalzeit"],
-        ["CST", "CST", "heure normale de la Chine", "heure normale de la Chine"],
-        ["CST", "CST", "k\u{ed}nai t\u{e9}li id\u{151}", "k\u{ed}nai t\u{e9}li id\u{151}"],
-        ["CST", "CST", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}", "\u{4e2d}\u{56fd}\u{6a19}\u{6e96}\u{6642}"],
-        ["CST", "CST", "Ora standard della Cina", "Ora standard della Cina"],
-        ["CST", "CST", "hora est\u{e1}ndar de China", "hora est\u{e1}ndar de China"],
-        ["CST", "CST", "Hor\u{e1}rio Padr\u{e3}o da China", "Hor\u{e1}rio Padr\u{e3}o da China"],
-        ["CST", "CST", "kinesisk normaltid", "kinesisk normaltid"],
-    ],
-    // Australia/Sydney
-    [
-        ["AEST", "AEDT", "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
-        ["AEST", "AEDT", "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
-        ["AEST", "AEDT", "Ostaustralische Normalzeit", "Ostaustralische Sommerzeit"],
-        ["AEST", "AEDT", "heure normale de l\u{2019}Est de l\u{2019}Australie", "heure d\u{2019}\u{e9}t\u{e9} de l\u{2019}Est de l\u{2019}Australie"],
-        ["AEST", "AEDT", "kelet-ausztr\u{e1}liai t\u{e9}li id\u{151}", "kelet-ausztr\u{e1}liai ny\u{e1}ri id\u{151}"],
-        ["AEST", "AEDT", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{6a19}\u{6e96}\u{6642}", "\u{30aa}\u{30fc}\u{30b9}\u{30c8}\u{30e9}\u{30ea}\u{30a2}\u{6771}\u{90e8}\u{590f}\u{6642}\u{9593}"],
-        ["AEST", "AEDT", "Ora standard dell\u{2019}Australia orientale", "Ora legale dell\u{2019}Australia orientale"],
-        ["AEST", "AEDT", "hora est\u{e1}ndar de Australia oriental", "hora de verano de Australia oriental"],
-        ["AEST", "AEDT", "Hor\u{e1}rio Padr\u{e3}o da Austr\u{e1}lia Oriental", "Hor\u{e1}rio de Ver\u{e3}o da Austr\u{e1}lia Oriental"],
-        ["AEST", "AEDT", "\u{f6}staustralisk normaltid", "\u{f6}staustralisk sommartid"],
-    ],
-];
-
-/// (standard, daylight) offsets in seconds of each `ZONE_NAMES` row, for parsing names.
+/// (standard, daylight) offsets in seconds of each metazone row (see `metazone`), for parsing names.
 const ZONE_OFFSETS: [(i32, i32); 16] = [
     (0, 0),
     (0, 0),
@@ -533,8 +307,8 @@ const ZONE_OFFSETS: [(i32, i32); 16] = [
 /// in chars). Ambiguous abbreviations resolve to the first row (CST is US Central, IST Irish).
 pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
     let mut best: Option<(i32, usize)> = None;
-    for (row, names) in ZONE_NAMES.iter().enumerate() {
-        for locale_names in names {
+    for (row, offsets) in ZONE_OFFSETS.iter().enumerate() {
+        for locale_names in super::date_data::all_zone_names().map(|z| &z[row]) {
             for (k, name) in locale_names.iter().enumerate() {
                 let len = name.chars().count();
                 if len == 0 || pos + len > t.len() || best.is_some_and(|(_, l)| l >= len) {
@@ -545,13 +319,39 @@ pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
                     .zip(&t[pos..pos + len])
                     .all(|(a, b)| a == *b || a.to_lowercase().eq(b.to_lowercase()));
                 if hit && !name.starts_with("GMT") {
-                    let (std, dst) = ZONE_OFFSETS[row];
+                    let (std, dst) = *offsets;
                     best = Some((if k % 2 == 0 { std } else { dst }, len));
                 }
             }
         }
     }
     best
+}
+
+/// chrono-tz's offset at an instant (whole seconds), if the instant is representable.
+fn chrono_offset(tz: Tz, epoch_ms: i64) -> Option<<Tz as chrono::TimeZone>::Offset> {
+    let utc = chrono::DateTime::from_timestamp(epoch_ms.div_euclid(1000), 0)?;
+    Some(tz.offset_from_utc_datetime(&utc.naive_utc()))
+}
+
+/// About half a year, in ms: the other season.
+const HALF_YEAR_MS: i64 = 182 * 86_400_000;
+
+/// Whether tzdb gives the zone a negative DST (Dublin's winter) half a year before or after.
+fn negative_dst_nearby(tz: Tz, epoch_ms: i64) -> bool {
+    [epoch_ms - HALF_YEAR_MS, epoch_ms + HALF_YEAR_MS]
+        .into_iter()
+        .any(|t| chrono_offset(tz, t).is_some_and(|o| o.dst_offset().num_seconds() < 0))
+}
+
+/// The most negative DST (seconds) tzdb gives the zone in the year from `epoch_ms` on, if any
+/// (sampled monthly; Casablanca's is only during Ramadan).
+fn negative_dst_in_year(tz: Tz, epoch_ms: i64) -> Option<i32> {
+    (0..12)
+        .filter_map(|m| chrono_offset(tz, epoch_ms + m * 30 * 86_400_000))
+        .map(|o| o.dst_offset().num_seconds() as i32)
+        .filter(|d| *d < 0)
+        .min()
 }
 
 /// `GMT+05:30` style id of a fixed offset (Java's normalized custom id).
