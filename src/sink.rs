@@ -74,17 +74,29 @@ impl StreamSink for WebhookSink {
         let retry_slots = Arc::new(Semaphore::new(slots));
         let mut queue: VecDeque<Job> = VecDeque::new();
 
+        // The wait for the next due retry lives across iterations: re-creating it for every
+        // fresh job would cost a permit, a clock read and a timer per record.
+        let mut retry = Box::pin(next_retry(
+            Arc::clone(&shared.tier),
+            Arc::clone(&retry_slots),
+        ));
         loop {
             if ready(&mut service).await.is_err() {
                 return Err(());
             }
             let next = tokio::select! {
                 biased;
-                (due, slot) = next_retry(&shared.tier, &retry_slots) => Next::Retry(due, slot),
+                (due, slot) = &mut retry => Next::Retry(due, slot),
                 fresh = next_fresh(&selector, &mut queue, &mut input, &fresh_slots) => Next::Fresh(fresh),
             };
             match next {
-                Next::Retry(due, slot) => start_retry(&mut service, &shared, due, slot),
+                Next::Retry(due, slot) => {
+                    retry.set(next_retry(
+                        Arc::clone(&shared.tier),
+                        Arc::clone(&retry_slots),
+                    ));
+                    start_retry(&mut service, &shared, due, slot);
+                }
                 Next::Fresh(Some((job, slot))) => start_fresh(&mut service, &shared, job, slot),
                 Next::Fresh(None) => break,
             }
@@ -99,7 +111,11 @@ impl StreamSink for WebhookSink {
             tokio::select! {
                 biased;
                 _ = &mut drained => break,
-                (due, slot) = next_retry(&shared.tier, &retry_slots) => {
+                (due, slot) = &mut retry => {
+                    retry.set(next_retry(
+                        Arc::clone(&shared.tier),
+                        Arc::clone(&retry_slots),
+                    ));
                     if ready(&mut service).await.is_err() {
                         return Err(());
                     }
@@ -107,6 +123,8 @@ impl StreamSink for WebhookSink {
                 }
             }
         }
+        // Its retry slot must come back before the wait for every slot below.
+        drop(retry);
         let _ = retry_slots.acquire_many(all_fresh).await;
 
         // A tier that does not survive the process gives every waiting record one last attempt;
@@ -154,10 +172,10 @@ async fn ready(service: &mut DispatchService) -> Result<(), ()> {
 }
 
 async fn next_retry(
-    tier: &Arc<dyn RetryTier>,
-    slots: &Arc<Semaphore>,
+    tier: Arc<dyn RetryTier>,
+    slots: Arc<Semaphore>,
 ) -> (DueRecord, OwnedSemaphorePermit) {
-    let slot = Arc::clone(slots).acquire_owned().await;
+    let slot = slots.acquire_owned().await;
     let due = tier.next_due().await;
     match slot {
         Ok(slot) => (due, slot),

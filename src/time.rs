@@ -27,20 +27,38 @@ const OUTPUT: &str = "%Y-%m-%d %H:%M:%S%.3f";
 /// read are left as they are. An HTTP-API `time` (epoch ms) fills `event_time` and
 /// `client_event_time` when those are absent.
 pub fn normalize_times(fields: &mut Map<String, Value>) {
-    for name in TIME_FIELDS {
-        if let Some(value) = fields.get_mut(name) {
-            if let Some(normalized) = normalize_value(value) {
-                *value = Value::String(normalized);
-            }
+    // One pass over the record's entries: cheaper than a hashed lookup per time field name.
+    let mut http_time = None;
+    let mut has_event_time = false;
+    let mut has_client_event_time = false;
+    for (name, value) in fields.iter_mut() {
+        if name == "time" {
+            http_time = value.as_i64();
+            continue;
+        }
+        if !TIME_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(normalized) = normalize_value(value) {
+            *value = Value::String(normalized);
+        }
+        if !value.is_null() {
+            has_event_time |= name == "event_time";
+            has_client_event_time |= name == "client_event_time";
         }
     }
-    if let Some(ms) = fields.get("time").and_then(Value::as_i64) {
-        if let Some(text) = format_epoch_ms(ms) {
-            for name in ["event_time", "client_event_time"] {
-                if !matches!(fields.get(name), Some(v) if !v.is_null()) {
-                    fields.insert(name.to_owned(), Value::String(text.clone()));
-                }
-            }
+    let Some(ms) = http_time else {
+        return;
+    };
+    if has_event_time && has_client_event_time {
+        return;
+    }
+    if let Some(text) = format_epoch_ms(ms) {
+        if !has_event_time {
+            fields.insert("event_time".to_owned(), Value::String(text.clone()));
+        }
+        if !has_client_event_time {
+            fields.insert("client_event_time".to_owned(), Value::String(text));
         }
     }
 }
@@ -73,7 +91,7 @@ pub fn normalize_str(text: &str) -> Option<String> {
     {
         return Some(text[..23].to_owned());
     }
-    parse(text).map(|at| at.format(OUTPUT).to_string())
+    parse(text).map(canonical)
 }
 
 /// Parses the accepted forms into a UTC instant.
@@ -97,7 +115,39 @@ fn parse(text: &str) -> Option<DateTime<Utc>> {
 
 /// Formats epoch milliseconds in the canonical form.
 pub fn format_epoch_ms(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|at| at.format(OUTPUT).to_string())
+    DateTime::<Utc>::from_timestamp_millis(ms).map(canonical)
+}
+
+/// `at` in the canonical form; digits written directly, as chrono's format machinery costs
+/// more than the rest of a record's normalization (it runs for every record with a `time`).
+fn canonical(at: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) || at.timestamp_subsec_millis() > 999 {
+        return at.format(OUTPUT).to_string();
+    }
+    let mut out = String::with_capacity(23);
+    push_digits(&mut out, year.unsigned_abs(), 4);
+    for (separator, value, width) in [
+        ('-', at.month(), 2),
+        ('-', at.day(), 2),
+        (' ', at.hour(), 2),
+        (':', at.minute(), 2),
+        (':', at.second(), 2),
+        ('.', at.timestamp_subsec_millis(), 3),
+    ] {
+        out.push(separator);
+        push_digits(&mut out, value, width);
+    }
+    out
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded; `value` fits).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// `dddd-dd-dd dd:dd:dd.ddd` exactly.
@@ -140,6 +190,15 @@ mod tests {
         }
         assert_eq!(normalize_str("yesterday"), None);
         assert_eq!(normalize_str("2022-13-40 25:00:00"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_direct_formatter_agrees_with_chrono(ms in -70_000_000_000_000_i64..300_000_000_000_000) {
+            if let Some(at) = DateTime::<Utc>::from_timestamp_millis(ms) {
+                proptest::prop_assert_eq!(canonical(at), at.format(OUTPUT).to_string());
+            }
+        }
     }
 
     #[test]

@@ -153,14 +153,16 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
-    fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Rc<str>> {
+    pub(crate) fn arg_str(&mut self, args: &'a [Expr], i: usize) -> R<Text<'a>> {
         let name = self.current_builtin;
         let e = &args[i];
         let v = self.eval_required(e)?;
         match v {
-            Value::Str(s) => Ok(s.into()),
-            Value::String(s) => Ok(s),
-            Value::Num(_) => self.to_string_value(&v, e.span, "argument"),
+            Value::Str(s) => Ok(Text::Borrowed(s)),
+            Value::String(s) => Ok(Text::Shared(s)),
+            Value::Num(_) => self
+                .to_string_value(&v, e.span, "argument")
+                .map(Text::Shared),
             other => Err(self.err(
                 e.span,
                 format!(
@@ -283,8 +285,24 @@ impl<'a> Env<'a> {
             }
             _ => {}
         }
+        let t = self.eval(target)?;
+        self.apply_builtin(t, target, id, name, args, span)
+    }
+
+    /// `target?name(args)` for the built-ins that need their target's value, given that value
+    /// (`None` = missing) of `target`.
+    pub fn apply_builtin(
+        &mut self,
+        t: Option<Value<'a>>,
+        target: &'a Expr,
+        id: BuiltinId,
+        name: &'a str,
+        args: Option<&'a [Expr]>,
+        span: Span,
+    ) -> R<Option<Value<'a>>> {
+        use BuiltinId as B;
         // classic_compatible does not turn a missing built-in target into ""
-        let t = match self.eval(target)? {
+        let t = match t {
             Some(t) => t,
             None => return Err(missing_err(self.src(), target.span)),
         };
@@ -312,10 +330,10 @@ impl<'a> Env<'a> {
         let bare = name;
         self.current_builtin = bare;
         // FreeMarker names a built-in called with arguments `?name(...)` in its messages
-        let shown = if args.is_some() {
-            format!("{name}(...)")
+        let shown: std::borrow::Cow<str> = if args.is_some() {
+            format!("{name}(...)").into()
         } else {
-            name.to_string()
+            name.into()
         };
         let name: &str = &shown;
         macro_rules! need_args {
@@ -498,7 +516,7 @@ impl<'a> Env<'a> {
                 };
                 let re = self.regex(&pat, &flags, span)?;
                 if re.is_match(&h) {
-                    Value::String(h)
+                    h.into_value()
                 } else {
                     Value::string(format!("{prefix}{h}"))
                 }
@@ -508,7 +526,7 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let n = self.arg_str(a, 0)?;
                 if h.starts_with(&*n) {
-                    Value::String(h)
+                    h.into_value()
                 } else {
                     Value::string(format!("{n}{h}"))
                 }
@@ -518,7 +536,7 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let n = self.arg_str(a, 0)?;
                 if h.ends_with(&*n) {
-                    Value::String(h)
+                    h.into_value()
                 } else {
                     Value::string(format!("{h}{n}"))
                 }
@@ -540,7 +558,7 @@ impl<'a> Env<'a> {
                 }
                 let len = utf16_len(&h);
                 if len >= width {
-                    Value::String(h)
+                    h.into_value()
                 } else {
                     let padc: Vec<char> = pad.chars().collect();
                     let n = width - len;
@@ -595,7 +613,7 @@ impl<'a> Env<'a> {
                 let h = s!();
                 let mut out = String::with_capacity(h.len() + 8);
                 match id {
-                    B::JsonString => escape::json_string(&h, &mut out),
+                    B::JsonString => fb::json_string(&h, &mut out),
                     B::JsString => escape::js_string(&h, &mut out),
                     B::JString => escape::j_string(&h, &mut out),
                     B::Html => escape::html(&h, &mut out),
@@ -822,7 +840,7 @@ impl<'a> Env<'a> {
                     } else {
                         need_args!(2, 2);
                         let which = if *b { 0 } else { 1 };
-                        Value::String(self.arg_str(a, which)?)
+                        self.arg_str(a, which)?.into_value()
                     }
                 }
                 Value::Str(_) | Value::String(_) if args.is_some() => {
@@ -1268,11 +1286,13 @@ impl<'a> Env<'a> {
     }
 
     /// The string form of a built-in's target (strings, numbers and booleans convert like `${}` would).
-    fn builtin_str(&self, t: &Value<'a>, span: Span, name: &str) -> R<Rc<str>> {
+    fn builtin_str(&self, t: &Value<'a>, span: Span, name: &str) -> R<Text<'a>> {
         match t {
-            Value::Str(s) => Ok((*s).into()),
-            Value::String(s) => Ok(s.clone()),
-            Value::Num(_) | Value::Bool(_) => self.to_string_value(t, span, &format!("?{name}")),
+            Value::Str(s) => Ok(Text::Borrowed(s)),
+            Value::String(s) => Ok(Text::Shared(s.clone())),
+            Value::Num(_) | Value::Bool(_) => self
+                .to_string_value(t, span, &format!("?{name}"))
+                .map(Text::Shared),
             other => Err(self.err(span, format!(
                 "For \"?{name}\" left-hand operand: Expected a string or something automatically convertible to string (number, date or boolean), but this has evaluated to {}:",
                 other.describe()
@@ -1576,5 +1596,47 @@ fn json_to_owned<'a>(j: &serde_json::Value) -> Value<'a> {
                 .map(|(k, v)| (Rc::from(k.as_str()), json_to_owned(v)))
                 .collect(),
         )),
+    }
+}
+
+/// The string a built-in reads from its target: borrowed from the template or the input when it is
+/// there (no copy), shared otherwise.
+pub(crate) enum Text<'a> {
+    Borrowed(&'a str),
+    Shared(Rc<str>),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Shared(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The string as a template value (borrowed text stays borrowed).
+    fn into_value(self) -> Value<'a> {
+        match self {
+            Text::Borrowed(s) => Value::Str(s),
+            Text::Shared(s) => Value::String(s),
+        }
+    }
+}
+
+impl From<Text<'_>> for Rc<str> {
+    fn from(t: Text<'_>) -> Rc<str> {
+        match t {
+            Text::Borrowed(s) => s.into(),
+            Text::Shared(s) => s,
+        }
     }
 }

@@ -10,6 +10,20 @@ pub(crate) use crate::format::{
 };
 pub(crate) use crate::number::Number;
 
+/// `?json_string` appended to `out`. Most strings need no escaping at all (printable ASCII without
+/// quotes, backslashes, slashes or angle brackets, which are the only characters the rules of
+/// [`escape::json_string`] can change); those are copied in one go.
+pub(crate) fn json_string(s: &str, out: &mut String) {
+    let plain = s
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/' | b'<' | b'>'));
+    if plain {
+        out.push_str(s);
+    } else {
+        escape::json_string(s, out);
+    }
+}
+
 /// Compiles a `number_format` value for a locale given by name.
 pub(crate) fn compile_number_format(spec: &str, locale: &str) -> Result<NumberFormat, String> {
     let loc = Locale::parse(locale).map_err(|e| e.to_string())?;
@@ -77,4 +91,37 @@ pub(crate) fn iso_builtin_options(name: &str) -> Option<(IsoOptions, bool)> {
     }
     // plain `?iso...` (neither _utc nor _local) takes the time zone as an argument
     Some((opts, utc || local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn both(s: &str) -> (String, String) {
+        let (mut fast, mut full) = (String::new(), String::new());
+        json_string(s, &mut fast);
+        escape::json_string(s, &mut full);
+        (fast, full)
+    }
+
+    #[test]
+    fn json_string_shortcut_matches_the_full_escaping() {
+        // every pair of ASCII characters (plus a few others) in every position
+        let chars: Vec<char> = (0u8..0x80)
+            .map(char::from)
+            .chain(['\u{85}', '\u{2028}', 'é', '€'])
+            .collect();
+        for &a in &chars {
+            for &b in &chars {
+                let s: String = [a, b].iter().collect();
+                let (fast, full) = both(&s);
+                assert_eq!(fast, full, "{s:?}");
+            }
+        }
+        proptest!(|(s in "[ -~\\n\\t\u{80}-\u{a0}\u{2028}é]{0,12}")| {
+            let (fast, full) = both(&s);
+            prop_assert_eq!(fast, full);
+        });
+    }
 }

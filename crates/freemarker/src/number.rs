@@ -7,6 +7,7 @@
 // Part of the API offered to the engine (e.g. to_epoch_ms) is not used by it yet.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -61,6 +62,30 @@ fn limit_scale(d: Decimal) -> Decimal {
 /// FreeMarker's BigDecimal engine divides with at least this many fraction digits.
 const MIN_DIVISION_SCALE: i64 = 12;
 
+/// `new BigDecimal(Double.toString(f))` without printing `f`, for the common doubles with a short
+/// decimal form (prices, coordinates): `10^-3 <= |f| < 10^7` (where `Double.toString` uses plain
+/// notation, always with at least one fraction digit) and at most 6 fraction digits. Finds the
+/// fewest fraction digits `k` (at least 1) for which an integer `n` reads back as `f` from `n / 10^k`:
+/// those are the shortest round-trip digits Java prints. `None` for every other double.
+fn short_double_decimal(f: f64) -> Option<Decimal> {
+    let a = f.abs();
+    if !(1e-3..1e7).contains(&a) {
+        return None;
+    }
+    // |n| < 10^13 < 2^53, so `n` and `10^k` are exact doubles and `n / 10^k` is the double nearest
+    // to the decimal n/10^k, i.e. what parsing it gives; a unit in the k-th fraction digit is far
+    // above the spacing of doubles this small, so at most one `n` reads back for each `k`.
+    let mut pow = 1.0;
+    for k in 1..=6 {
+        pow *= 10.0;
+        let n = (f * pow).round();
+        if n / pow == f {
+            return Some(Decimal::new(BigInt::from(n as i64), k));
+        }
+    }
+    None
+}
+
 impl Number {
     /// The Java type Jackson would give a JSON number: `Integer`/`Long` when the integer fits,
     /// `BigInteger` beyond, `Double` for anything with a fraction or exponent. (Without serde_json's
@@ -76,6 +101,10 @@ impl Number {
         }
         if let Some(u) = n.as_u64() {
             return Number::BigInt(BigInt::from(u));
+        }
+        // a double with a fraction prints with a point or an exponent: no need to print it to know
+        if let Some(f) = n.as_f64().filter(|f| f.is_finite() && f.fract() != 0.0) {
+            return Number::Double(f);
         }
         let text = n.to_string();
         if !text.contains(['.', 'e', 'E']) {
@@ -108,44 +137,55 @@ impl Number {
 
     /// The exact decimal FreeMarker's arithmetic converts this to (doubles via `Double.toString`).
     pub fn to_decimal(&self) -> Result<Decimal, ArithError> {
+        self.as_decimal().map(Cow::into_owned)
+    }
+
+    /// [`Number::to_decimal`] that borrows a value that already is a decimal (arithmetic and
+    /// comparisons only read their operands).
+    fn as_decimal(&self) -> Result<Cow<'_, Decimal>, ArithError> {
         match self {
-            Number::Int(i) => Ok(Decimal::from_i64(*i)),
-            Number::BigInt(b) => Ok(Decimal::from_bigint(b)),
-            Number::Decimal(d) => Ok(d.clone()),
-            Number::Double(f) => Decimal::from_f64_java(*f).ok_or_else(|| {
-                if f.is_nan() {
-                    ArithError("Can't parse this as BigDecimal number: \"NaN\"".into())
-                } else {
-                    ArithError(format!(
+            Number::Decimal(d) => Ok(Cow::Borrowed(d)),
+            Number::Int(i) => Ok(Cow::Owned(Decimal::from_i64(*i))),
+            Number::BigInt(b) => Ok(Cow::Owned(Decimal::from_bigint(b))),
+            Number::Double(f) => {
+                if let Some(d) = short_double_decimal(*f) {
+                    return Ok(Cow::Owned(d));
+                }
+                Decimal::from_f64_java(*f).map(Cow::Owned).ok_or_else(|| {
+                    if f.is_nan() {
+                        ArithError("Can't parse this as BigDecimal number: \"NaN\"".into())
+                    } else {
+                        ArithError(format!(
                         "It's impossible to convert an infinite value (Double {}) to BigDecimal.",
                         java_double_to_string(*f)
                     ))
-                }
-            }),
+                    }
+                })
+            }
         }
     }
 
     /// `a + b` (exact).
     pub fn add(&self, o: &Number) -> Result<Number, ArithError> {
-        Ok(Number::Decimal(self.to_decimal()?.add(&o.to_decimal()?)))
+        Ok(Number::Decimal(self.as_decimal()?.add(&*o.as_decimal()?)))
     }
 
     /// `a - b` (exact).
     pub fn sub(&self, o: &Number) -> Result<Number, ArithError> {
-        Ok(Number::Decimal(self.to_decimal()?.sub(&o.to_decimal()?)))
+        Ok(Number::Decimal(self.as_decimal()?.sub(&*o.as_decimal()?)))
     }
 
     /// `a * b`, rounded half-up to 12 fraction digits when it has more.
     pub fn mul(&self, o: &Number) -> Result<Number, ArithError> {
         Ok(Number::Decimal(limit_scale(
-            self.to_decimal()?.mul(&o.to_decimal()?),
+            self.as_decimal()?.mul(&*o.as_decimal()?),
         )))
     }
 
     /// `a / b`: scale `max(12, scale(a), scale(b))`, rounded half-up; fails on division by zero.
     pub fn div(&self, o: &Number) -> Result<Number, ArithError> {
-        let a = self.to_decimal()?;
-        let b = o.to_decimal()?;
+        let a = self.as_decimal()?;
+        let b = o.as_decimal()?;
         let scale = a.scale().max(b.scale()).max(MIN_DIVISION_SCALE);
         a.div(&b, scale, Rounding::HalfUp)
             .map(Number::Decimal)
@@ -222,7 +262,7 @@ impl Number {
                     (true, true) => Ordering::Equal,
                     (true, false) => sa.cmp(&0),
                     (false, true) => 0.cmp(&sb),
-                    (false, false) => match (self.to_decimal(), o.to_decimal()) {
+                    (false, false) => match (self.as_decimal(), o.as_decimal()) {
                         (Ok(a), Ok(b)) => a.cmp_value(&b),
                         _ => Ordering::Equal,
                     },
@@ -546,5 +586,45 @@ mod tests {
             (c(&n.abs()), c(&n.int())),
             ("-2147483648".into(), "-2147483648".into())
         );
+    }
+
+    /// The shortcut for short doubles gives exactly `new BigDecimal(Double.toString(f))` (value and
+    /// scale) wherever it answers, over decimal-looking doubles and arbitrary bit patterns.
+    #[test]
+    fn short_double_decimals_match_the_java_conversion() {
+        use proptest::prelude::*;
+        let check = |f: f64| -> Result<(), TestCaseError> {
+            if let Some(fast) = short_double_decimal(f) {
+                let java = Decimal::from_f64_java(f)
+                    .ok_or_else(|| TestCaseError::fail(format!("{f} does not convert")))?;
+                prop_assert_eq!(
+                    (fast.unscaled(), fast.scale()),
+                    (java.unscaled(), java.scale()),
+                    "{}",
+                    f
+                );
+            }
+            Ok(())
+        };
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let decimal_like = (-100_000_000_000i64..100_000_000_000, 0u32..9)
+            .prop_map(|(n, k)| n as f64 / 10f64.powi(k as i32));
+        runner
+            .run(&decimal_like, check)
+            .unwrap_or_else(|e| panic!("{e}"));
+        runner
+            .run(&any::<u64>().prop_map(f64::from_bits), check)
+            .unwrap_or_else(|e| panic!("{e}"));
+        runner
+            .run(&(0.0001f64..2e7), check)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut answered = 0;
+        for f in [
+            19.99, 20.0, -0.5, 0.001, 0.0015, 9999999.5, 1234567.0, 37.7749, -122.4194,
+        ] {
+            check(f).unwrap_or_else(|e| panic!("{e}"));
+            answered += usize::from(short_double_decimal(f).is_some());
+        }
+        assert_eq!(answered, 9, "the shortcut answers for short decimals");
     }
 }

@@ -4,6 +4,7 @@
 //! capped (see [`Settings`]); exceeding a limit fails the render with an [`ErrorKind::Limit`] error.
 
 use crate::ast::*;
+use crate::builtins::BuiltinId;
 use crate::error::{Error, ErrorKind};
 use crate::format_bridge::{
     self as fb, compile_number_format, DateFormat, DateKind, DateValue, Locale, Number,
@@ -262,8 +263,7 @@ impl<'a> Env<'a> {
                 self.check_output()?;
             }
             Node::Interp(e) => {
-                let v = self.eval(e)?;
-                self.write_value(v, e, "${...}")?;
+                self.write_interp(e)?;
                 self.check_output()?;
             }
             Node::LegacyInterp { expr, frac } => {
@@ -733,16 +733,11 @@ impl<'a> Env<'a> {
 
     /// Resolves a variable name: loop variables, macro locals, `#assign`ed, `#global`, then the data model.
     pub fn lookup(&self, name: &str) -> Option<Value<'a>> {
-        let f = &self.frames[self.cur];
         // fast path: nothing can shadow the data model
-        if name == "input"
-            && f.loops.is_empty()
-            && f.locals.is_empty()
-            && self.namespace.is_empty()
-            && self.globals.is_empty()
-        {
+        if name == "input" && self.nothing_shadows_input() {
             return Value::from_json(self.input);
         }
+        let f = &self.frames[self.cur];
         for l in f.loops.iter().rev() {
             if l.name == name {
                 return l.item.clone();
@@ -982,6 +977,103 @@ impl<'a> Env<'a> {
 
     // ----- output -----
 
+    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common `${input.a.b}` and
+    /// `${input.a.b!default}` forms written straight from the JSON (no intermediate `Value`).
+    /// Steps are counted as the general evaluation counts them.
+    fn write_interp(&mut self, e: &'a Expr) -> R<()> {
+        match &e.kind {
+            ExprKind::Path { root, steps, .. } => {
+                self.step()?;
+                if let Some(found) = self.json_path(root, steps) {
+                    return self.write_json(found, e);
+                }
+                let v = self.eval_path_general(e)?;
+                self.write_value(v, e, "${...}")
+            }
+            ExprKind::Default(l, r) => {
+                let ExprKind::Path { root, steps, .. } = &l.kind else {
+                    let v = self.eval(e)?;
+                    return self.write_value(v, e, "${...}");
+                };
+                self.step()?;
+                self.step()?;
+                let found = match self.json_path(root, steps) {
+                    Some(found) => found,
+                    None => match self.eval_path_general(l)? {
+                        Some(v) => return self.write_value(Some(v), e, "${...}"),
+                        None => None,
+                    },
+                };
+                match (found, r) {
+                    (Some(j), _) => self.write_json(Some(j), e),
+                    (None, None) => Ok(()),
+                    (None, Some(r)) => {
+                        let v = self.eval(r)?;
+                        self.write_value(v, e, "${...}")
+                    }
+                }
+            }
+            ExprKind::Builtin {
+                target,
+                id: id @ (BuiltinId::JsonString | BuiltinId::C | BuiltinId::String),
+                name,
+                args,
+            } if args.is_none()
+                || (*id == BuiltinId::String && args.as_ref().is_some_and(|a| a.len() == 1)) =>
+            {
+                self.step()?;
+                let t = self.eval(target)?;
+                match (id, &t, args.as_deref()) {
+                    (BuiltinId::String, Some(Value::Num(n)), Some(a)) => {
+                        self.current_builtin = name;
+                        let f = self.arg_str(a, 0)?;
+                        let s = self
+                            .tpl
+                            .format_number_with(&f, &self.settings.locale, n)
+                            .map_err(|m| self.err(e.span, m))?;
+                        self.out.push_str(&s);
+                        Ok(())
+                    }
+                    (BuiltinId::JsonString, Some(Value::Str(s)), None) => {
+                        fb::json_string(s, &mut self.out);
+                        Ok(())
+                    }
+                    (BuiltinId::JsonString, Some(Value::String(s)), None) => {
+                        fb::json_string(s, &mut self.out);
+                        Ok(())
+                    }
+                    (BuiltinId::C, Some(Value::Num(n)), None) => {
+                        let s = fb::format_c(n);
+                        self.out.push_str(&s);
+                        Ok(())
+                    }
+                    _ => {
+                        let v =
+                            self.apply_builtin(t, target, *id, name, args.as_deref(), e.span)?;
+                        self.write_value(v, e, "${...}")
+                    }
+                }
+            }
+            _ => {
+                let v = self.eval(e)?;
+                self.write_value(v, e, "${...}")
+            }
+        }
+    }
+
+    /// Appends a JSON value (`None` = missing) as `${...}` prints it.
+    #[inline]
+    fn write_json(&mut self, j: Option<&'a Json>, e: &Expr) -> R<()> {
+        match j {
+            Some(Json::String(s)) => {
+                self.out.push_str(s);
+                Ok(())
+            }
+            Some(j) => self.write_value(Value::from_json(j), e, "${...}"),
+            None => self.write_value(None, e, "${...}"),
+        }
+    }
+
     /// Appends a value as `${...}` would print it.
     fn write_value(&mut self, v: Option<Value<'a>>, e: &Expr, ctx: &str) -> R<()> {
         let Some(v) = v else {
@@ -1124,29 +1216,11 @@ impl<'a> Env<'a> {
                 }
                 Value::string(s)
             }
-            ExprKind::Path {
-                root,
-                root_span,
-                steps,
-            } => {
-                let mut cur = self.lookup(root);
-                let mut prefix = *root_span;
-                for step in steps {
-                    let t = match cur {
-                        Some(t) => t,
-                        None if self.settings.classic_compatible => return Ok(None),
-                        None => return Err(missing_err(self.src(), prefix)),
-                    };
-                    cur = match &t {
-                        Value::Json(Json::Object(m)) => {
-                            crate::value::json_get_hinted(m, &step.key, &step.hint)
-                                .and_then(Value::from_json)
-                        }
-                        _ => self.get_key(&t, &step.key, prefix, ".")?,
-                    };
-                    prefix = step.span;
+            ExprKind::Path { root, steps, .. } => {
+                if let Some(found) = self.json_path(root, steps) {
+                    return Ok(found.and_then(Value::from_json));
                 }
-                return Ok(cur);
+                return self.eval_path_general(e);
             }
             ExprKind::Dot(target, key, hint) => {
                 let t = match self.eval(target)? {
@@ -1323,6 +1397,75 @@ impl<'a> Env<'a> {
         }))
     }
 
+    /// `root.k1.k2...` evaluated step by step on `Value`s: the general case behind [`Env::json_path`]
+    /// (roots that are not JSON, keys of non-objects, missing steps and their errors).
+    fn eval_path_general(&mut self, e: &'a Expr) -> R<Option<Value<'a>>> {
+        let ExprKind::Path {
+            root,
+            root_span,
+            steps,
+        } = &e.kind
+        else {
+            return self.eval(e);
+        };
+        let mut cur = self.lookup(root);
+        let mut prefix = *root_span;
+        for step in steps {
+            let t = match cur {
+                Some(t) => t,
+                None if self.settings.classic_compatible => return Ok(None),
+                None => return Err(missing_err(self.src(), prefix)),
+            };
+            cur = match &t {
+                Value::Json(Json::Object(m)) => {
+                    crate::value::json_get_hinted(m, &step.key, &step.hint)
+                        .and_then(Value::from_json)
+                }
+                _ => self.get_key(&t, &step.key, prefix, ".")?,
+            };
+            prefix = step.span;
+        }
+        Ok(cur)
+    }
+
+    /// The JSON value `root.k1.k2...` names, walked over the borrowed input without building `Value`s:
+    /// `Some(None)` when the last key is absent or null. `None` when this walk does not apply (the root
+    /// is not a JSON object, or a step before the last is missing, null or not an object); the general
+    /// evaluation then decides, and reports any error.
+    #[inline]
+    fn json_path(&self, root: &str, steps: &'a [PathStep]) -> Option<Option<&'a Json>> {
+        let mut cur = self.json_root(root)?;
+        let (last, init) = steps.split_last()?;
+        for step in init {
+            let Json::Object(m) = cur else { return None };
+            cur = crate::value::json_get_hinted(m, &step.key, &step.hint)?;
+        }
+        let Json::Object(m) = cur else { return None };
+        Some(crate::value::json_get_hinted(m, &last.key, &last.hint).filter(|j| !j.is_null()))
+    }
+
+    /// The JSON a variable holds, if it holds JSON (the input, a loop item from a JSON array, ...).
+    #[inline]
+    fn json_root(&self, name: &str) -> Option<&'a Json> {
+        if name == "input" && self.nothing_shadows_input() {
+            return Some(self.input);
+        }
+        match self.lookup(name) {
+            Some(Value::Json(j)) => Some(j),
+            _ => None,
+        }
+    }
+
+    /// No loop variable, local, `#assign`ed or global variable exists, so `input` is the data model's.
+    #[inline]
+    fn nothing_shadows_input(&self) -> bool {
+        let f = &self.frames[self.cur];
+        f.loops.is_empty()
+            && f.locals.is_empty()
+            && self.namespace.is_empty()
+            && self.globals.is_empty()
+    }
+
     /// Evaluates the left side of `!` / `??`: a parenthesized expression swallows any missing value inside it.
     pub fn eval_lenient(&mut self, e: &'a Expr) -> R<Option<Value<'a>>> {
         if let ExprKind::Paren(inner) = &e.kind {
@@ -1346,6 +1489,17 @@ impl<'a> Env<'a> {
 
     /// [`Env::eval_bool`] whose type error starts with FreeMarker's context (`For "#if" condition: `).
     pub fn eval_bool_in(&mut self, e: &'a Expr, ctx: &str) -> R<bool> {
+        // `<#if input.a.b??>`: answered from the JSON (steps counted as `eval` counts them)
+        if let ExprKind::Exists(l) = &e.kind {
+            if let ExprKind::Path { root, steps, .. } = &l.kind {
+                self.step()?;
+                self.step()?;
+                if let Some(found) = self.json_path(root, steps) {
+                    return Ok(found.is_some());
+                }
+                return Ok(self.eval_path_general(l)?.is_some());
+            }
+        }
         let v = self.eval(e)?;
         match v {
             Some(Value::Bool(b)) => Ok(b),
@@ -1873,5 +2027,129 @@ fn compress_into(s: &str, out: &mut String) {
             out.push(c);
         }
         let _ = iter.peek();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Settings, Template};
+
+    /// Renders `source` over `input`: the output, or the error's one-line message.
+    fn run(source: &str, input: &str, classic: bool) -> String {
+        let mut settings = Settings::default();
+        if classic {
+            settings
+                .set("classic_compatible", "true")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let t = Template::new("t", source, settings).unwrap_or_else(|e| panic!("{source}: {e:#}"));
+        let input = serde_json::from_str(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        match t.render(&input) {
+            Ok(s) => s,
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    /// The JSON shortcuts for `input.a.b` paths (`${...}`, `${...!d}`, `<#if ...??>`, plain use)
+    /// behave exactly like the general evaluation, which `(input).a.b` takes.
+    #[test]
+    fn json_path_shortcuts_match_the_general_evaluation() {
+        let forms = [
+            "${X}",
+            "${X!}",
+            "${X!\"dflt\"}",
+            "${X!input.z!\"z\"}",
+            "<#if X??>yes<#else>no</#if>",
+            "${X?is_string?c}",
+            "[${(X)!\"p\"}]",
+        ];
+        let inputs = [
+            r#"{}"#,
+            r#"{"a":null}"#,
+            r#"{"a":"str"}"#,
+            r#"{"a":7}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{}}"#,
+            r#"{"a":{"b":null}}"#,
+            r#"{"a":{"b":"hi"}}"#,
+            r#"{"a":{"b":1.5}}"#,
+            r#"{"a":{"b":true}}"#,
+            r#"{"a":{"b":{"c":1}}}"#,
+            r#"{"a":{"b":[1,2]}}"#,
+            r#"{"z":"zz","a":{"x":1,"b":"hi"}}"#,
+        ];
+        let mut checked = 0;
+        for form in forms {
+            for classic in [false, true] {
+                for input in inputs {
+                    let fast = run(&form.replace('X', "input.a.b"), input, classic);
+                    let general = run(&form.replace('X', "(input).a.b"), input, classic);
+                    assert_eq!(fast, general, "{form} over {input} (classic {classic})");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, forms.len() * 2 * inputs.len());
+    }
+
+    /// `${x?json_string}`, `${x?c}` and `${x?string(format)}` write straight into the output;
+    /// through `#assign` the same built-ins build a value first. Both must agree, errors included.
+    #[test]
+    fn direct_builtin_output_matches_the_built_value() {
+        let inputs = [
+            r#"{}"#,
+            r#"{"x":null}"#,
+            r#"{"x":"say \"hi\"\n</script>"}"#,
+            r#"{"x":19.99}"#,
+            r#"{"x":12}"#,
+            r#"{"x":true}"#,
+            r#"{"x":[1]}"#,
+            r#"{"x":{"y":1}}"#,
+        ];
+        let builtins = [
+            "json_string",
+            "c",
+            "string(\"0.00\")",
+            "string(\"#,##0.###\")",
+            "string(\"0.0\", \"no\")",
+            "string(7)",
+        ];
+        for builtin in builtins {
+            for target in ["input.x", "(input.x)!\"d\"", "input.x + \"s\""] {
+                for classic in [false, true] {
+                    for input in inputs {
+                        let direct = run(&format!("${{{target}?{builtin}}}"), input, classic);
+                        let built = run(
+                            &format!("<#assign r = {target}?{builtin}>${{r}}"),
+                            input,
+                            classic,
+                        );
+                        assert_eq!(direct, built, "{target}?{builtin} over {input}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A loop variable or an assignment named like the data model root is what the path starts from.
+    #[test]
+    fn json_path_roots_respect_shadowing() {
+        let input = r#"{"a":{"b":"data"},"items":[{"a":{"b":"item"}}]}"#;
+        assert_eq!(
+            run(
+                "${input.a.b}<#list input.items as input>${input.a.b}</#list>",
+                input,
+                false
+            ),
+            "dataitem"
+        );
+        assert_eq!(
+            run(
+                "<#assign input = {\"a\": {\"b\": \"hash\"}}>${input.a.b}",
+                input,
+                false
+            ),
+            "hash"
+        );
     }
 }

@@ -43,6 +43,43 @@ pub(crate) struct Matches {
     pub found: Vec<Rc<str>>,
 }
 
+/// Whether two keys are equal. Keys are short, so comparing machine words inline beats calling
+/// `memcmp` once per candidate key of the same length.
+#[inline(always)]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    #[inline(always)]
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    }
+    #[inline(always)]
+    fn half(s: &[u8], at: usize) -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    }
+    if n >= 8 {
+        // whole words, then the last (possibly overlapping) word
+        let mut i = 0;
+        while i + 8 < n {
+            if word(a, i) != word(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        word(a, n - 8) == word(b, n - 8)
+    } else if n >= 4 {
+        half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
 /// Looks a key up in a JSON object. Small objects (events have a few dozen keys) are scanned, which is
 /// cheaper than hashing the key with the map's SipHash; big ones use the index.
 #[inline]
@@ -50,31 +87,40 @@ fn json_get<'j>(m: &'j serde_json::Map<String, Json>, key: &str) -> Option<&'j J
     if m.len() <= 48 {
         let kb = key.as_bytes();
         m.iter()
-            .find(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb)
+            .find(|(k, _)| same_key(k.as_bytes(), kb))
             .map(|(_, v)| v)
     } else {
         m.get(key)
     }
 }
 
-/// [`json_get`] that first tries the position `hint` remembers, and remembers where the key was found.
+/// [`json_get`] that first tries the position `hint` remembers and its two neighbours (objects of
+/// one shape that lack or add a key shift the rest by one), and remembers where the key was found.
 #[inline]
 pub(crate) fn json_get_hinted<'j>(
     m: &'j serde_json::Map<String, Json>,
     key: &str,
     hint: &crate::ast::KeyHint,
 ) -> Option<&'j Json> {
+    let kb = key.as_bytes();
     let h = hint.get();
-    if let Some((k, v)) = m.iter().nth(h) {
-        if k == key {
-            return Some(v);
+    for at in [h, h + 1, h.wrapping_sub(1)] {
+        if let Some((k, v)) = m.iter().nth(at) {
+            if same_key(k.as_bytes(), kb) {
+                if at != h {
+                    hint.set(at);
+                }
+                return Some(v);
+            }
         }
     }
-    let kb = key.as_bytes();
+    if m.len() > 48 {
+        return m.get(key);
+    }
     let found = m
         .iter()
         .enumerate()
-        .find(|(_, (k, _))| k.len() == kb.len() && k.as_bytes() == kb);
+        .find(|(_, (k, _))| same_key(k.as_bytes(), kb));
     match found {
         Some((i, (_, v))) => {
             hint.set(i);
@@ -211,6 +257,45 @@ impl<'a> Value<'a> {
             Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
             Value::JsonValues(_) => "a sequence (wrapper: f.c.CollectionAndSequence)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_key_agrees_with_slice_equality_at_every_length_and_position() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..base.len() {
+            let a = &base[..n];
+            assert!(same_key(a, a), "len {n}");
+            assert!(!same_key(a, &base[..n + 1]), "len {n} vs {}", n + 1);
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_key(a, &b), "len {n}, differing at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn hinted_lookup_finds_keys_wherever_the_hint_points() {
+        let obj: Json = serde_json::from_str(r#"{"a":1,"bb":2,"ccc":3,"dddd":4,"user_id":5}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Json::Object(m) = &obj else {
+            panic!("not an object")
+        };
+        let hint = crate::ast::KeyHint::default();
+        for start in 0..8 {
+            for (i, key) in ["a", "bb", "ccc", "dddd", "user_id"].iter().enumerate() {
+                hint.set(start);
+                assert_eq!(json_get_hinted(m, key, &hint), Some(&Json::from(i + 1)));
+                assert_eq!(hint.get(), i, "the hint remembers where {key} is");
+            }
+            hint.set(start);
+            assert_eq!(json_get_hinted(m, "user_i", &hint), None);
         }
     }
 }
