@@ -187,13 +187,16 @@ impl Digits {
 
 /// The magnitude of `n`, rounded to `max_frac` fraction digits (fixed) or `max_sig` significant
 /// digits; doubles print their shortest digits and round from their exact binary value, which is
-/// what Java's `DigitList` amounts to.
+/// what Java's `DigitList` amounts to. `digits_inexact` is for integral doubles below 2^63, whose
+/// digits Java's `FloatingDecimal` never marks exact: a 5 as their last rounded-away digit rounds
+/// up in the HALF_* modes (oracle: 1250.0 with "0.#E0" -> "1.3E3", but 12.5 -> "1.2E1").
 fn rounded_digits(
     exact: impl FnOnce() -> Decimal,
     shortest: Option<(String, i64)>,
     fixed: Option<usize>,
     max_sig: usize,
     mode: Rounding,
+    digits_inexact: bool,
 ) -> Digits {
     if let (Some((s, point)), Some(max_frac)) = (&shortest, fixed) {
         // Java's DigitList reads the digits of Double.toString; for a lone 5 in E-form
@@ -230,6 +233,19 @@ fn rounded_digits(
                 point,
             };
         }
+        let half = matches!(
+            mode,
+            Rounding::HalfEven | Rounding::HalfUp | Rounding::HalfDown
+        );
+        if digits_inexact && half {
+            let keep = match fixed {
+                Some(max_frac) => point + max_frac as i64,
+                None => max_sig as i64,
+            };
+            if keep >= 0 {
+                return round_digits_half_up(s.as_bytes(), point, keep as usize);
+            }
+        }
     }
     let abs = exact().abs();
     if let Some(max_frac) = fixed {
@@ -252,6 +268,39 @@ fn rounded_digits(
         }
     };
     Digits::from_decimal(&rounded)
+}
+
+/// `digits` (a decimal point after `point` of them) cut to `keep` digits, rounding half up.
+fn round_digits_half_up(digits: &[u8], point: i64, keep: usize) -> Digits {
+    let mut kept = digits[..keep.min(digits.len())].to_vec();
+    let mut point = point;
+    if digits.get(keep).is_some_and(|d| *d >= b'5') {
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, b'1');
+                point += 1;
+                break;
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    while kept.last() == Some(&b'0') {
+        kept.pop();
+    }
+    if kept.is_empty() {
+        point = 0;
+    }
+    Digits {
+        digits: kept,
+        point,
+    }
 }
 
 impl DecimalPattern {
@@ -570,9 +619,11 @@ impl DecimalPattern {
     fn format(&self, n: &Number) -> String {
         let m = self.multiplier;
         // the value after the multiplier, its sign, and (for doubles) its shortest digits
+        let mut digits_inexact = false;
         let (negative, exact, shortest) = match n {
             Number::Double(f) => {
                 let f = if m != 1 { f * m as f64 } else { *f };
+                digits_inexact = f.fract() == 0.0 && f.abs() < 9_223_372_036_854_775_808.0;
                 if f.is_nan() {
                     return self.symbols.nan.clone();
                 }
@@ -629,12 +680,20 @@ impl DecimalPattern {
                     Some(self.max_frac),
                     0,
                     rounding,
+                    digits_inexact,
                 );
                 self.write_fixed(&digits, &mut body);
             }
             Some(min_exp_digits) => {
                 let max_sig = self.max_int.saturating_add(self.max_frac);
-                let digits = rounded_digits(|| exact.decimal(), shortest, None, max_sig, rounding);
+                let digits = rounded_digits(
+                    || exact.decimal(),
+                    shortest,
+                    None,
+                    max_sig,
+                    rounding,
+                    digits_inexact,
+                );
                 self.write_scientific(&digits, min_exp_digits, &mut body);
             }
         }
