@@ -1039,9 +1039,7 @@ impl<'s> Parser<'s> {
                 let Tok::Ident(sname) = t.tok else {
                     return Err(err_at(t.start, "Expecting a setting name after #setting"));
                 };
-                if !crate::settings::is_template_setting(&sname) {
-                    return Err(err_at(t.start, format!("Unknown setting name: {sname:?}")));
-                }
+                crate::settings::check_template_setting(&sname).map_err(|m| err_at(t.start, m))?;
                 self.check_naming(naming_of(&sname), &sname, t.start)?;
                 self.pos = t.end;
                 self.expect(Tok::Assign, "=")?;

@@ -167,59 +167,85 @@ impl Settings {
         Ok(())
     }
 
-    /// Sets a setting from a template's `<#setting>` directive (only the run-time settings are allowed there).
+    /// Sets a setting from a template's `<#setting>` directive (the parser has already refused
+    /// the names [`check_template_setting`] refuses).
     pub(crate) fn set_from_template(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        match canonical_name(name).as_str() {
-            "number_format"
-            | "boolean_format"
-            | "date_format"
-            | "time_format"
-            | "datetime_format"
-            | "locale"
-            | "time_zone"
-            | "url_escaping_charset"
-            | "output_encoding"
-            | "classic_compatible"
-            | "show_error_tips"
-            | "auto_flush"
-            | "sql_date_and_time_time_zone" => self.set(name, value),
-            _ => Err(Error::new(
-                ErrorKind::Render,
-                format!("Unknown setting name: {name:?}"),
-            )),
+        match check_template_setting(name) {
+            Ok(()) => self.set(name, value),
+            Err(message) => Err(Error::new(ErrorKind::Render, message)),
         }
     }
 }
 
-/// Whether `<#setting name=...>` accepts `name` (checked at parse time, as FreeMarker does).
-pub(crate) fn is_template_setting(name: &str) -> bool {
-    matches!(
-        canonical_name(name).as_str(),
-        "number_format"
-            | "boolean_format"
-            | "date_format"
-            | "time_format"
-            | "datetime_format"
-            | "locale"
-            | "time_zone"
-            | "sql_date_and_time_time_zone"
-            | "url_escaping_charset"
-            | "output_encoding"
-            | "classic_compatible"
-            | "show_error_tips"
-            | "auto_flush"
-            | "template_exception_handler"
-            | "arithmetic_engine"
-            | "object_wrapper"
-            | "api_builtin_enabled"
-            | "log_template_exceptions"
-            | "wrap_unchecked_exceptions"
-            | "new_builtin_class_resolver"
-            | "truncate_builtin_algorithm"
-            | "lazy_imports"
-            | "lazy_auto_imports"
-            | "attempt_exception_reporter"
-    )
+/// The settings a template may change with `<#setting>` (FreeMarker 2.3.31's list).
+const TEMPLATE_SETTINGS: &[&str] = &[
+    "boolean_format",
+    "classic_compatible",
+    "date_format",
+    "datetime_format",
+    "locale",
+    "number_format",
+    "output_encoding",
+    "sql_date_and_time_time_zone",
+    "time_format",
+    "time_zone",
+    "url_escaping_charset",
+];
+
+/// Other setting names FreeMarker knows (configuration-level ones).
+const OTHER_SETTINGS: &[&str] = &[
+    "show_error_tips",
+    "auto_flush",
+    "template_exception_handler",
+    "arithmetic_engine",
+    "object_wrapper",
+    "api_builtin_enabled",
+    "log_template_exceptions",
+    "wrap_unchecked_exceptions",
+    "new_builtin_class_resolver",
+    "truncate_builtin_algorithm",
+    "lazy_imports",
+    "lazy_auto_imports",
+    "attempt_exception_reporter",
+    "whitespace_stripping",
+    "tag_syntax",
+    "interpolation_syntax",
+    "naming_convention",
+    "strict_syntax",
+    "incompatible_improvements",
+    "output_format",
+    "recognize_standard_file_extensions",
+    "registered_custom_output_formats",
+    "auto_escaping_policy",
+    "custom_number_formats",
+    "custom_date_formats",
+    "auto_import",
+    "auto_include",
+    "cache_storage",
+    "default_encoding",
+    "localized_lookup",
+    "template_loader",
+    "template_lookup_strategy",
+    "template_name_format",
+    "template_configurations",
+    "template_update_delay",
+    "tab_size",
+];
+
+/// Whether `<#setting name=...>` accepts `name` (checked at parse time, as FreeMarker does);
+/// `Err` holds FreeMarker's message.
+pub(crate) fn check_template_setting(name: &str) -> Result<(), String> {
+    let canonical = canonical_name(name);
+    if TEMPLATE_SETTINGS.contains(&canonical.as_str()) {
+        Ok(())
+    } else if OTHER_SETTINGS.contains(&canonical.as_str()) {
+        Err("The setting name is recognized, but changing this setting from inside a template isn't supported.".into())
+    } else {
+        Err(format!(
+            "Unknown setting name: {name:?}. The allowed setting names are: {}",
+            TEMPLATE_SETTINGS.join(", ")
+        ))
+    }
 }
 
 /// Maps camelCase setting names to FreeMarker's snake_case form.

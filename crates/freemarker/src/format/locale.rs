@@ -88,17 +88,15 @@ pub struct DatePatterns {
 }
 
 impl Locale {
-    /// Parses `en_US`, `de`, `en_US_POSIX` (variant ignored) as FreeMarker does. Empty input is
-    /// an error.
+    /// Parses `en_US`, `de`, `en_US_POSIX` (variant ignored) as FreeMarker does; never fails
+    /// (keeps its `Result` for the formats' common shape).
     pub fn parse(s: &str) -> Result<Locale, FormatError> {
         let s = s.trim();
         // FreeMarker splits at `_` only: "en-US" is the (unknown) language "en-us", which gets
         // Java's root locale data (oracle: its dates print as "2022 Oct 24 20:07:32")
         let mut parts = s.split('_');
+        // an empty string is Java's root locale (oracle: <#setting locale=""> prints 1,234.5)
         let language = parts.next().unwrap_or("").to_ascii_lowercase();
-        if language.is_empty() {
-            return Err(FormatError::new(format!("Invalid locale: {s:?}")));
-        }
         let country = parts.next().unwrap_or("").to_ascii_uppercase();
         let dates = date_data::lookup(&language, &country);
         Ok(Locale {
@@ -491,7 +489,8 @@ mod tests {
         assert_eq!((l.language(), l.country()), ("en", "GB"));
         let l = Locale::parse("en-GB").unwrap();
         assert_eq!((l.language(), l.country()), ("en-gb", ""));
-        assert!(Locale::parse("").is_err());
+        let root = Locale::parse("").unwrap();
+        assert_eq!((root.language(), root.country()), ("", ""));
     }
 
     #[test]
