@@ -2160,7 +2160,8 @@ impl<'s> Parser<'s> {
                     let id = BuiltinId::from_name(&name).map_err(|m| err_at(n.start, m))?;
                     let mut args = None;
                     let after = self.peek()?;
-                    if after.tok == Tok::LParen && after.start == self.pos {
+                    // white-space may come before the arguments (`?string ("y", "n")`)
+                    if after.tok == Tok::LParen {
                         self.bump()?;
                         args = Some(self.parse_args()?);
                     } else if after.tok == Tok::Dot
@@ -2171,7 +2172,6 @@ impl<'s> Parser<'s> {
                                 | BuiltinId::Time
                                 | BuiltinId::Datetime
                         )
-                        && after.start == self.pos
                     {
                         self.bump()?;
                         let fmt = self.peek()?;
