@@ -833,6 +833,10 @@ impl<'s> Parser<'s> {
         self.in_tag = true;
         self.paren = 0;
         let name_end = self.pos;
+        if name_end == self.src.len() {
+            // `<#if` at the very end is no tag at all
+            return Err(err_at(start + 1, malformed_tag(&raw_name)));
+        }
         if NEEDS_PARAMETER.contains(&name.as_str())
             && matches!(self.peek()?.tok, Tok::TagEnd | Tok::EmptyTagEnd)
         {
