@@ -370,21 +370,22 @@ impl SimplePattern {
                         }
                         _ => false,
                     };
-                    pos = self.parse_field(&chars, pos, *c, *n, next_numeric, &mut f)?;
+                    pos = self.parse_field(&chars, pos, (*c, *n), next_numeric, &mut f, tz)?;
                 }
             }
         }
         f.resolve(tz)
     }
 
+    /// Parses one field (`c` repeated `n` times) at `pos`; returns the position after it.
     fn parse_field(
         &self,
         t: &[char],
         mut pos: usize,
-        c: char,
-        n: usize,
+        (c, n): (char, usize),
         obey_count: bool,
         f: &mut Parsed,
+        tz: &TimeZone,
     ) -> Option<usize> {
         // Java limits an abutting field to `n` characters counted from before the skipped spaces
         let field_start = pos;
@@ -445,7 +446,7 @@ impl SimplePattern {
                 Some(pos + len)
             }
             'z' | 'Z' | 'X' => {
-                let (secs, end) = parse_zone(t, pos, c, n)?;
+                let (secs, end) = parse_zone(t, pos, c, n, tz, &self.locale)?;
                 f.offset = Some(secs);
                 Some(end)
             }
@@ -497,7 +498,14 @@ fn match_names(t: &[char], pos: usize, names: &[&str]) -> Option<(usize, usize)>
 
 /// Zone text for `z`/`Z` (`GMT`, `GMT+hh:mm`, `+hhmm`, known names) or `X` (`Z`, `+hh`,
 /// `+hhmm`, `+hh:mm` by count): (offset seconds, end).
-fn parse_zone(t: &[char], pos: usize, c: char, n: usize) -> Option<(i32, usize)> {
+fn parse_zone(
+    t: &[char],
+    pos: usize,
+    c: char,
+    n: usize,
+    tz: &TimeZone,
+    locale: &Locale,
+) -> Option<(i32, usize)> {
     let digits2 = |p: usize| -> Option<i32> {
         let a = t.get(p)?.to_digit(10)?;
         let b = t.get(p + 1)?.to_digit(10)?;
@@ -566,8 +574,8 @@ fn parse_zone(t: &[char], pos: usize, c: char, n: usize) -> Option<(i32, usize)>
         }
         return Some((0, p));
     }
-    // zone names of every known locale (std and daylight, short and long)
-    let (offset, len) = super::zone::match_zone_name(t, pos)?;
+    // the locale's zone names (std and daylight, short and long)
+    let (offset, len) = super::zone::match_zone_name(t, pos, tz, locale)?;
     Some((offset, pos + len))
 }
 

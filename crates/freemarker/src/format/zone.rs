@@ -202,7 +202,7 @@ impl TimeZone {
 
     /// The row of the locales' zone names (`date_data::ZoneNames`) for well-known zones (the CLDR
     /// metazone they belong to).
-    fn metazone(&self) -> Option<usize> {
+    pub(super) fn metazone(&self) -> Option<usize> {
         Some(match self.id.as_str() {
             "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Etc/Zulu"
             | "Zulu" => 0,
@@ -278,13 +278,48 @@ impl TimeZone {
             | "Australia/ACT"
             | "Australia/NSW"
             | "Australia/Victoria" => 15,
+            // one zone each (names from Java 17 per zone)
+            "America/Sao_Paulo" | "Brazil/East" => 16,
+            "America/Argentina/Buenos_Aires" | "America/Buenos_Aires" => 17,
+            "America/Bogota" => 18,
+            "America/Lima" => 19,
+            "America/Santiago" | "Chile/Continental" => 20,
+            "America/Mexico_City" | "Mexico/General" => 21,
+            "America/Halifax" | "Canada/Atlantic" => 22,
+            "America/St_Johns" | "Canada/Newfoundland" => 23,
+            "America/Anchorage" | "US/Alaska" => 24,
+            "Pacific/Honolulu" | "US/Hawaii" => 25,
+            "Asia/Singapore" | "Singapore" => 26,
+            "Asia/Hong_Kong" | "Hongkong" => 27,
+            "Asia/Taipei" | "ROC" => 28,
+            "Asia/Seoul" | "ROK" => 29,
+            "Asia/Manila" => 30,
+            "Asia/Jakarta" => 31,
+            "Asia/Bangkok" => 32,
+            "Asia/Ho_Chi_Minh" | "Asia/Saigon" => 33,
+            "Asia/Dubai" => 34,
+            "Asia/Karachi" => 35,
+            "Asia/Dhaka" => 36,
+            "Asia/Kathmandu" | "Asia/Katmandu" => 37,
+            "Asia/Tehran" | "Iran" => 38,
+            "Asia/Jerusalem" | "Asia/Tel_Aviv" | "Israel" => 39,
+            "Europe/Istanbul" | "Asia/Istanbul" | "Turkey" => 40,
+            "Africa/Johannesburg" => 41,
+            "Africa/Lagos" => 42,
+            "Africa/Nairobi" => 43,
+            "Australia/Perth" | "Australia/West" => 44,
+            "Australia/Adelaide" | "Australia/South" => 45,
+            "Australia/Brisbane" | "Australia/Queensland" => 46,
+            "Pacific/Auckland" | "NZ" => 47,
+            "Atlantic/Reykjavik" | "Iceland" => 48,
+            "America/Caracas" => 49,
             _ => return None,
         })
     }
 }
 
 /// (standard, daylight) offsets in seconds of each metazone row (see `metazone`), for parsing names.
-const ZONE_OFFSETS: [(i32, i32); 16] = [
+const ZONE_OFFSETS: [(i32, i32); 50] = [
     (0, 0),
     (0, 0),
     (0, 3600),
@@ -301,15 +336,68 @@ const ZONE_OFFSETS: [(i32, i32); 16] = [
     (19800, 19800),
     (28800, 28800),
     (36000, 39600),
+    (-10800, -10800),
+    (-10800, -10800),
+    (-18000, -18000),
+    (-18000, -18000),
+    (-14400, -10800),
+    (-21600, -21600),
+    (-14400, -10800),
+    (-12600, -9000),
+    (-32400, -28800),
+    (-36000, -36000),
+    (28800, 28800),
+    (28800, 28800),
+    (28800, 28800),
+    (32400, 32400),
+    (28800, 28800),
+    (25200, 25200),
+    (25200, 25200),
+    (25200, 25200),
+    (14400, 14400),
+    (18000, 18000),
+    (21600, 21600),
+    (20700, 20700),
+    (12600, 12600),
+    (7200, 10800),
+    (10800, 10800),
+    (7200, 7200),
+    (3600, 3600),
+    (10800, 10800),
+    (28800, 28800),
+    (34200, 37800),
+    (36000, 36000),
+    (43200, 46800),
+    (0, 0),
+    (-14400, -14400),
 ];
 
-/// The longest zone name of any known locale at `pos` (ignoring case): (offset seconds, length
-/// in chars). Ambiguous abbreviations resolve to the first row (CST is US Central, IST Irish).
-pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
-    let mut best: Option<(i32, usize)> = None;
-    for (row, offsets) in ZONE_OFFSETS.iter().enumerate() {
-        for locale_names in super::date_data::all_zone_names().map(|z| &z[row]) {
-            for (k, name) in locale_names.iter().enumerate() {
+/// The metazone rows in the order Java's `DateFormatSymbols.getZoneStrings()` first lists one
+/// of their zones; `SimpleDateFormat` takes the first zone whose name matches (oracle: "IST" is
+/// Israel's, "CST" US Central).
+const PARSE_ORDER: [usize; 50] = [
+    11, 10, 9, 8, 25, 24, 22, 23, 5, 1, 39, 12, 6, 14, 0, 36, 34, 29, 30, 33, 28, 38, 42, 19, 32,
+    31, 35, 13, 37, 3, 4, 2, 7, 43, 18, 27, 26, 49, 44, 20, 15, 47, 16, 48, 45, 46, 41, 21, 17, 40,
+];
+
+/// The zone name at `pos` (ignoring case) in `locale`'s names: (offset seconds, length in
+/// chars). Like Java, the formatter's own zone `current` is tried first, then UTC (the JVM's
+/// default zone), then the rows in [`PARSE_ORDER`]; within a row the longest name wins.
+pub fn match_zone_name(
+    t: &[char],
+    pos: usize,
+    current: &TimeZone,
+    locale: &Locale,
+) -> Option<(i32, usize)> {
+    let rows = current
+        .metazone()
+        .into_iter()
+        .chain(std::iter::once(0))
+        .chain(PARSE_ORDER.iter().copied());
+    for row in rows {
+        let mut best: Option<(i32, usize)> = None;
+        {
+            for (k, name) in locale.zone_names()[row].iter().enumerate() {
                 let len = name.chars().count();
                 if len == 0 || pos + len > t.len() || best.is_some_and(|(_, l)| l >= len) {
                     continue;
@@ -319,13 +407,16 @@ pub fn match_zone_name(t: &[char], pos: usize) -> Option<(i32, usize)> {
                     .zip(&t[pos..pos + len])
                     .all(|(a, b)| a == *b || a.to_lowercase().eq(b.to_lowercase()));
                 if hit && !name.starts_with("GMT") {
-                    let (std, dst) = *offsets;
+                    let (std, dst) = ZONE_OFFSETS[row];
                     best = Some((if k % 2 == 0 { std } else { dst }, len));
                 }
             }
         }
+        if best.is_some() {
+            return best;
+        }
     }
-    best
+    None
 }
 
 /// chrono-tz's offset at an instant (whole seconds), if the instant is representable.
