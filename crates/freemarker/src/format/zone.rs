@@ -175,9 +175,9 @@ impl TimeZone {
         }
     }
 
-    /// The `z` (short) or `zzzz` (long) name at an instant, in the locale's language where
-    /// known (en_US, en_GB, de, fr, fr_CA, hu, ja, it, es, pt, sv, nl, pl; others get en_US names). Zones outside the table get
-    /// tzdb's alphabetic abbreviation or `GMT±hh:mm`.
+    /// The `z` (short) or `zzzz` (long) name at an instant in the locale's names (Java's, from
+    /// `date_data`). Zones outside the metazone rows get tzdb's alphabetic abbreviation or
+    /// `GMT±hh:mm`.
     pub fn display_name(&self, epoch_ms: i64, long: bool, locale: &Locale) -> String {
         let off = self.offset_at(epoch_ms);
         if let Some(meta) = self.metazone() {
