@@ -57,6 +57,8 @@ pub struct DemoSummary {
     pub sample_event: Option<String>,
     /// The first user payload received, if any.
     pub sample_user: Option<String>,
+    /// Records still waiting in the retry store at the end (discarded with the demo's state).
+    pub waiting_for_retry: u64,
 }
 
 /// Why the demo could not run.
@@ -129,8 +131,20 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     ));
     let text = pipeline_config(&receiver.url(), &options, &data_dir);
     let config = Config::from_toml_str(&text, &registry).map_err(DemoError::Config)?;
-    let result = run_pipeline(config, &receiver, &options, out).await;
-    // The state directory only served this run.
+    let mut result = run_pipeline(config, &receiver, &options, out).await;
+    // Say so when records still wait for a retry: the state directory only served this run.
+    let store = crate::store::DeadLetters::open(&data_dir.join("hook"));
+    let waiting = store.and_then(|store| store.waiting()).unwrap_or(0);
+    if let Ok(summary) = &mut result {
+        summary.waiting_for_retry = waiting;
+        if waiting > 0 {
+            writeln!(
+                out,
+                "\nnote: {waiting} record(s) were still waiting for a retry; they are discarded with the demo's temporary state"
+            )
+            .map_err(DemoError::Output)?;
+        }
+    }
     let _ = std::fs::remove_dir_all(&data_dir);
     result
 }
@@ -197,6 +211,7 @@ async fn run_pipeline(
         elapsed,
         sample_event,
         sample_user,
+        waiting_for_retry: 0,
     };
     writeln!(
         out,

@@ -12,9 +12,9 @@ use crate::stream::Stream;
 
 /// Metric names (Vector's component specification plus the webhook-specific ones).
 pub mod names {
-    /// Records that entered the sink.
+    /// Records that entered the sink (counted by the host for every sink, not by the sink).
     pub const RECEIVED_EVENTS: &str = "component_received_events_total";
-    /// Bytes of the records that entered the sink (their JSON size).
+    /// Bytes of the records that entered the sink (their JSON size; counted by the host).
     pub const RECEIVED_BYTES: &str = "component_received_event_bytes_total";
     /// Payloads answered 2xx.
     pub const SENT_EVENTS: &str = "component_sent_events_total";
@@ -173,10 +173,6 @@ impl StreamMetrics {
 /// All handles of one sink.
 pub struct SinkMetrics {
     component: Vec<Label>,
-    /// `component_received_events_total`.
-    pub received_events: Counter,
-    /// `component_received_event_bytes_total`.
-    pub received_bytes: Counter,
     /// `component_sent_bytes_total{protocol="http"}`.
     pub sent_wire_bytes: Counter,
     /// `component_discarded_events_total{intentional="true"}`.
@@ -201,8 +197,6 @@ impl SinkMetrics {
             metrics::counter!(names::DISCARDED, l)
         };
         Arc::new(SinkMetrics {
-            received_events: metrics::counter!(names::RECEIVED_EVENTS, component.clone()),
-            received_bytes: metrics::counter!(names::RECEIVED_BYTES, component.clone()),
             sent_wire_bytes: {
                 let mut l = component.clone();
                 l.push(Label::new("protocol", "http"));

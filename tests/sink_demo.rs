@@ -23,6 +23,10 @@ async fn the_demo_delivers_everything_and_shows_samples_of_both_streams() {
     assert!(summary.failures > 0, "some requests were answered 503");
     // Every 503 cost one extra request; every other request delivered a distinct payload.
     assert_eq!(summary.requests - summary.failures, summary.delivered);
+    assert_eq!(
+        summary.waiting_for_retry, 0,
+        "nothing left waiting for a retry"
+    );
     assert!(summary.delivered > 300, "events and users: {summary:?}");
     let event: serde_json::Value =
         serde_json::from_str(summary.sample_event.as_deref().unwrap()).unwrap();

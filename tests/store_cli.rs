@@ -190,6 +190,9 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     assert_eq!(events("webhook_deliveries_total", Some("expired")), 1.0);
     assert_eq!(events("webhook_dead_letter_records", None), 1.0);
     assert_eq!(events("webhook_retry_store_records", None), 0.0);
+    // The host counts what entered the sink, once.
+    let sink = [("component_id", "hook"), ("component_kind", "sink")];
+    assert_eq!(scrape(api, "component_received_events_total", &sink), 1.0);
 
     let listed = dead_letters(&workspace, "list");
     let lines: Vec<serde_json::Value> = listed

@@ -46,6 +46,13 @@ impl DeadLetters {
         db::purge_dead_letters(&self.conn).map_err(self.fail("purging dead letters"))
     }
 
+    /// Records waiting for a later attempt (not dead letters).
+    pub fn waiting(&self) -> Result<u64, StoreError> {
+        db::count_by_stream(&self.conn, Table::Records)
+            .map(|counts| counts.iter().sum())
+            .map_err(self.fail("counting waiting records"))
+    }
+
     /// Waiting records and dead letters per stream (events, users), or `None` if the file
     /// cannot be read.
     pub(super) fn counts(path: &Path) -> Option<([u64; 2], [u64; 2])> {

@@ -495,6 +495,7 @@ mod tests {
         // The process "crashes" mid-attempt: the lease is never completed.
         drop(tier);
 
+        assert_eq!(DeadLetters::open(dir.path()).unwrap().waiting().unwrap(), 1);
         let tier = SqliteTier::open(
             dir.path(),
             settings(&[0], 10, WhenFull::Block),
