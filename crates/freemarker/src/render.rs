@@ -715,7 +715,7 @@ impl<'a> Env<'a> {
             Scope::Global => &mut self.globals,
             Scope::Local => {
                 let f = &mut self.frames[self.cur];
-                if let Some(slot) = f.locals.iter_mut().find(|(k, _)| &**k == name) {
+                if let Some(slot) = f.locals.iter_mut().find(|(k, _)| same_name(k, name)) {
                     slot.1 = Some(v);
                 } else {
                     f.locals.push((name.into(), Some(v)));
@@ -723,7 +723,7 @@ impl<'a> Env<'a> {
                 return Ok(());
             }
         };
-        if let Some(slot) = target.iter_mut().find(|(k, _)| &**k == name) {
+        if let Some(slot) = target.iter_mut().find(|(k, _)| same_name(k, name)) {
             slot.1 = v;
         } else {
             target.push((name.into(), v));
@@ -739,14 +739,14 @@ impl<'a> Env<'a> {
         }
         let f = &self.frames[self.cur];
         for l in f.loops.iter().rev() {
-            if l.name == name {
+            if same_name(l.name, name) {
                 return l.item.clone();
             }
-            if l.value_name == Some(name) {
+            if l.value_name.is_some_and(|v| same_name(v, name)) {
                 return l.value.clone();
             }
         }
-        if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| &**k == name) {
+        if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| same_name(k, name)) {
             return v.clone();
         }
         // the legacy `x_index` / `x_has_next` loop variables
@@ -760,10 +760,10 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if let Some((_, v)) = self.namespace.iter().find(|(k, _)| &**k == name) {
+        if let Some((_, v)) = self.namespace.iter().find(|(k, _)| same_name(k, name)) {
             return Some(v.clone());
         }
-        if let Some((_, v)) = self.globals.iter().find(|(k, _)| &**k == name) {
+        if let Some((_, v)) = self.globals.iter().find(|(k, _)| same_name(k, name)) {
             return Some(v.clone());
         }
         if name == "input" {
@@ -1989,6 +1989,12 @@ impl<'a> Env<'a> {
             _ => Err(self.cmp_type_err(l, r, span)),
         }
     }
+}
+
+/// Whether two variable names are equal (compared inline: names are short and looked up often).
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    crate::value::same_key(a.as_bytes(), b.as_bytes())
 }
 
 /// Decodes UTF-16 as Java's UTF-8 encoder would output it: unpaired surrogates become `?`.
