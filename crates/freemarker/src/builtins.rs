@@ -809,7 +809,11 @@ impl<'a> Env<'a> {
             }
             // ----- numbers and booleans -----
             B::C => match &t {
-                Value::Num(n) => Value::string(fb::format_c(n)),
+                Value::Num(n) => {
+                    let mut s = String::new();
+                    fb::write_c(n, &mut s);
+                    Value::string(s)
+                }
                 Value::Bool(b) => Value::Str(if *b { "true" } else { "false" }),
                 Value::Str(_) | Value::String(_) => {
                     return Err(self.type_err(&t, tspan, name, "number or boolean"))

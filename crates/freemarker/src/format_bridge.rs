@@ -24,6 +24,57 @@ pub(crate) fn json_string(s: &str, out: &mut String) {
     }
 }
 
+/// `?c` (the `computer` format, `0.################` with no grouping) appended to `out`. Numbers
+/// whose exact decimal has at most 16 fraction digits and fits machine integers (JSON integers,
+/// prices, most arithmetic results) are printed directly: that pattern prints them exactly, in
+/// plain notation, without trailing fraction zeros. Everything else goes through [`format_c`].
+pub(crate) fn write_c(n: &Number, out: &mut String) {
+    if let Some((unscaled, scale)) = n.small_parts() {
+        if write_plain(unscaled, scale, out) {
+            return;
+        }
+    }
+    out.push_str(&format_c(n));
+}
+
+/// `unscaled × 10^-scale` in plain notation without trailing fraction zeros; `false` (nothing
+/// written) when the scale is beyond what [`write_c`] prints exactly this way.
+fn write_plain(unscaled: i64, scale: i64, out: &mut String) -> bool {
+    use std::fmt::Write as _;
+    if !(-18..=16).contains(&scale) {
+        return false;
+    }
+    if scale <= 0 {
+        let v = unscaled as i128 * 10i128.pow((-scale) as u32);
+        let _ = write!(out, "{v}");
+        return true;
+    }
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let (int, frac) = if digits.len() > scale {
+        digits.split_at(digits.len() - scale)
+    } else {
+        ("", digits.as_str())
+    };
+    if int.is_empty() {
+        out.push('0');
+    } else {
+        out.push_str(int);
+    }
+    let frac = frac.trim_end_matches('0');
+    if !frac.is_empty() {
+        out.push('.');
+        for _ in 0..scale.saturating_sub(digits.len()) {
+            out.push('0');
+        }
+        out.push_str(frac);
+    }
+    true
+}
+
 /// Compiles a `number_format` value for a locale given by name.
 pub(crate) fn compile_number_format(spec: &str, locale: &str) -> Result<NumberFormat, String> {
     let loc = Locale::parse(locale).map_err(|e| e.to_string())?;
@@ -103,6 +154,42 @@ mod tests {
         json_string(s, &mut fast);
         escape::json_string(s, &mut full);
         (fast, full)
+    }
+
+    /// The direct `?c` printing agrees with the general computer format wherever it answers.
+    #[test]
+    fn direct_c_matches_the_computer_format() {
+        use crate::format::decimal::Decimal;
+        use num_bigint::BigInt;
+        let check = |n: Number| -> Result<(), TestCaseError> {
+            let mut direct = String::new();
+            write_c(&n, &mut direct);
+            prop_assert_eq!(direct, format_c(&n), "{:?}", n);
+            Ok(())
+        };
+        let mut runner =
+            proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(2000));
+        let decimal = (any::<i64>(), -20i64..20)
+            .prop_map(|(u, s)| Number::Decimal(Decimal::new(BigInt::from(u), s)));
+        let small_decimal = (-100_000i64..100_000, -3i64..8)
+            .prop_map(|(u, s)| Number::Decimal(Decimal::new(BigInt::from(u), s)));
+        let short_double = (-1_000_000_000i64..1_000_000_000, 0u32..8)
+            .prop_map(|(n, k)| Number::Double(n as f64 / 10f64.powi(k as i32)));
+        let any_double = any::<u64>().prop_map(|b| Number::Double(f64::from_bits(b)));
+        for strategy in [
+            decimal.boxed(),
+            small_decimal.boxed(),
+            short_double.boxed(),
+            any_double.boxed(),
+            any::<i64>().prop_map(Number::Int).boxed(),
+        ] {
+            runner
+                .run(&strategy, check)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for n in [0.5, -0.5, 0.001, 19.99, 20.0, -0.0015, 9999999.999999] {
+            check(Number::Double(n)).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn short_double_parts(f: f64) -> Option<(i64, i64)> {
 
 /// Exact decimal arithmetic on (unscaled, scale) pairs that fit machine integers: the same
 /// results as [`Decimal`]'s, without its big-integer temporaries. `None` when a value does not fit.
-mod small {
+pub(crate) mod small {
     use std::cmp::Ordering;
 
     /// A decimal as (unscaled, scale): unscaled × 10^-scale.
@@ -214,7 +214,7 @@ impl Number {
 
     /// The decimal [`Number::to_decimal`] gives, as (unscaled, scale), when the unscaled value fits
     /// an `i64` and is cheap to find.
-    fn small_parts(&self) -> Option<small::Parts> {
+    pub(crate) fn small_parts(&self) -> Option<small::Parts> {
         match self {
             Number::Int(i) => Some((*i, 0)),
             Number::Decimal(d) => Some((d.unscaled().to_i64()?, d.scale())),

@@ -1043,8 +1043,7 @@ impl<'a> Env<'a> {
                         Ok(())
                     }
                     (BuiltinId::C, Some(Value::Num(n)), None) => {
-                        let s = fb::format_c(n);
-                        self.out.push_str(&s);
+                        fb::write_c(n, &mut self.out);
                         Ok(())
                     }
                     _ => {
@@ -1086,8 +1085,12 @@ impl<'a> Env<'a> {
             Value::Str(s) => self.out.push_str(s),
             Value::String(s) => self.out.push_str(&s),
             Value::Num(n) => {
-                let s = self.number_format.format(&n);
-                self.out.push_str(&s)
+                if self.computer_format() {
+                    fb::write_c(&n, &mut self.out);
+                } else {
+                    let s = self.number_format.format(&n);
+                    self.out.push_str(&s)
+                }
             }
             Value::Bool(b) => {
                 let s = self.format_bool(b, e.span)?;
@@ -1111,6 +1114,13 @@ impl<'a> Env<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether numbers print with the `computer` format (the sink's setting), which
+    /// [`fb::write_c`] writes without building a string first.
+    #[inline]
+    fn computer_format(&self) -> bool {
+        self.settings.number_format == "computer"
     }
 
     /// Formats a date by `spec` or, without one, by the `date_format`/`time_format`/`datetime_format` setting.
@@ -1175,6 +1185,11 @@ impl<'a> Env<'a> {
         match v {
             Value::Str(s) => Ok((*s).into()),
             Value::String(s) => Ok(s.clone()),
+            Value::Num(n) if self.computer_format() => {
+                let mut s = String::new();
+                fb::write_c(n, &mut s);
+                Ok(s.into())
+            }
             Value::Num(n) => Ok(self.number_format.format(n).into()),
             Value::Bool(b) => Ok(self.format_bool(*b, span)?.into()),
             Value::Date(d) => Ok(self.format_date(*d, None, span)?.into()),
