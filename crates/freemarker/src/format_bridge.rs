@@ -75,6 +75,64 @@ fn write_plain(unscaled: i64, scale: i64, out: &mut String) -> bool {
     true
 }
 
+/// `?string("0.00")`-style formatting (one integer zero, then up to 12 fraction zeros; locale
+/// `en_US`, the default) of an integer or decimal whose unscaled value fits an `i64`, done with
+/// machine integers: rounded half-even to the fraction digits like `DecimalFormat`. `None` for
+/// every other pattern, locale or number (doubles round from their binary value in Java), and for
+/// negative values that round to zero; the caller then uses the compiled pattern.
+pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<String> {
+    use std::fmt::Write as _;
+    if locale != "en_US" {
+        return None;
+    }
+    let frac = match spec.strip_prefix("0.") {
+        Some(zeros)
+            if !zeros.is_empty() && zeros.len() <= 12 && zeros.bytes().all(|b| b == b'0') =>
+        {
+            zeros.len()
+        }
+        _ if spec == "0" => 0,
+        _ => return None,
+    };
+    let (unscaled, scale) = match n {
+        Number::Int(_) | Number::Decimal(_) => n.small_parts()?,
+        _ => return None,
+    };
+    let frac_i = frac as i64;
+    let q: i128 = if scale <= frac_i {
+        let p = 10i128.checked_pow(u32::try_from(frac_i - scale).ok()?)?;
+        (unscaled as i128).checked_mul(p)?
+    } else {
+        let d = 10i128.checked_pow(u32::try_from(scale - frac_i).ok()?)?;
+        let v = unscaled as i128;
+        let (q, r) = (v / d, (v % d).abs());
+        let away = match (2 * r).cmp(&d) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => q % 2 != 0,
+            std::cmp::Ordering::Less => false,
+        };
+        if away {
+            q + v.signum()
+        } else {
+            q
+        }
+    };
+    if q == 0 && unscaled < 0 {
+        return None;
+    }
+    let mut out = String::new();
+    if q < 0 {
+        out.push('-');
+    }
+    let abs = q.unsigned_abs();
+    let p = 10u128.pow(frac as u32);
+    let _ = write!(out, "{}", abs / p);
+    if frac > 0 {
+        let _ = write!(out, ".{:0width$}", abs % p, width = frac);
+    }
+    Some(out)
+}
+
 /// Compiles a `number_format` value for a locale given by name.
 pub(crate) fn compile_number_format(spec: &str, locale: &str) -> Result<NumberFormat, String> {
     let loc = Locale::parse(locale).map_err(|e| e.to_string())?;
@@ -190,6 +248,54 @@ mod tests {
         for n in [0.5, -0.5, 0.001, 19.99, 20.0, -0.0015, 9999999.999999] {
             check(Number::Double(n)).unwrap_or_else(|e| panic!("{e}"));
         }
+    }
+
+    /// The machine-integer `0.00` formatting agrees with the compiled pattern wherever it answers.
+    #[test]
+    fn fixed_point_shortcut_matches_the_compiled_pattern() {
+        use crate::format::decimal::Decimal;
+        use num_bigint::BigInt;
+        let specs = ["0", "0.0", "0.00", "0.000", "0.000000000000"];
+        let formats: Vec<NumberFormat> = specs
+            .iter()
+            .map(|s| compile_number_format(s, "en_US").unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let check = |n: Number| -> Result<(), TestCaseError> {
+            for (spec, f) in specs.iter().zip(&formats) {
+                if let Some(fast) = format_fixed(spec, "en_US", &n) {
+                    prop_assert_eq!(fast, f.format(&n), "{} {:?}", spec, n);
+                }
+            }
+            Ok(())
+        };
+        let mut runner =
+            proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(3000));
+        let decimal = (any::<i64>(), -20i64..24)
+            .prop_map(|(u, s)| Number::Decimal(Decimal::new(BigInt::from(u), s)));
+        // ties and near-ties at the rounding position
+        let ties = (
+            -10_000i64..10_000,
+            1i64..6,
+            prop_oneof![Just(5i64), Just(4), Just(6), Just(0)],
+        )
+            .prop_map(|(u, s, last)| Number::Decimal(Decimal::new(BigInt::from(u * 10 + last), s)));
+        for strategy in [
+            decimal.boxed(),
+            ties.boxed(),
+            any::<i64>().prop_map(Number::Int).boxed(),
+        ] {
+            runner
+                .run(&strategy, check)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let answered = format_fixed(
+            "0.00",
+            "en_US",
+            &Number::Decimal(Decimal::new(BigInt::from(1999), 2)),
+        );
+        assert_eq!(answered.as_deref(), Some("19.99"));
+        assert_eq!(format_fixed("0.00", "de_DE", &Number::Int(1)), None);
+        assert_eq!(format_fixed("0.##", "en_US", &Number::Int(1)), None);
     }
 
     #[test]
