@@ -11,12 +11,13 @@ pub(crate) use crate::format::{
 pub(crate) use crate::number::Number;
 
 /// `?json_string` appended to `out`. Most strings need no escaping at all (printable ASCII without
-/// quotes, backslashes, slashes or angle brackets, which are the only characters the rules of
-/// [`escape::json_string`] can change); those are copied in one go.
+/// quotes, backslashes or angle brackets and not starting with a slash: the rules of
+/// [`escape::json_string`] change nothing else); those are copied in one go.
 pub(crate) fn json_string(s: &str, out: &mut String) {
-    let plain = s
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/' | b'<' | b'>'));
+    // `/` is escaped only first or after `<`, which a plain string never has
+    let plain = !s.starts_with('/')
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>'));
     if plain {
         out.push_str(s);
     } else {
@@ -40,39 +41,43 @@ pub(crate) fn write_c(n: &Number, out: &mut String) {
 /// `unscaled × 10^-scale` in plain notation without trailing fraction zeros; `false` (nothing
 /// written) when the scale is beyond what [`write_c`] prints exactly this way.
 fn write_plain(unscaled: i64, scale: i64, out: &mut String) -> bool {
-    use std::fmt::Write as _;
     if !(-18..=16).contains(&scale) {
         return false;
-    }
-    if scale <= 0 {
-        let v = unscaled as i128 * 10i128.pow((-scale) as u32);
-        let _ = write!(out, "{v}");
-        return true;
     }
     if unscaled < 0 {
         out.push('-');
     }
-    let digits = unscaled.unsigned_abs().to_string();
-    let scale = scale as usize;
-    let (int, frac) = if digits.len() > scale {
-        digits.split_at(digits.len() - scale)
-    } else {
-        ("", digits.as_str())
-    };
-    if int.is_empty() {
-        out.push('0');
-    } else {
-        out.push_str(int);
+    let abs = unscaled.unsigned_abs();
+    if scale <= 0 {
+        push_digits(abs as u128 * 10u128.pow((-scale) as u32), 1, out);
+        return true;
     }
-    let frac = frac.trim_end_matches('0');
-    if !frac.is_empty() {
-        out.push('.');
-        for _ in 0..scale.saturating_sub(digits.len()) {
-            out.push('0');
+    let p = 10u64.pow(scale as u32);
+    push_digits((abs / p) as u128, 1, out);
+    let (mut frac, mut width) = (abs % p, scale as usize);
+    if frac != 0 {
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
         }
-        out.push_str(frac);
+        out.push('.');
+        push_digits(frac as u128, width, out);
     }
     true
+}
+
+/// Appends the decimal digits of `v`, left-padded with zeros to `width` digits (at most 39).
+fn push_digits(mut v: u128, width: usize, out: &mut String) {
+    let mut buf = [b'0'; 40];
+    let mut at = buf.len();
+    while v > 0 || buf.len() - at < width.max(1) {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    if let Ok(s) = std::str::from_utf8(&buf[at..]) {
+        out.push_str(s);
+    }
 }
 
 /// `?string("0.00")`-style formatting (one integer zero, then up to 12 fraction zeros; locale
@@ -81,7 +86,6 @@ fn write_plain(unscaled: i64, scale: i64, out: &mut String) -> bool {
 /// every other pattern, locale or number (doubles round from their binary value in Java), and for
 /// negative values that round to zero; the caller then uses the compiled pattern.
 pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<String> {
-    use std::fmt::Write as _;
     if locale != "en_US" {
         return None;
     }
@@ -120,15 +124,16 @@ pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<Strin
     if q == 0 && unscaled < 0 {
         return None;
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(24);
     if q < 0 {
         out.push('-');
     }
     let abs = q.unsigned_abs();
     let p = 10u128.pow(frac as u32);
-    let _ = write!(out, "{}", abs / p);
+    push_digits(abs / p, 1, &mut out);
     if frac > 0 {
-        let _ = write!(out, ".{:0width$}", abs % p, width = frac);
+        out.push('.');
+        push_digits(abs % p, frac, &mut out);
     }
     Some(out)
 }
