@@ -42,6 +42,13 @@ pub(crate) struct Loop<'a> {
     pub is_nested_scope: bool,
 }
 
+/// A variable found by [`Env::find_var`]: a value held by the environment (`None` = null), or one
+/// made for the lookup (the input, `x_index`, a macro).
+enum Var<'e, 'a> {
+    Held(Option<&'e Value<'a>>),
+    Made(Option<Value<'a>>),
+}
+
 /// A macro/function invocation (frame 0 is the top level).
 pub(crate) struct Frame<'a> {
     pub locals: Vec<(Rc<str>, Option<Value<'a>>)>,
@@ -733,46 +740,54 @@ impl<'a> Env<'a> {
 
     /// Resolves a variable name: loop variables, macro locals, `#assign`ed, `#global`, then the data model.
     pub fn lookup(&self, name: &str) -> Option<Value<'a>> {
+        match self.find_var(name) {
+            Var::Held(v) => v.cloned(),
+            Var::Made(v) => v,
+        }
+    }
+
+    /// [`Env::lookup`] without copying the value out (for the JSON path shortcut).
+    fn find_var(&self, name: &str) -> Var<'_, 'a> {
         // fast path: nothing can shadow the data model
         if name == "input" && self.nothing_shadows_input() {
-            return Value::from_json(self.input);
+            return Var::Made(Value::from_json(self.input));
         }
         let f = &self.frames[self.cur];
         for l in f.loops.iter().rev() {
             if same_name(l.name, name) {
-                return l.item.clone();
+                return Var::Held(l.item.as_ref());
             }
             if l.value_name.is_some_and(|v| same_name(v, name)) {
-                return l.value.clone();
+                return Var::Held(l.value.as_ref());
             }
         }
         if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| same_name(k, name)) {
-            return v.clone();
+            return Var::Held(v.as_ref());
         }
         // the legacy `x_index` / `x_has_next` loop variables
         if name.ends_with("_index") || name.ends_with("_has_next") {
             for l in f.loops.iter().rev().filter(|l| !l.is_nested_scope) {
                 if name.strip_suffix("_index") == Some(l.name) {
-                    return Some(Value::Num(Number::from_i64(l.index as i64)));
+                    return Var::Made(Some(Value::Num(Number::from_i64(l.index as i64))));
                 }
                 if name.strip_suffix("_has_next") == Some(l.name) {
-                    return Some(Value::Bool(l.has_next));
+                    return Var::Made(Some(Value::Bool(l.has_next)));
                 }
             }
         }
         if let Some((_, v)) = self.namespace.iter().find(|(k, _)| same_name(k, name)) {
-            return Some(v.clone());
+            return Var::Held(Some(v));
         }
         if let Some((_, v)) = self.globals.iter().find(|(k, _)| same_name(k, name)) {
-            return Some(v.clone());
+            return Var::Held(Some(v));
         }
         if name == "input" {
-            return Value::from_json(self.input);
+            return Var::Made(Value::from_json(self.input));
         }
         if let Some(m) = self.tpl.macros.iter().find(|m| &*m.name == name) {
-            return Some(Value::Macro(m));
+            return Var::Made(Some(Value::Macro(m)));
         }
-        None
+        Var::Made(None)
     }
 
     /// Whether `name` is a loop variable visible right now (and its loop state).
@@ -1463,8 +1478,9 @@ impl<'a> Env<'a> {
         if name == "input" && self.nothing_shadows_input() {
             return Some(self.input);
         }
-        match self.lookup(name) {
-            Some(Value::Json(j)) => Some(j),
+        match self.find_var(name) {
+            Var::Held(Some(Value::Json(j))) => Some(*j),
+            Var::Made(Some(Value::Json(j))) => Some(j),
             _ => None,
         }
     }
