@@ -289,8 +289,9 @@ impl<'a> Env<'a> {
         self.apply_builtin(t, target, id, name, args, span)
     }
 
-    /// `target?name(args)` for the built-ins that need their target's value, given that value
-    /// (`None` = missing) of `target`.
+    /// `target?name(args)` once `target` has been evaluated to `t` (`None` = missing): every
+    /// built-in but those that look at the target expression itself (loop-variable and existence
+    /// built-ins, which [`Env::eval_builtin`] handles first).
     pub fn apply_builtin(
         &mut self,
         t: Option<Value<'a>>,

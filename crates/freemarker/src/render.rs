@@ -992,9 +992,10 @@ impl<'a> Env<'a> {
 
     // ----- output -----
 
-    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common `${input.a.b}` and
-    /// `${input.a.b!default}` forms written straight from the JSON (no intermediate `Value`).
-    /// Steps are counted as the general evaluation counts them.
+    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common forms written straight into
+    /// the output: `${input.a.b}` and `${input.a.b!default}` from the JSON (no intermediate
+    /// `Value`), and `${x?json_string}`, `${n?c}`, `${n?string("0.00")}` without building the
+    /// result string as a value. Steps are counted as the general evaluation counts them.
     fn write_interp(&mut self, e: &'a Expr) -> R<()> {
         match &e.kind {
             ExprKind::Path { root, steps, .. } => {
