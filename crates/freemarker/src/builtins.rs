@@ -289,8 +289,9 @@ impl<'a> Env<'a> {
         self.apply_builtin(t, target, id, name, args, span)
     }
 
-    /// `target?name(args)` for the built-ins that need their target's value, given that value
-    /// (`None` = missing) of `target`.
+    /// `target?name(args)` once `target` has been evaluated to `t` (`None` = missing): every
+    /// built-in but those that look at the target expression itself (loop-variable and existence
+    /// built-ins, which [`Env::eval_builtin`] handles first).
     pub fn apply_builtin(
         &mut self,
         t: Option<Value<'a>>,
@@ -330,12 +331,10 @@ impl<'a> Env<'a> {
         let bare = name;
         self.current_builtin = bare;
         // FreeMarker names a built-in called with arguments `?name(...)` in its messages
-        let shown: std::borrow::Cow<str> = if args.is_some() {
-            format!("{name}(...)").into()
-        } else {
-            name.into()
+        let name = Shown {
+            name: bare,
+            call: args.is_some(),
         };
-        let name: &str = &shown;
         macro_rules! need_args {
             ($min:expr, $max:expr) => {
                 self.arg_count(bare, a, $min, $max, span)?
@@ -809,7 +808,11 @@ impl<'a> Env<'a> {
             }
             // ----- numbers and booleans -----
             B::C => match &t {
-                Value::Num(n) => Value::string(fb::format_c(n)),
+                Value::Num(n) => {
+                    let mut s = String::new();
+                    fb::write_c(n, &mut s);
+                    Value::string(s)
+                }
                 Value::Bool(b) => Value::Str(if *b { "true" } else { "false" }),
                 Value::Str(_) | Value::String(_) => {
                     return Err(self.type_err(&t, tspan, name, "number or boolean"))
@@ -1248,7 +1251,7 @@ impl<'a> Env<'a> {
         &mut self,
         f: &'a Expr,
         item: Option<Value<'a>>,
-        name: &str,
+        name: Shown<'_>,
     ) -> R<Option<Value<'a>>> {
         match &f.kind {
             ExprKind::Lambda(param, body) => {
@@ -1286,7 +1289,7 @@ impl<'a> Env<'a> {
     }
 
     /// The string form of a built-in's target (strings, numbers and booleans convert like `${}` would).
-    fn builtin_str(&self, t: &Value<'a>, span: Span, name: &str) -> R<Text<'a>> {
+    fn builtin_str(&self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<Text<'a>> {
         match t {
             Value::Str(s) => Ok(Text::Borrowed(s)),
             Value::String(s) => Ok(Text::Shared(s.clone())),
@@ -1300,14 +1303,14 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn num_target(&self, t: &Value<'a>, span: Span, name: &str) -> R<Number> {
+    fn num_target(&self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<Number> {
         match t {
             Value::Num(n) => Ok(n.clone()),
             other => Err(self.type_err(other, span, name, "number")),
         }
     }
 
-    fn seq_target(&self, t: &Value<'a>, span: Span, name: &str) -> R<usize> {
+    fn seq_target(&self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<usize> {
         match t.seq_len() {
             Some(n) if t.is_seq() => Ok(n),
             _ if matches!(t, Value::Range { len: None, .. }) => Err(self.err(
@@ -1327,7 +1330,7 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn type_err(&self, t: &Value<'a>, span: Span, name: &str, expected: &str) -> Error {
+    fn type_err(&self, t: &Value<'a>, span: Span, name: Shown<'_>, expected: &str) -> Error {
         let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
@@ -1596,6 +1599,37 @@ fn json_to_owned<'a>(j: &serde_json::Value) -> Value<'a> {
                 .map(|(k, v)| (Rc::from(k.as_str()), json_to_owned(v)))
                 .collect(),
         )),
+    }
+}
+
+/// A built-in's name as FreeMarker's messages show it: `name`, or `name(...)` when it was called
+/// with arguments. Only formatted when a message needs it.
+#[derive(Clone, Copy)]
+pub(crate) struct Shown<'n> {
+    name: &'n str,
+    call: bool,
+}
+
+impl Shown<'_> {
+    /// Whether the built-in's name starts with `prefix` (which has no `(`).
+    fn starts_with(&self, prefix: &str) -> bool {
+        self.name.starts_with(prefix)
+    }
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)?;
+        if self.call {
+            f.write_str("(...)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_string())
     }
 }
 

@@ -68,6 +68,11 @@ const MIN_DIVISION_SCALE: i64 = 12;
 /// fewest fraction digits `k` (at least 1) for which an integer `n` reads back as `f` from `n / 10^k`:
 /// those are the shortest round-trip digits Java prints. `None` for every other double.
 fn short_double_decimal(f: f64) -> Option<Decimal> {
+    short_double_parts(f).map(|(n, k)| Decimal::new(BigInt::from(n), k))
+}
+
+/// [`short_double_decimal`] as (unscaled, scale).
+fn short_double_parts(f: f64) -> Option<(i64, i64)> {
     let a = f.abs();
     if !(1e-3..1e7).contains(&a) {
         return None;
@@ -80,10 +85,52 @@ fn short_double_decimal(f: f64) -> Option<Decimal> {
         pow *= 10.0;
         let n = (f * pow).round();
         if n / pow == f {
-            return Some(Decimal::new(BigInt::from(n as i64), k));
+            return Some((n as i64, k));
         }
     }
     None
+}
+
+/// Exact decimal arithmetic on (unscaled, scale) pairs that fit machine integers: the same
+/// results as [`Decimal`]'s, without its big-integer temporaries. `None` when a value does not fit.
+pub(crate) mod small {
+    use std::cmp::Ordering;
+
+    /// A decimal as (unscaled, scale): unscaled × 10^-scale.
+    pub type Parts = (i64, i64);
+    /// A result of an exact operation, which may need more than 64 bits.
+    pub type Wide = (i128, i64);
+
+    /// `v × 10^k` (k >= 0).
+    fn up(v: i64, k: i64) -> Option<i128> {
+        let p = 10i128.checked_pow(u32::try_from(k).ok()?)?;
+        (v as i128).checked_mul(p)
+    }
+
+    /// Both values at the larger scale: (a, b, scale).
+    fn aligned(a: Parts, b: Parts) -> Option<(i128, i128, i64)> {
+        let s = a.1.max(b.1);
+        Some((up(a.0, s - a.1)?, up(b.0, s - b.1)?, s))
+    }
+
+    pub fn add(a: Parts, b: Parts) -> Option<Wide> {
+        let (x, y, s) = aligned(a, b)?;
+        Some((x.checked_add(y)?, s))
+    }
+
+    pub fn sub(a: Parts, b: Parts) -> Option<Wide> {
+        let (x, y, s) = aligned(a, b)?;
+        Some((x.checked_sub(y)?, s))
+    }
+
+    pub fn mul(a: Parts, b: Parts) -> Option<Wide> {
+        Some((a.0 as i128 * b.0 as i128, a.1.checked_add(b.1)?))
+    }
+
+    pub fn cmp(a: Parts, b: Parts) -> Option<Ordering> {
+        let (x, y, _) = aligned(a, b)?;
+        Some(x.cmp(&y))
+    }
 }
 
 impl Number {
@@ -165,18 +212,48 @@ impl Number {
         }
     }
 
+    /// The decimal [`Number::to_decimal`] gives, as (unscaled, scale), when the unscaled value fits
+    /// an `i64` and is cheap to find.
+    pub(crate) fn small_parts(&self) -> Option<small::Parts> {
+        match self {
+            Number::Int(i) => Some((*i, 0)),
+            Number::Decimal(d) => Some((d.unscaled().to_i64()?, d.scale())),
+            Number::Double(f) => short_double_parts(*f),
+            Number::BigInt(_) => None,
+        }
+    }
+
+    /// Applies a [`small`] operation when both operands fit it.
+    fn small_op(
+        &self,
+        o: &Number,
+        op: fn(small::Parts, small::Parts) -> Option<small::Wide>,
+    ) -> Option<Decimal> {
+        let (n, scale) = op(self.small_parts()?, o.small_parts()?)?;
+        Some(Decimal::new(BigInt::from(n), scale))
+    }
+
     /// `a + b` (exact).
     pub fn add(&self, o: &Number) -> Result<Number, ArithError> {
+        if let Some(d) = self.small_op(o, small::add) {
+            return Ok(Number::Decimal(d));
+        }
         Ok(Number::Decimal(self.as_decimal()?.add(&*o.as_decimal()?)))
     }
 
     /// `a - b` (exact).
     pub fn sub(&self, o: &Number) -> Result<Number, ArithError> {
+        if let Some(d) = self.small_op(o, small::sub) {
+            return Ok(Number::Decimal(d));
+        }
         Ok(Number::Decimal(self.as_decimal()?.sub(&*o.as_decimal()?)))
     }
 
     /// `a * b`, rounded half-up to 12 fraction digits when it has more.
     pub fn mul(&self, o: &Number) -> Result<Number, ArithError> {
+        if let Some(d) = self.small_op(o, small::mul) {
+            return Ok(Number::Decimal(limit_scale(d)));
+        }
         Ok(Number::Decimal(limit_scale(
             self.as_decimal()?.mul(&*o.as_decimal()?),
         )))
@@ -262,10 +339,19 @@ impl Number {
                     (true, true) => Ordering::Equal,
                     (true, false) => sa.cmp(&0),
                     (false, true) => 0.cmp(&sb),
-                    (false, false) => match (self.as_decimal(), o.as_decimal()) {
-                        (Ok(a), Ok(b)) => a.cmp_value(&b),
-                        _ => Ordering::Equal,
-                    },
+                    (false, false) => {
+                        if let Some(ord) = self
+                            .small_parts()
+                            .zip(o.small_parts())
+                            .and_then(|(a, b)| small::cmp(a, b))
+                        {
+                            return ord;
+                        }
+                        match (self.as_decimal(), o.as_decimal()) {
+                            (Ok(a), Ok(b)) => a.cmp_value(&b),
+                            _ => Ordering::Equal,
+                        }
+                    }
                 }
             }
         }
@@ -626,5 +712,49 @@ mod tests {
             answered += usize::from(short_double_decimal(f).is_some());
         }
         assert_eq!(answered, 9, "the shortcut answers for short decimals");
+    }
+
+    /// Add, subtract, multiply and compare give the same decimals (value and scale) through the
+    /// machine-integer shortcut as through `Decimal`'s big-integer arithmetic.
+    #[test]
+    fn small_arithmetic_matches_big_decimal_arithmetic() {
+        use proptest::prelude::*;
+        let number = prop_oneof![
+            any::<i64>().prop_map(Number::Int),
+            (-1_000_000_000i64..1_000_000_000, 0u32..7)
+                .prop_map(|(n, k)| Number::Double(n as f64 / 10f64.powi(k as i32))),
+            (any::<i64>(), -40i64..40)
+                .prop_map(|(n, s)| Number::Decimal(Decimal::new(BigInt::from(n), s))),
+            (-100_000i64..100_000, 0i64..4)
+                .prop_map(|(n, s)| Number::Decimal(Decimal::new(BigInt::from(n), s))),
+        ];
+        let parts = |n: &Number| {
+            let d = n.to_decimal().unwrap_or_else(|e| panic!("{e}"));
+            (d.unscaled().clone(), d.scale())
+        };
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&(number.clone(), number), |(a, b)| {
+                let (da, db) = (a.to_decimal(), b.to_decimal());
+                let (da, db) = (
+                    da.map_err(|e| TestCaseError::fail(e.to_string()))?,
+                    db.map_err(|e| TestCaseError::fail(e.to_string()))?,
+                );
+                let expect = |d: Decimal| (d.unscaled().clone(), d.scale());
+                let sum = a.add(&b).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(parts(&sum), expect(da.add(&db)));
+                let diff = a.sub(&b).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(parts(&diff), expect(da.sub(&db)));
+                let prod = a.mul(&b).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(parts(&prod), expect(limit_scale(da.mul(&db))));
+                let want = if a.signum() != b.signum() {
+                    a.signum().cmp(&b.signum())
+                } else {
+                    da.cmp_value(&db)
+                };
+                prop_assert_eq!(a.compare(&b), want);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -42,6 +42,13 @@ pub(crate) struct Loop<'a> {
     pub is_nested_scope: bool,
 }
 
+/// A variable found by [`Env::find_var`]: a value held by the environment (`None` = null), or one
+/// made for the lookup (the input, `x_index`, a macro).
+enum Var<'e, 'a> {
+    Held(Option<&'e Value<'a>>),
+    Made(Option<Value<'a>>),
+}
+
 /// A macro/function invocation (frame 0 is the top level).
 pub(crate) struct Frame<'a> {
     pub locals: Vec<(Rc<str>, Option<Value<'a>>)>,
@@ -715,7 +722,7 @@ impl<'a> Env<'a> {
             Scope::Global => &mut self.globals,
             Scope::Local => {
                 let f = &mut self.frames[self.cur];
-                if let Some(slot) = f.locals.iter_mut().find(|(k, _)| &**k == name) {
+                if let Some(slot) = f.locals.iter_mut().find(|(k, _)| same_name(k, name)) {
                     slot.1 = Some(v);
                 } else {
                     f.locals.push((name.into(), Some(v)));
@@ -723,7 +730,7 @@ impl<'a> Env<'a> {
                 return Ok(());
             }
         };
-        if let Some(slot) = target.iter_mut().find(|(k, _)| &**k == name) {
+        if let Some(slot) = target.iter_mut().find(|(k, _)| same_name(k, name)) {
             slot.1 = v;
         } else {
             target.push((name.into(), v));
@@ -733,46 +740,54 @@ impl<'a> Env<'a> {
 
     /// Resolves a variable name: loop variables, macro locals, `#assign`ed, `#global`, then the data model.
     pub fn lookup(&self, name: &str) -> Option<Value<'a>> {
+        match self.find_var(name) {
+            Var::Held(v) => v.cloned(),
+            Var::Made(v) => v,
+        }
+    }
+
+    /// [`Env::lookup`] without copying the value out (for the JSON path shortcut).
+    fn find_var(&self, name: &str) -> Var<'_, 'a> {
         // fast path: nothing can shadow the data model
         if name == "input" && self.nothing_shadows_input() {
-            return Value::from_json(self.input);
+            return Var::Made(Value::from_json(self.input));
         }
         let f = &self.frames[self.cur];
         for l in f.loops.iter().rev() {
-            if l.name == name {
-                return l.item.clone();
+            if same_name(l.name, name) {
+                return Var::Held(l.item.as_ref());
             }
-            if l.value_name == Some(name) {
-                return l.value.clone();
+            if l.value_name.is_some_and(|v| same_name(v, name)) {
+                return Var::Held(l.value.as_ref());
             }
         }
-        if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| &**k == name) {
-            return v.clone();
+        if let Some((_, v)) = f.locals.iter().rev().find(|(k, _)| same_name(k, name)) {
+            return Var::Held(v.as_ref());
         }
         // the legacy `x_index` / `x_has_next` loop variables
         if name.ends_with("_index") || name.ends_with("_has_next") {
             for l in f.loops.iter().rev().filter(|l| !l.is_nested_scope) {
                 if name.strip_suffix("_index") == Some(l.name) {
-                    return Some(Value::Num(Number::from_i64(l.index as i64)));
+                    return Var::Made(Some(Value::Num(Number::from_i64(l.index as i64))));
                 }
                 if name.strip_suffix("_has_next") == Some(l.name) {
-                    return Some(Value::Bool(l.has_next));
+                    return Var::Made(Some(Value::Bool(l.has_next)));
                 }
             }
         }
-        if let Some((_, v)) = self.namespace.iter().find(|(k, _)| &**k == name) {
-            return Some(v.clone());
+        if let Some((_, v)) = self.namespace.iter().find(|(k, _)| same_name(k, name)) {
+            return Var::Held(Some(v));
         }
-        if let Some((_, v)) = self.globals.iter().find(|(k, _)| &**k == name) {
-            return Some(v.clone());
+        if let Some((_, v)) = self.globals.iter().find(|(k, _)| same_name(k, name)) {
+            return Var::Held(Some(v));
         }
         if name == "input" {
-            return Value::from_json(self.input);
+            return Var::Made(Value::from_json(self.input));
         }
         if let Some(m) = self.tpl.macros.iter().find(|m| &*m.name == name) {
-            return Some(Value::Macro(m));
+            return Var::Made(Some(Value::Macro(m)));
         }
-        None
+        Var::Made(None)
     }
 
     /// Whether `name` is a loop variable visible right now (and its loop state).
@@ -977,9 +992,10 @@ impl<'a> Env<'a> {
 
     // ----- output -----
 
-    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common `${input.a.b}` and
-    /// `${input.a.b!default}` forms written straight from the JSON (no intermediate `Value`).
-    /// Steps are counted as the general evaluation counts them.
+    /// `${e}`: what `eval` + [`Env::write_value`] do, with the common forms written straight into
+    /// the output: `${input.a.b}` and `${input.a.b!default}` from the JSON (no intermediate
+    /// `Value`), and `${x?json_string}`, `${n?c}`, `${n?string("0.00")}` without building the
+    /// result string as a value. Steps are counted as the general evaluation counts them.
     fn write_interp(&mut self, e: &'a Expr) -> R<()> {
         match &e.kind {
             ExprKind::Path { root, steps, .. } => {
@@ -1043,8 +1059,7 @@ impl<'a> Env<'a> {
                         Ok(())
                     }
                     (BuiltinId::C, Some(Value::Num(n)), None) => {
-                        let s = fb::format_c(n);
-                        self.out.push_str(&s);
+                        fb::write_c(n, &mut self.out);
                         Ok(())
                     }
                     _ => {
@@ -1086,8 +1101,12 @@ impl<'a> Env<'a> {
             Value::Str(s) => self.out.push_str(s),
             Value::String(s) => self.out.push_str(&s),
             Value::Num(n) => {
-                let s = self.number_format.format(&n);
-                self.out.push_str(&s)
+                if self.computer_format() {
+                    fb::write_c(&n, &mut self.out);
+                } else {
+                    let s = self.number_format.format(&n);
+                    self.out.push_str(&s)
+                }
             }
             Value::Bool(b) => {
                 let s = self.format_bool(b, e.span)?;
@@ -1111,6 +1130,13 @@ impl<'a> Env<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether numbers print with the `computer` format (the sink's setting), which
+    /// [`fb::write_c`] writes without building a string first.
+    #[inline]
+    fn computer_format(&self) -> bool {
+        self.settings.number_format == "computer"
     }
 
     /// Formats a date by `spec` or, without one, by the `date_format`/`time_format`/`datetime_format` setting.
@@ -1175,6 +1201,11 @@ impl<'a> Env<'a> {
         match v {
             Value::Str(s) => Ok((*s).into()),
             Value::String(s) => Ok(s.clone()),
+            Value::Num(n) if self.computer_format() => {
+                let mut s = String::new();
+                fb::write_c(n, &mut s);
+                Ok(s.into())
+            }
             Value::Num(n) => Ok(self.number_format.format(n).into()),
             Value::Bool(b) => Ok(self.format_bool(*b, span)?.into()),
             Value::Date(d) => Ok(self.format_date(*d, None, span)?.into()),
@@ -1450,8 +1481,9 @@ impl<'a> Env<'a> {
         if name == "input" && self.nothing_shadows_input() {
             return Some(self.input);
         }
-        match self.lookup(name) {
-            Some(Value::Json(j)) => Some(j),
+        match self.find_var(name) {
+            Var::Held(Some(Value::Json(j))) => Some(*j),
+            Var::Made(Some(Value::Json(j))) => Some(j),
             _ => None,
         }
     }
@@ -1991,6 +2023,12 @@ impl<'a> Env<'a> {
             _ => Err(self.cmp_type_err(l, r, span)),
         }
     }
+}
+
+/// Whether two variable names are equal (compared inline: names are short and looked up often).
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    crate::value::same_key(a.as_bytes(), b.as_bytes())
 }
 
 /// Decodes UTF-16 as Java's UTF-8 encoder would output it: unpaired surrogates become `?`.

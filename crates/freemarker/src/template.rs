@@ -40,6 +40,9 @@ impl Template {
         locale: &str,
         n: &crate::number::Number,
     ) -> Result<String, String> {
+        if let Some(s) = crate::format_bridge::format_fixed(spec, locale, n) {
+            return Ok(s);
+        }
         if let Ok(cache) = self.number_formats.read() {
             if let Some((_, _, f)) = cache.iter().find(|(l, s, _)| s == spec && l == locale) {
                 return Ok(f.format(n));

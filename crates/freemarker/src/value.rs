@@ -46,7 +46,7 @@ pub(crate) struct Matches {
 /// Whether two keys are equal. Keys are short, so comparing machine words inline beats calling
 /// `memcmp` once per candidate key of the same length.
 #[inline(always)]
-fn same_key(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
