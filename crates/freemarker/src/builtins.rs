@@ -420,7 +420,10 @@ impl<'a> Env<'a> {
                 };
                 let parts: Vec<Value<'a>> = if flags.contains('r') {
                     let re = self.regex(&sep, &flags, span)?;
-                    re.split(&h).map(Value::string).collect()
+                    java_regex_split(&re, &h)
+                        .into_iter()
+                        .map(Value::string)
+                        .collect()
                 } else if flags.contains('i') {
                     let lower = h.to_lowercase();
                     let sl = sep.to_lowercase();
@@ -1673,4 +1676,27 @@ impl From<Text<'_>> for Rc<str> {
             Text::Shared(s) => s,
         }
     }
+}
+
+/// Splits like Java's `Pattern.split(input)` (limit 0), which FreeMarker's `?split(re, "r")` uses: a
+/// zero-width match at the start gives no leading empty piece, trailing empty pieces are dropped, and an
+/// input without any match (the empty string included) is returned whole.
+fn java_regex_split<'h>(re: &regex::Regex, h: &'h str) -> Vec<&'h str> {
+    let mut parts = Vec::new();
+    let mut index = 0;
+    for m in re.find_iter(h) {
+        if index == 0 && m.start() == 0 && m.end() == 0 {
+            continue;
+        }
+        parts.push(&h[index..m.start()]);
+        index = m.end();
+    }
+    if index == 0 {
+        return vec![h];
+    }
+    parts.push(&h[index..]);
+    while parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    parts
 }

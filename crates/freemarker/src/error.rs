@@ -133,6 +133,11 @@ impl Error {
         self
     }
 
+    /// The further explanation the alternate form prints, if any.
+    pub(crate) fn detail(&self) -> Option<&str> {
+        self.repr.detail.as_deref()
+    }
+
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         self.repr.kind

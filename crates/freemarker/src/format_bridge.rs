@@ -110,7 +110,7 @@ pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<Strin
         _ => return None,
     };
     let (unscaled, scale) = match n {
-        Number::Int(_) | Number::Decimal(_) => n.small_parts()?,
+        Number::Int(_) | Number::Decimal(_) | Number::Small(..) => n.small_parts()?,
         _ => return None,
     };
     let frac_i = frac as i64;
@@ -256,6 +256,9 @@ mod tests {
             short_double.boxed(),
             any_double.boxed(),
             any::<i64>().prop_map(Number::Int).boxed(),
+            (any::<i64>(), -20i64..20)
+                .prop_map(|(u, s)| Number::Small(u, s))
+                .boxed(),
         ] {
             runner
                 .run(&strategy, check)
@@ -299,6 +302,9 @@ mod tests {
             decimal.boxed(),
             ties.boxed(),
             any::<i64>().prop_map(Number::Int).boxed(),
+            (any::<i64>(), -20i64..24)
+                .prop_map(|(u, s)| Number::Small(u, s))
+                .boxed(),
         ] {
             runner
                 .run(&strategy, check)

@@ -27,6 +27,10 @@ pub enum Number {
     Double(f64),
     /// `BigDecimal`: template literals and every arithmetic result.
     Decimal(Decimal),
+    /// A `BigDecimal` whose unscaled value fits an `i64`, as (unscaled, scale): the same value as
+    /// `Decimal(unscaled × 10^-scale)`, which arithmetic results take when they fit, to save the
+    /// big-integer allocation. Everything but the hot paths converts it with [`Number::as_decimal`].
+    Small(i64, i64),
 }
 
 /// An arithmetic failure; `Display` is FreeMarker's message first line.
@@ -192,6 +196,7 @@ impl Number {
     fn as_decimal(&self) -> Result<Cow<'_, Decimal>, ArithError> {
         match self {
             Number::Decimal(d) => Ok(Cow::Borrowed(d)),
+            Number::Small(u, scale) => Ok(Cow::Owned(Decimal::new(BigInt::from(*u), *scale))),
             Number::Int(i) => Ok(Cow::Owned(Decimal::from_i64(*i))),
             Number::BigInt(b) => Ok(Cow::Owned(Decimal::from_bigint(b))),
             Number::Double(f) => {
@@ -218,41 +223,54 @@ impl Number {
         match self {
             Number::Int(i) => Some((*i, 0)),
             Number::Decimal(d) => Some((d.unscaled().to_i64()?, d.scale())),
+            Number::Small(u, scale) => Some((*u, *scale)),
             Number::Double(f) => short_double_parts(*f),
             Number::BigInt(_) => None,
         }
     }
 
-    /// Applies a [`small`] operation when both operands fit it.
+    /// Applies a [`small`] operation when both operands fit it: the result as a `BigDecimal`,
+    /// [`Number::Small`] when its unscaled value fits an `i64`.
     fn small_op(
         &self,
         o: &Number,
         op: fn(small::Parts, small::Parts) -> Option<small::Wide>,
-    ) -> Option<Decimal> {
+    ) -> Option<Number> {
         let (n, scale) = op(self.small_parts()?, o.small_parts()?)?;
-        Some(Decimal::new(BigInt::from(n), scale))
+        Some(match i64::try_from(n) {
+            Ok(u) => Number::Small(u, scale),
+            Err(_) => Number::Decimal(Decimal::new(BigInt::from(n), scale)),
+        })
     }
 
     /// `a + b` (exact).
     pub fn add(&self, o: &Number) -> Result<Number, ArithError> {
-        if let Some(d) = self.small_op(o, small::add) {
-            return Ok(Number::Decimal(d));
+        if let Some(n) = self.small_op(o, small::add) {
+            return Ok(n);
         }
         Ok(Number::Decimal(self.as_decimal()?.add(&*o.as_decimal()?)))
     }
 
     /// `a - b` (exact).
     pub fn sub(&self, o: &Number) -> Result<Number, ArithError> {
-        if let Some(d) = self.small_op(o, small::sub) {
-            return Ok(Number::Decimal(d));
+        if let Some(n) = self.small_op(o, small::sub) {
+            return Ok(n);
         }
         Ok(Number::Decimal(self.as_decimal()?.sub(&*o.as_decimal()?)))
     }
 
     /// `a * b`, rounded half-up to 12 fraction digits when it has more.
     pub fn mul(&self, o: &Number) -> Result<Number, ArithError> {
-        if let Some(d) = self.small_op(o, small::mul) {
-            return Ok(Number::Decimal(limit_scale(d)));
+        match self.small_op(o, small::mul) {
+            Some(Number::Small(u, scale)) if scale <= MAX_SCALE => {
+                return Ok(Number::Small(u, scale))
+            }
+            Some(n) => {
+                if let Ok(d) = n.as_decimal() {
+                    return Ok(Number::Decimal(limit_scale(d.into_owned())));
+                }
+            }
+            None => {}
         }
         Ok(Number::Decimal(limit_scale(
             self.as_decimal()?.mul(&*o.as_decimal()?),
@@ -290,6 +308,12 @@ impl Number {
             Number::Double(f) => Number::Double(-f),
             // oracle: -("-0.0662811405923388"?number) -> 0.066281140592
             Number::Decimal(d) => Number::Decimal(limit_scale(d.neg())),
+            Number::Small(u, scale) if *u != i64::MIN && *scale <= MAX_SCALE => {
+                Number::Small(-u, *scale)
+            }
+            Number::Small(u, scale) => {
+                Number::Decimal(limit_scale(Decimal::new(BigInt::from(*u), *scale).neg()))
+            }
         }
     }
 
@@ -316,6 +340,7 @@ impl Number {
                 }
             }
             Number::Decimal(d) => d.signum(),
+            Number::Small(u, _) => u.signum() as i32,
         }
     }
 
@@ -364,6 +389,7 @@ impl Number {
             Number::BigInt(b) => b.to_f64().unwrap_or(f64::NAN),
             Number::Double(f) => *f,
             Number::Decimal(d) => d.to_f64(),
+            Number::Small(u, scale) => Decimal::new(BigInt::from(*u), *scale).to_f64(),
         }
     }
 
@@ -381,6 +407,7 @@ impl Number {
                 }
             }
             Number::Decimal(d) => d.to_bigint().to_i64(),
+            Number::Small(u, scale) => Decimal::new(BigInt::from(*u), *scale).to_bigint().to_i64(),
         }
     }
 
@@ -391,6 +418,7 @@ impl Number {
             Number::BigInt(b) => bigint_low_i64(b),
             Number::Double(f) => *f as i64,
             Number::Decimal(d) => d.to_i64_wrapping(),
+            Number::Small(u, scale) => Decimal::new(BigInt::from(*u), *scale).to_i64_wrapping(),
         }
     }
 
@@ -448,7 +476,8 @@ impl Number {
                 Ok(r as i64)
             }
             Number::BigInt(b) => b.to_i64().ok_or_else(|| too_big(b.to_string())),
-            Number::Decimal(d) => {
+            Number::Decimal(_) | Number::Small(..) => {
+                let d = self.as_decimal()?;
                 let r = d.set_scale(0, Rounding::HalfUp);
                 r.to_bigint()
                     .to_i64()
@@ -475,6 +504,10 @@ impl Number {
             Number::BigInt(b) => Number::BigInt(b.abs()),
             Number::Double(f) => Number::Double(f.abs()),
             Number::Decimal(d) => Number::Decimal(d.abs()),
+            Number::Small(u, scale) if *u != i64::MIN => Number::Small(u.abs(), *scale),
+            Number::Small(u, scale) => {
+                Number::Decimal(Decimal::new(BigInt::from(*u), *scale).abs())
+            }
         }
     }
 
@@ -714,6 +747,61 @@ mod tests {
         assert_eq!(answered, 9, "the shortcut answers for short decimals");
     }
 
+    /// A `Small` number behaves exactly like the `Decimal` of the same value and scale in every
+    /// operation that has its own `Small` arm (and in formatting, which converts it).
+    #[test]
+    fn small_variant_matches_its_decimal() {
+        use crate::format::locale::Locale;
+        use crate::format::number::{format_c, NumberFormat};
+        use proptest::prelude::*;
+        let en = Locale::parse("en_US").unwrap_or_else(|e| panic!("{e}"));
+        let formats: Vec<NumberFormat> = ["0.00", "#,##0.###", "number", "percent"]
+            .iter()
+            .map(|p| NumberFormat::new(p, &en).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let cases = prop_oneof![
+            (any::<i64>(), -20i64..20),
+            (-1_000_000i64..1_000_000, 0i64..16),
+            (
+                prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0i64)],
+                -3i64..14
+            ),
+        ];
+        runner
+            .run(&cases, |(u, s)| {
+                let small = Number::Small(u, s);
+                let big = Number::Decimal(Decimal::new(BigInt::from(u), s));
+                let same = |a: &Number, b: &Number| -> Result<(), TestCaseError> {
+                    let (da, db) = (a.to_decimal(), b.to_decimal());
+                    let da = da.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let db = db.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(
+                        (da.unscaled().clone(), da.scale()),
+                        (db.unscaled().clone(), db.scale())
+                    );
+                    Ok(())
+                };
+                same(&small.neg(), &big.neg())?;
+                same(&small.abs(), &big.abs())?;
+                prop_assert_eq!(small.signum(), big.signum());
+                prop_assert_eq!(small.to_f64().to_bits(), big.to_f64().to_bits());
+                prop_assert_eq!(small.to_i64(), big.to_i64());
+                prop_assert_eq!(small.long_value(), big.long_value());
+                prop_assert_eq!(
+                    small.to_epoch_ms().map_err(|e| e.to_string()),
+                    big.to_epoch_ms().map_err(|e| e.to_string())
+                );
+                prop_assert_eq!(small.compare(&big), Ordering::Equal);
+                prop_assert_eq!(format_c(&small), format_c(&big));
+                for f in &formats {
+                    prop_assert_eq!(f.format(&small), f.format(&big));
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// Add, subtract, multiply and compare give the same decimals (value and scale) through the
     /// machine-integer shortcut as through `Decimal`'s big-integer arithmetic.
     #[test]
@@ -727,6 +815,7 @@ mod tests {
                 .prop_map(|(n, s)| Number::Decimal(Decimal::new(BigInt::from(n), s))),
             (-100_000i64..100_000, 0i64..4)
                 .prop_map(|(n, s)| Number::Decimal(Decimal::new(BigInt::from(n), s))),
+            (any::<i64>(), -20i64..20).prop_map(|(n, s)| Number::Small(n, s)),
         ];
         let parts = |n: &Number| {
             let d = n.to_decimal().unwrap_or_else(|e| panic!("{e}"));

@@ -124,6 +124,8 @@ pub(crate) struct Env<'a> {
     pub cur: usize,
     /// Sequences listed by `<#list xs>` waiting for their `<#items>`.
     pub pending_items: Vec<Value<'a>>,
+    /// Messages of the errors the enclosing `<#recover>` blocks are handling (innermost last), for `.error`.
+    recovered: Vec<Rc<str>>,
     steps: u64,
     depth: usize,
     /// The built-in whose arguments are being evaluated (named in argument errors).
@@ -165,6 +167,7 @@ impl<'a> Env<'a> {
             frames: Frames::new(),
             cur: 0,
             pending_items: Vec::new(),
+            recovered: Vec::new(),
             steps: 0,
             depth: 0,
             current_builtin: "",
@@ -404,13 +407,16 @@ impl<'a> Env<'a> {
                 match self.run_nodes(body) {
                     Ok(flow) => return Ok(flow),
                     Err(e) if e.kind() == ErrorKind::Limit => return Err(e),
-                    Err(_) => {
+                    Err(e) => {
                         self.out.truncate(saved_len);
                         self.cur = saved_frames.0;
                         self.frames.truncate(saved_frames.1);
                         self.pending_items.truncate(saved_frames.2);
                         self.frames[self.cur].loops.truncate(loops_len);
-                        return self.run_nodes(recover);
+                        self.recovered.push(self.recovered_message(e).into());
+                        let flow = self.run_nodes(recover);
+                        self.recovered.pop();
+                        return flow;
                     }
                 }
             }
@@ -451,10 +457,11 @@ impl<'a> Env<'a> {
                     Some(e) => self.eval_string(e)?.to_string(),
                     None => String::new(),
                 };
+                // FreeMarker's message is the given text alone.
                 let text = if m.is_empty() {
-                    "Stopped with #stop".to_string()
+                    "[No error description was available.]".to_string()
                 } else {
-                    format!("Stopped with #stop: {m}")
+                    m
                 };
                 return Err(self.err(*span, text));
             }
@@ -1614,6 +1621,33 @@ impl<'a> Env<'a> {
                     kind: DateKind::DateTime,
                 })
             }
+            "locale_object" | "localeObject" => Value::string(self.settings.locale.clone()),
+            "output_format" | "outputFormat" => Value::Str("undefined"),
+            "auto_esc" | "autoEsc" => Value::Bool(false),
+            // No XML nodes in a JSON data model: missing, as in FreeMarker outside `<#visit>`.
+            "node" | "current_node" | "currentNode" => return Ok(None),
+            "locals" => {
+                if self.cur == 0 {
+                    return Ok(None);
+                }
+                Value::Hash(Rc::new(self.special_hash(name)))
+            }
+            "time_zone" | "timeZone" => Value::string(self.settings.time_zone.clone()),
+            "incompatible_improvements" | "incompatibleImprovements" => Value::Str("2.3.31"),
+            "error" => match self.recovered.last() {
+                Some(m) => Value::string(m.to_string()),
+                None => {
+                    return Err(
+                        self.err(span, ".error is not available outside of a #recover block")
+                    )
+                }
+            },
+            "caller_template_name" | "callerTemplateName" => {
+                if self.cur == 0 {
+                    return Err(self.err(span, "Can't get .caller_template_name here, as there's no macro or function (that's implemented in the template) call in context."));
+                }
+                Value::string(self.tpl.name.clone())
+            }
             "data_model" | "dataModel" => {
                 let h = vec![(
                     Rc::<str>::from("input"),
@@ -1628,6 +1662,27 @@ impl<'a> Env<'a> {
         }))
     }
 
+    /// The text `.error` gives for an error a `<#recover>` handles: FreeMarker's message without its
+    /// tips and FTL stack trace (the first line, then the `==> expression  [in template ...]` line of
+    /// a missing-value error).
+    fn recovered_message(&self, e: Error) -> String {
+        let e = e.locate(&self.tpl.name, &self.tpl.source, 0);
+        let mut text = e.message().to_string();
+        if e.is_missing() {
+            if let Some(detail) = e.detail() {
+                text.push('\n');
+                text.push_str(detail);
+                if let (Some(line), Some(column)) = (e.line(), e.column()) {
+                    text.push_str(&format!(
+                        "  [in template {:?} at line {line}, column {column}]",
+                        self.tpl.name
+                    ));
+                }
+            }
+        }
+        text
+    }
+
     /// The variables `.vars`, `.globals`, `.main` / `.namespace` expose, as a hash.
     fn special_hash(&self, which: &str) -> Vec<(Rc<str>, Value<'a>)> {
         let mut out: Vec<(Rc<str>, Value<'a>)> = Vec::new();
@@ -1636,6 +1691,14 @@ impl<'a> Env<'a> {
                 out.push((k.clone(), v.clone()));
             }
         };
+        if which == "locals" {
+            for (k, v) in &self.frames[self.cur].locals {
+                if let Some(v) = v {
+                    add(k, v);
+                }
+            }
+            return out;
+        }
         if which == "vars" {
             let f = &self.frames[self.cur];
             for l in f.loops.iter().rev() {

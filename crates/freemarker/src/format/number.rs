@@ -661,6 +661,10 @@ impl DecimalPattern {
                 let d = d.mul(&Decimal::from_i64(m));
                 (d.signum() < 0, Exact::Decimal(d), None)
             }
+            Number::Small(u, scale) => {
+                let d = Decimal::new(BigInt::from(*u), *scale).mul(&Decimal::from_i64(m));
+                (d.signum() < 0, Exact::Decimal(d), None)
+            }
         };
         // digits are rounded as magnitudes, so directed modes flip for negative values
         let rounding = match (negative, self.rounding) {
