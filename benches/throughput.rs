@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench --bench throughput`. Env: `EVENTS` per run (200000), `CONCURRENCY` (64),
 //! `SINK_THREADS` (one per core, as `webhook-sink run`), `ROUNDS` (3), `WRK_SECONDS` (5, 0 skips
-//! wrk), `RECEIVER_THREADS` (1), `TEMPLATE` (an event template file, optional).
+//! wrk), `RECEIVER_THREADS` (1), `TEMPLATE` (an event template file, optional), `NO_METRICS`
+//! (set: no metrics recorder; by default one is installed, as `webhook-sink run` does).
 //! The receiver is a child process (this binary in receiver mode). Each round runs the sink fed
 //! batches directly, the host's demo source -> sink, and wrk (best of -t1 and -t2) against the
 //! receiver; it prints the medians: events/s, CPU per event of the sink process (steadier than a
@@ -146,10 +147,22 @@ fn serve_receiver() {
     });
 }
 
-/// One measured run: events/s, us of CPU per event, peak RSS so far in MiB.
+/// One measured run: events/s and us of CPU per event.
 struct Run {
     rate: f64,
     cpu_us: f64,
+}
+
+/// Runs one phase (`run` returns its seconds) and reads the receiver's count around it.
+fn measure(ask_count: &mut impl FnMut() -> u64, run: impl FnOnce() -> f64) -> Run {
+    let before = ask_count();
+    let cpu_before = cpu_seconds();
+    let elapsed = run();
+    let delivered = ask_count() - before;
+    Run {
+        rate: delivered as f64 / elapsed,
+        cpu_us: 1e6 * (cpu_seconds() - cpu_before) / delivered.max(1) as f64,
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -225,23 +238,12 @@ fn main() {
     // Rounds of (direct, hosted, wrk), interleaved so that a noisy moment hurts all three alike.
     let (mut direct, mut hosted, mut wrk) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let before = ask_count();
-        let cpu_before = cpu_seconds();
-        let elapsed = runtime.block_on(run_direct(&sink_table, events));
-        let delivered = ask_count() - before;
-        direct.push(Run {
-            rate: delivered as f64 / elapsed,
-            cpu_us: 1e6 * (cpu_seconds() - cpu_before) / delivered.max(1) as f64,
-        });
-
-        let before = ask_count();
-        let cpu_before = cpu_seconds();
-        let elapsed = runtime.block_on(run_hosted(&sink_table, events));
-        let delivered = ask_count() - before;
-        hosted.push(Run {
-            rate: delivered as f64 / elapsed,
-            cpu_us: 1e6 * (cpu_seconds() - cpu_before) / delivered.max(1) as f64,
-        });
+        direct.push(measure(&mut ask_count, || {
+            runtime.block_on(run_direct(&sink_table, events))
+        }));
+        hosted.push(measure(&mut ask_count, || {
+            runtime.block_on(run_hosted(&sink_table, events))
+        }));
 
         // wrk's best of one and two threads: the receiver's capacity as a C load generator sees it.
         let best = [1, 2]
