@@ -203,6 +203,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("sink runtime");
+    // Metrics recorded as `webhook-sink run` records them (it always installs the recorder).
+    if std::env::var_os("NO_METRICS").is_none() {
+        match pipeline_host::install_prometheus_recorder() {
+            Ok(handle) => {
+                let _guard = runtime.enter();
+                pipeline_host::spawn_upkeep(handle);
+            }
+            Err(error) => eprintln!("no metrics recorder: {error}"),
+        }
+    }
     let mut template_line = String::new();
     if let Some(path) = &template {
         template_line = format!("template_file = {path:?}\n");

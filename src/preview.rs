@@ -292,6 +292,10 @@ pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        // A reader that went away (`preview ... | head`) ends the output quietly.
+        Err(PreviewError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             tracing::error!("{error}");
             ExitCode::FAILURE

@@ -181,3 +181,51 @@ fn an_unknown_setting_is_refused_naming_it() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_thing"));
 }
+
+/// `render ... | head -1` and `preview ... | head -1`: the reader leaving ends the command quietly.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.ndjson");
+    let line = r#"{"user_id":"u1","event_type":"Purchase","event_time":"2022-10-24 20:07:32.123","user_properties":{"email":"a@b.c"}}"#;
+    std::fs::write(&input, format!("{line}\n").repeat(20_000)).unwrap();
+    let input = input.to_str().unwrap();
+    let commands: [&[&str]; 2] = [
+        &[
+            "render",
+            "--template",
+            "examples/templates/event.ftl",
+            "--input",
+            input,
+        ],
+        &[
+            "preview",
+            "--config",
+            "examples/stdin-to-webhook.toml",
+            "--sink",
+            "hook",
+            "--input",
+            input,
+        ],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-sink"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{args:?}: {:?} {stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

@@ -223,6 +223,19 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     });
     let dead_gauge = events("webhook_dead_letter_records", None);
     let store_gauge = events("webhook_retry_store_records", None);
+    assert_eq!(numbers(&receiver), vec![7; 11]);
+    assert_eq!(dead_letters(&workspace, "list"), "");
+
+    // Purged by another process while the sink runs: the gauge follows within seconds.
+    receiver.set_default(Reply::Status(500));
+    write_events(&mut child, 8..9);
+    let dead_again = wait_until(Duration::from_secs(20), || {
+        rows(&file, "dead_letters") == 1 && events("webhook_dead_letter_records", None) == 1.0
+    });
+    let purged = dead_letters(&workspace, "purge");
+    let gauge_followed = wait_until(Duration::from_secs(10), || {
+        events("webhook_dead_letter_records", None) == 0.0
+    });
     let log = kill(child, stderr);
     assert!(sent_again && delivered, "log:\n{log}");
     assert_eq!(
@@ -230,9 +243,9 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
         (0.0, 0.0),
         "gauges after the replay"
     );
-    assert_eq!(numbers(&receiver), vec![7; 11]);
-    assert_eq!(dead_letters(&workspace, "list"), "");
-    assert_eq!(dead_letters(&workspace, "purge"), "purged 0 dead letters\n");
+    assert!(dead_again, "no second dead letter; log:\n{log}");
+    assert_eq!(purged, "purged 1 dead letters\n");
+    assert!(gauge_followed, "the dead-letter gauge ignored the purge");
 }
 
 #[test]

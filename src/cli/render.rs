@@ -95,11 +95,11 @@ pub fn execute(args: RenderArgs) -> ExitCode {
             failures += 1;
         }
         if let Err(error) = print_result(&mut out, args.format, result) {
-            return usage_error(&format!("cannot write output: {error}"));
+            return write_failed(&error);
         }
     }
     if let Err(error) = out.flush() {
-        return usage_error(&format!("cannot write output: {error}"));
+        return write_failed(&error);
     }
     if failures > 0 {
         ExitCode::FAILURE
@@ -129,6 +129,14 @@ fn settings(pairs: &[String]) -> Result<Settings, String> {
             .map_err(|error| format!("--setting {pair:?}: {error}"))?;
     }
     Ok(settings)
+}
+
+/// A reader that went away (`render ... | head`) ends the output quietly; other errors are reported.
+fn write_failed(error: &std::io::Error) -> ExitCode {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    usage_error(&format!("cannot write output: {error}"))
 }
 
 fn print_result(

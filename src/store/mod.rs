@@ -14,7 +14,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -90,6 +90,8 @@ impl SqliteTier {
             next_due_at: AtomicI64::new(earliest.unwrap_or(NOTHING_DUE)),
             lease_pending: AtomicBool::new(false),
             changed: Notify::new(),
+            dead_letters: [AtomicU64::new(0), AtomicU64::new(0)],
+            dead_counted: AtomicBool::new(false),
         });
         let commands = worker::spawn(conn, path.clone(), Arc::clone(&shared), CHANNEL_CAPACITY)
             .map_err(|source| StoreError::Thread {
@@ -185,6 +187,18 @@ impl SqliteTier {
             .map_err(TierError::Store)
     }
 
+    /// Sets the dead-letter gauges from the store thread's latest count of the file.
+    fn publish_dead_count(&self) {
+        if !self.shared.dead_counted.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(gauges) = &self.dead_gauges {
+            for (gauge, count) in gauges.iter().zip(&self.shared.dead_letters) {
+                gauge.set(count.load(Ordering::Acquire) as f64);
+            }
+        }
+    }
+
     fn count_dead(&self, stream: Stream) {
         if let Some(gauges) = &self.dead_gauges {
             gauges[stream_index(stream)].increment(1.0);
@@ -265,6 +279,7 @@ impl RetryTier for SqliteTier {
             let changed = self.shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            self.publish_dead_count();
             let row = self.shared.ready().pop_front();
             if let Some(row) = row {
                 return self.hand_out(row);

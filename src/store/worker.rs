@@ -8,8 +8,9 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -21,6 +22,9 @@ pub const MAX_GROUP: usize = 2048;
 
 /// "No record is waiting" in [`Shared::next_due_at`].
 pub const NOTHING_DUE: i64 = i64::MAX;
+
+/// How often the dead letters are recounted from the file.
+const DEAD_COUNT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A failed SQLite operation, as the commands of one group see it.
 pub type WorkerResult<T> = Result<T, String>;
@@ -60,6 +64,11 @@ pub struct Shared {
     pub lease_pending: AtomicBool,
     /// Signalled after every group (new leases, a new earliest due time).
     pub changed: Notify,
+    /// Dead letters per stream as last counted in the file (`dead-letters purge` from another
+    /// process changes them behind the sink's back); `dead_counted` says a new count is there.
+    pub dead_letters: [AtomicU64; 2],
+    /// Set when `dead_letters` holds a count the async side has not published yet.
+    pub dead_counted: AtomicBool,
 }
 
 impl Shared {
@@ -90,6 +99,7 @@ fn run(
     mut receiver: mpsc::Receiver<Command>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut last_count: Option<Instant> = None;
     while let Some(first) = receiver.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -107,6 +117,17 @@ fn run(
             }
         });
         if had_lease {
+            // Leases come at least once per poll interval: recount the dead letters then, at
+            // most once per DEAD_COUNT_INTERVAL (a count scans the table).
+            if last_count.is_none_or(|at| at.elapsed() >= DEAD_COUNT_INTERVAL) {
+                last_count = Some(Instant::now());
+                if let Ok(counts) = db::count_by_stream(&conn, db::Table::DeadLetters) {
+                    for (slot, count) in shared.dead_letters.iter().zip(counts) {
+                        slot.store(count, Ordering::Release);
+                    }
+                    shared.dead_counted.store(true, Ordering::Release);
+                }
+            }
             shared.lease_pending.store(false, Ordering::Release);
         }
         shared.changed.notify_waiters();

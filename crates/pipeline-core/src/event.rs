@@ -129,30 +129,15 @@ impl Event {
         if cached != UNKNOWN_SIZE {
             return cached;
         }
-        let mut counter = ByteCounter(0);
-        // Serializing a Map of Values into a counting writer cannot fail.
-        let _ = serde_json::to_writer(&mut counter, &self.fields);
-        self.json_size.store(counter.0, Ordering::Relaxed);
-        counter.0
+        let size = crate::json_size::object_size(&self.fields);
+        self.json_size.store(size, Ordering::Relaxed);
+        size
     }
 }
 
 impl From<Map<String, Value>> for Event {
     fn from(fields: Map<String, Value>) -> Event {
         Event::new(fields)
-    }
-}
-
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

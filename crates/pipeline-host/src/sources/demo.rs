@@ -12,7 +12,7 @@ use pipeline_core::{ConfigError, Event};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::SourceContext;
 
@@ -237,29 +237,41 @@ impl Generator {
                 let (path, title) = PAGES[self.rng.gen_range(0..PAGES.len())];
                 (
                     "Page Viewed",
-                    json!({"page_path": path, "page_title": title, "referrer": "https://www.google.com/"}),
+                    object([
+                        ("page_path", path.into()),
+                        ("page_title", title.into()),
+                        ("referrer", "https://www.google.com/".into()),
+                    ]),
                 )
             }
             38..=55 => {
                 let button = BUTTONS[self.rng.gen_range(0..BUTTONS.len())];
+                let path = PAGES[self.rng.gen_range(0..PAGES.len())].0;
                 (
                     "click event",
-                    json!({"button_id": button, "page_path": PAGES[self.rng.gen_range(0..PAGES.len())].0}),
+                    object([("button_id", button.into()), ("page_path", path.into())]),
                 )
             }
             56..=64 => {
                 let query = SEARCHES[self.rng.gen_range(0..SEARCHES.len())];
+                let results: i32 = self.rng.gen_range(0..60);
                 (
                     "Search",
-                    json!({"query": query, "results": self.rng.gen_range(0..60)}),
+                    object([("query", query.into()), ("results", results.into())]),
                 )
             }
             65..=76 => {
                 let (id, name, price) = PRODUCTS[self.rng.gen_range(0..PRODUCTS.len())];
-                let quantity = self.rng.gen_range(1..4);
+                let quantity: i32 = self.rng.gen_range(1..4);
                 (
                     "Add To Cart",
-                    json!({"product_id": id, "product_name": name, "price": price, "quantity": quantity, "currency": "USD"}),
+                    object([
+                        ("product_id", id.into()),
+                        ("product_name", name.into()),
+                        ("price", price.into()),
+                        ("quantity", quantity.into()),
+                        ("currency", "USD".into()),
+                    ]),
                 )
             }
             77..=83 => {
@@ -270,7 +282,15 @@ impl Generator {
                 let order_id = format!("ORD-{:06}", self.order);
                 (
                     "Purchase",
-                    json!({"order_id": order_id, "product_id": id, "product_name": name, "price": price, "quantity": quantity, "revenue": revenue, "currency": "USD"}),
+                    object([
+                        ("order_id", order_id.into()),
+                        ("product_id", id.into()),
+                        ("product_name", name.into()),
+                        ("price", price.into()),
+                        ("quantity", quantity.into()),
+                        ("revenue", revenue.into()),
+                        ("currency", "USD".into()),
+                    ]),
                 )
             }
             84..=86 => {
@@ -279,10 +299,10 @@ impl Generator {
                 } else {
                     "email"
                 };
-                ("Sign Up", json!({"method": method}))
+                ("Sign Up", object([("method", method.into())]))
             }
-            87..=98 => ("$identify", json!({})),
-            _ => ("$groupidentify", json!({})),
+            87..=98 => ("$identify", empty_object()),
+            _ => ("$groupidentify", empty_object()),
         };
         let uuid = uuid_v4(&mut self.rng);
         let insert_id = uuid_v4(&mut self.rng);
@@ -298,66 +318,96 @@ impl Generator {
         user.last_seen = now;
         user.event_id += 1;
         let time = format_time(now);
-        let mut record = Map::new();
+        // Sized once: growing an order-preserving map entry by entry costs more than filling it.
+        let mut record = Map::with_capacity(RECORD_FIELDS);
         let mut put = |key: &str, value: Value| {
-            record.insert(key.to_string(), value);
+            record.insert(key.to_owned(), value);
         };
-        put("uuid", json!(uuid));
-        put("$insert_id", json!(insert_id));
-        put("event_type", json!(event_type));
-        put("event_time", json!(time));
-        put("client_event_time", json!(time));
-        put("server_received_time", json!(format_time(now + 150)));
+        put("uuid", uuid.into());
+        put("$insert_id", insert_id.into());
+        put("event_type", event_type.into());
+        put("event_time", time.clone().into());
+        put("client_event_time", time.into());
+        put("server_received_time", format_time(now + 150).into());
         if !anonymous {
-            put("user_id", json!(user.user_id));
+            put("user_id", user.user_id.as_str().into());
         }
-        put("device_id", json!(user.device_id));
-        put("amplitude_id", json!(user.amplitude_id));
-        put("session_id", json!(user.session_id));
-        put("event_id", json!(user.event_id));
-        put("app", json!(187_520));
+        put("device_id", user.device_id.as_str().into());
+        put("amplitude_id", user.amplitude_id.into());
+        put("session_id", user.session_id.into());
+        put("event_id", user.event_id.into());
+        put("app", 187_520.into());
+        let email = || Value::from(user.email.as_str());
         match event_type {
             "$identify" => {
-                put("event_properties", json!({}));
+                put("event_properties", empty_object());
                 put(
                     "user_properties",
-                    json!({"$set": {"email": user.email, "plan": user.plan}}),
+                    object([(
+                        "$set",
+                        object([("email", email()), ("plan", user.plan.into())]),
+                    )]),
                 );
-                put("groups", json!({}));
+                put("groups", empty_object());
             }
             "$groupidentify" => {
-                put("event_properties", json!({}));
-                put("user_properties", json!({}));
-                put("groups", json!({"company": ["Acme Outdoor"]}));
+                put("event_properties", empty_object());
+                put("user_properties", empty_object());
+                put(
+                    "groups",
+                    object([("company", Value::Array(vec!["Acme Outdoor".into()]))]),
+                );
                 put(
                     "group_properties",
-                    json!({"company": {"Acme Outdoor": {"industry": "retail", "employees": 250}}}),
+                    object([(
+                        "company",
+                        object([(
+                            "Acme Outdoor",
+                            object([("industry", "retail".into()), ("employees", 250.into())]),
+                        )]),
+                    )]),
                 );
             }
             _ => {
                 put("event_properties", event_properties);
                 put(
                     "user_properties",
-                    json!({"email": user.email, "plan": user.plan}),
+                    object([("email", email()), ("plan", user.plan.into())]),
                 );
-                put("groups", json!({}));
+                put("groups", empty_object());
             }
         }
-        put("platform", json!(user.platform));
-        put("os_name", json!(user.os_name));
-        put("os_version", json!(user.os_version));
+        put("platform", user.platform.into());
+        put("os_name", user.os_name.into());
+        put("os_version", user.os_version.into());
         if let Some(model) = user.device_model {
-            put("device_model", json!(model));
+            put("device_model", model.into());
         }
-        put("country", json!(user.location.0));
-        put("region", json!(user.location.1));
-        put("city", json!(user.location.2));
-        put("language", json!(user.language));
-        put("paying", json!(user.plan != "free"));
-        put("library", json!(library_for(user.platform)));
-        put("version_name", json!("3.14.0"));
+        put("country", user.location.0.into());
+        put("region", user.location.1.into());
+        put("city", user.location.2.into());
+        put("language", user.language.into());
+        put("paying", (user.plan != "free").into());
+        put("library", library_for(user.platform).into());
+        put("version_name", "3.14.0".into());
         record
     }
+}
+
+/// The most top-level fields a record has (a `$groupidentify` of a mobile user).
+const RECORD_FIELDS: usize = 27;
+
+/// A JSON object of `entries`, in order, allocated at its final size.
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    let mut map = Map::with_capacity(N);
+    for (key, value) in entries {
+        map.insert(key.to_owned(), value);
+    }
+    Value::Object(map)
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
 }
 
 /// The first `count` records the demo source produces with `seed` (and default settings); for
@@ -421,10 +471,65 @@ fn library_for(platform: &str) -> &'static str {
 }
 
 /// `yyyy-MM-dd HH:mm:ss.SSS` in UTC, the time format the sink presents.
+///
+/// Written by hand (two per record; chrono's formatter interprets its pattern every call), with
+/// chrono for years outside `0000..=9999`, which it writes with a sign.
 fn format_time(epoch_ms: i64) -> String {
-    DateTime::from_timestamp_millis(epoch_ms)
-        .map(|time| time.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
-        .unwrap_or_default()
+    let days = epoch_ms.div_euclid(MILLIS_PER_DAY);
+    let millis_of_day = epoch_ms.rem_euclid(MILLIS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        return DateTime::from_timestamp_millis(epoch_ms)
+            .map(|time| time.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_default();
+    }
+    let seconds = millis_of_day / 1000;
+    let fields = [
+        (year, 4),
+        (month, 2),
+        (day, 2),
+        (seconds / 3600, 2),
+        (seconds / 60 % 60, 2),
+        (seconds % 60, 2),
+        (millis_of_day % 1000, 3),
+    ];
+    let mut text = [0u8; 23];
+    let mut at = 0;
+    for ((value, width), separator) in fields.into_iter().zip(["-", "-", " ", ":", ":", ".", ""]) {
+        let mut rest = value;
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        at += width;
+        if let Some(&byte) = separator.as_bytes().first() {
+            text[at] = byte;
+            at += 1;
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -523,6 +628,33 @@ mod tests {
                 19 => *b == b'.',
                 _ => b.is_ascii_digit(),
             })
+    }
+
+    #[test]
+    fn format_time_matches_chrono() {
+        let chrono_format = |millis: i64| {
+            DateTime::from_timestamp_millis(millis)
+                .map(|time| time.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+                .unwrap()
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        let edges = [
+            0,
+            -1,
+            1,
+            86_399_999,
+            -86_400_000,
+            951_782_400_000,     // 2000-02-29
+            4_107_542_399_999,   // 2100-02-28 23:59:59.999
+            -62_167_219_200_000, // 0000-01-01
+            253_402_300_799_999, // 9999-12-31 23:59:59.999
+            253_402_300_800_000, // +10000-01-01: chrono's fallback
+            -62_167_219_200_001, // -0001-12-31
+        ];
+        let random = (0..20_000).map(|_| rng.gen_range(-70_000_000_000_000..270_000_000_000_000));
+        for millis in edges.into_iter().chain(random) {
+            assert_eq!(format_time(millis), chrono_format(millis), "{millis}");
+        }
     }
 
     #[test]

@@ -1,0 +1,210 @@
+//! The length of a JSON value's compact serialization, computed by walking the value instead of
+//! serializing it.
+//!
+//! Every component reports `*_event_bytes_total`, so this runs once per event; walking is several
+//! times cheaper than `serde_json::to_writer` into a counting writer and gives exactly the same
+//! number (the tests check it against `serde_json::to_vec` on arbitrary values).
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Number, Value};
+
+/// `serde_json::to_vec(map).len()`, without serializing.
+pub(crate) fn object_size(map: &Map<String, Value>) -> usize {
+    // `{` and `}`, a `:` per entry and a `,` between entries.
+    let punctuation = 2 + map.len() + map.len().saturating_sub(1);
+    map.iter().fold(punctuation, |size, (key, value)| {
+        size + string_size(key) + value_size(value)
+    })
+}
+
+/// `serde_json::to_vec(value).len()`, without serializing.
+pub(crate) fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(number) => number_size(number),
+        Value::String(text) => string_size(text),
+        Value::Array(items) => {
+            let punctuation = 2 + items.len().saturating_sub(1);
+            items.iter().map(value_size).sum::<usize>() + punctuation
+        }
+        Value::Object(map) => object_size(map),
+    }
+}
+
+/// A quoted, escaped string: serde_json writes `"` and `\` as two bytes, the control characters
+/// `\b \t \n \f \r` as two, the other control characters as `\u00XX` (six), and everything else
+/// (non-ASCII UTF-8 included) as is.
+///
+/// Most strings need no escape at all, so eight bytes at a time are checked for one first.
+fn string_size(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    let mut escapes = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if may_need_escape(u64::from_le_bytes(word)) {
+            escapes += extra_escape_bytes(chunk);
+        }
+    }
+    escapes += extra_escape_bytes(chunks.remainder());
+    text.len() + 2 + escapes
+}
+
+fn extra_escape_bytes(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&byte| usize::from(EXTRA_ESCAPE_BYTES[usize::from(byte)]))
+        .sum()
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether one of the eight bytes of `word` is below 0x20, `"` or `\` (the classic "has a byte
+/// less than n" and "has a zero byte" bit tricks, exact as to whether any byte qualifies).
+fn may_need_escape(word: u64) -> bool {
+    let has_zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH_BITS != 0;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS != 0;
+    control
+        || has_zero_byte(word ^ (ONES * u64::from(b'"')))
+        || has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// How many bytes more than one each byte takes once escaped.
+static EXTRA_ESCAPE_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = match byte {
+            0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
+            _ => 5,
+        };
+        byte += 1;
+    }
+    table[b'"' as usize] = 1;
+    table[b'\\' as usize] = 1;
+    table
+};
+
+fn number_size(number: &Number) -> usize {
+    if let Some(unsigned) = number.as_u64() {
+        decimal_digits(unsigned)
+    } else if let Some(signed) = number.as_i64() {
+        1 + decimal_digits(signed.unsigned_abs())
+    } else {
+        // Floats: serde_json's `Display` for a number is its serialization (the same shortest
+        // round-trip formatting); count what it writes.
+        let mut counter = CharCounter(0);
+        let _ = write!(counter, "{number}");
+        counter.0
+    }
+}
+
+fn decimal_digits(mut value: u64) -> usize {
+    let mut digits = 1;
+    while value >= 10 {
+        value /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+/// A `fmt::Write` that only counts bytes.
+struct CharCounter(usize);
+
+impl std::fmt::Write for CharCounter {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0 += text.len();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn serialized_len(value: &Value) -> usize {
+        serde_json::to_vec(value).map(|bytes| bytes.len()).unwrap()
+    }
+
+    #[test]
+    fn matches_serde_json_on_edge_cases() {
+        let cases = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(9),
+            json!(10),
+            json!(-1),
+            json!(-10),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(0.0),
+            json!(-0.0),
+            json!(0.1),
+            json!(19.99),
+            json!(1e300),
+            json!(-1.5e-300),
+            json!(5e-324),
+            json!(f64::MAX),
+            json!(123456789012345680.0),
+            json!(f64::NAN),
+            json!(""),
+            json!("plain"),
+            json!("quote \" backslash \\ slash /"),
+            json!("\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} \u{7f}"),
+            json!("é São Paulo 東京 🚀"),
+            json!([]),
+            json!([1, "two", [3.5, null], {}]),
+            json!({}),
+            json!({"a": 1, "b\n\"": {"nested": [true, false]}, "é": -0.25}),
+        ];
+        for value in cases {
+            assert_eq!(value_size(&value), serialized_len(&value), "{value}");
+        }
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[\\x00-\\x7f\"\\\\é東🚀]{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::from),
+                prop::collection::vec((any::<String>(), inner), 0..8)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn matches_serde_json_on_arbitrary_values(value in arbitrary_json()) {
+            prop_assert_eq!(value_size(&value), serialized_len(&value));
+        }
+
+        #[test]
+        fn matches_serde_json_on_arbitrary_objects(
+            entries in prop::collection::vec((any::<String>(), arbitrary_json()), 0..10)
+        ) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            let expected = serde_json::to_vec(&map).map(|bytes| bytes.len()).unwrap();
+            prop_assert_eq!(object_size(&map), expected);
+        }
+    }
+}
