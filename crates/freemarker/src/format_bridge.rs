@@ -97,6 +97,30 @@ fn push_digits(mut v: u128, width: usize, out: &mut String) {
 /// every other pattern, locale or number (doubles round from their binary value in Java), and for
 /// negative values that round to zero; the caller then uses the compiled pattern.
 pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<String> {
+    let mut out = String::with_capacity(24);
+    format_fixed_into(spec, locale, n, &mut out).then_some(out)
+}
+
+/// [`format_fixed`] appended to `out`; `false` (nothing written) where that gives `None`.
+pub(crate) fn format_fixed_into(spec: &str, locale: &str, n: &Number, out: &mut String) -> bool {
+    format_fixed_parts(spec, locale, n).is_some_and(|(q, frac)| {
+        if q < 0 {
+            out.push('-');
+        }
+        let abs = q.unsigned_abs();
+        let p = 10u128.pow(frac);
+        push_digits(abs / p, 1, out);
+        if frac > 0 {
+            out.push('.');
+            push_digits(abs % p, frac as usize, out);
+        }
+        true
+    })
+}
+
+/// What [`format_fixed`] prints, as the rounded value in units of the last fraction digit and the
+/// number of fraction digits.
+fn format_fixed_parts(spec: &str, locale: &str, n: &Number) -> Option<(i128, u32)> {
     if locale != "en_US" {
         return None;
     }
@@ -135,18 +159,7 @@ pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<Strin
     if q == 0 && unscaled < 0 {
         return None;
     }
-    let mut out = String::with_capacity(24);
-    if q < 0 {
-        out.push('-');
-    }
-    let abs = q.unsigned_abs();
-    let p = 10u128.pow(frac as u32);
-    push_digits(abs / p, 1, &mut out);
-    if frac > 0 {
-        out.push('.');
-        push_digits(abs % p, frac, &mut out);
-    }
-    Some(out)
+    Some((q, frac as u32))
 }
 
 /// Compiles a `number_format` value for a locale given by name.
