@@ -81,10 +81,17 @@ fn write_plain(unscaled: i64, scale: i64, out: &mut String) -> bool {
 fn push_digits(mut v: u128, width: usize, out: &mut String) {
     let mut buf = [b'0'; 40];
     let mut at = buf.len();
-    while v > 0 || buf.len() - at < width.max(1) {
+    // 128-bit division is a library call: only the digits of a value beyond 64 bits use it
+    while v > u128::from(u64::MAX) {
         at -= 1;
         buf[at] = b'0' + (v % 10) as u8;
         v /= 10;
+    }
+    let mut low = v as u64;
+    while low > 0 || buf.len() - at < width.max(1) {
+        at -= 1;
+        buf[at] = b'0' + (low % 10) as u8;
+        low /= 10;
     }
     if let Ok(s) = std::str::from_utf8(&buf[at..]) {
         out.push_str(s);
@@ -97,6 +104,35 @@ fn push_digits(mut v: u128, width: usize, out: &mut String) {
 /// every other pattern, locale or number (doubles round from their binary value in Java), and for
 /// negative values that round to zero; the caller then uses the compiled pattern.
 pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<String> {
+    let mut out = String::with_capacity(24);
+    format_fixed_into(spec, locale, n, &mut out).then_some(out)
+}
+
+/// [`format_fixed`] appended to `out`; `false` (nothing written) where that gives `None`.
+pub(crate) fn format_fixed_into(spec: &str, locale: &str, n: &Number, out: &mut String) -> bool {
+    format_fixed_parts(spec, locale, n).is_some_and(|(q, frac)| {
+        if q < 0 {
+            out.push('-');
+        }
+        let abs = q.unsigned_abs();
+        // frac <= 12, so p fits; u64 division where the value allows (no 128-bit library call)
+        let p = 10u64.pow(frac);
+        let (int, fraction) = match u64::try_from(abs) {
+            Ok(a) => (u128::from(a / p), u128::from(a % p)),
+            Err(_) => (abs / u128::from(p), abs % u128::from(p)),
+        };
+        push_digits(int, 1, out);
+        if frac > 0 {
+            out.push('.');
+            push_digits(fraction, frac as usize, out);
+        }
+        true
+    })
+}
+
+/// What [`format_fixed`] prints, as the rounded value in units of the last fraction digit and the
+/// number of fraction digits.
+fn format_fixed_parts(spec: &str, locale: &str, n: &Number) -> Option<(i128, u32)> {
     if locale != "en_US" {
         return None;
     }
@@ -117,6 +153,15 @@ pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<Strin
     let q: i128 = if scale <= frac_i {
         let p = 10i128.checked_pow(u32::try_from(frac_i - scale).ok()?)?;
         (unscaled as i128).checked_mul(p)?
+    } else if let Some(d) = 10i64.checked_pow(u32::try_from(scale - frac_i).ok()?) {
+        // the same rounding in i64 (|r| < d <= 10^18, so 2r fits)
+        let (q, r) = (unscaled / d, (unscaled % d).abs());
+        let away = match (2 * r).cmp(&d) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => q % 2 != 0,
+            std::cmp::Ordering::Less => false,
+        };
+        i128::from(if away { q + unscaled.signum() } else { q })
     } else {
         let d = 10i128.checked_pow(u32::try_from(scale - frac_i).ok()?)?;
         let v = unscaled as i128;
@@ -135,18 +180,7 @@ pub(crate) fn format_fixed(spec: &str, locale: &str, n: &Number) -> Option<Strin
     if q == 0 && unscaled < 0 {
         return None;
     }
-    let mut out = String::with_capacity(24);
-    if q < 0 {
-        out.push('-');
-    }
-    let abs = q.unsigned_abs();
-    let p = 10u128.pow(frac as u32);
-    push_digits(abs / p, 1, &mut out);
-    if frac > 0 {
-        out.push('.');
-        push_digits(abs % p, frac, &mut out);
-    }
-    Some(out)
+    Some((q, frac as u32))
 }
 
 /// Compiles a `number_format` value for a locale given by name.
@@ -318,6 +352,30 @@ mod tests {
         assert_eq!(answered.as_deref(), Some("19.99"));
         assert_eq!(format_fixed("0.00", "de_DE", &Number::Int(1)), None);
         assert_eq!(format_fixed("0.##", "en_US", &Number::Int(1)), None);
+    }
+
+    #[test]
+    fn push_digits_prints_u128_values_padded() {
+        let check = |v: u128, width: usize| {
+            let mut out = String::new();
+            push_digits(v, width, &mut out);
+            assert_eq!(out, format!("{v:0width$}"), "{v} width {width}");
+        };
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            12345,
+            u64::MAX as u128,
+            u64::MAX as u128 + 1,
+            u128::MAX / 10,
+            10u128.pow(38),
+        ] {
+            for width in [0, 1, 3, 12, 25, 39] {
+                check(v, width);
+            }
+        }
     }
 
     #[test]

@@ -1050,6 +1050,9 @@ impl<'a> Env<'a> {
                     (BuiltinId::String, Some(Value::Num(n)), Some(a)) => {
                         self.current_builtin = name;
                         let f = self.arg_str(a, 0)?;
+                        if fb::format_fixed_into(&f, &self.settings.locale, n, &mut self.out) {
+                            return Ok(());
+                        }
                         let s = self
                             .tpl
                             .format_number_with(&f, &self.settings.locale, n)

@@ -58,38 +58,67 @@ pub fn json_string(s: &str, out: &mut String) {
 /// that starts the string or doubles (`]]>`, `-->`); `/` when first or after `<`; C0 controls,
 /// U+007F..U+009F and U+2028/U+2029 numerically.
 fn script_string(s: &str, json: bool, out: &mut String) {
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
-        match c {
-            '"' => out.push_str("\\\""),
-            '\'' if !json => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            '/' if i == 0 || prev == Some('<') => out.push_str("\\/"),
-            '<' if matches!(chars.get(i + 1), None | Some('!') | Some('?')) => {
-                out.push_str(if json { "\\u003C" } else { "\\x3C" })
-            }
-            '>' if i == 0
-                || (matches!(prev, Some(']') | Some('-'))
-                    && (i == 1 || Some(chars[i - 2]) == prev)) =>
-            {
-                out.push_str(if json { "\\u003E" } else { "\\>" })
-            }
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{2028}' | '\u{2029}' => push_hex(out, "\\u", c as u32, 4, true),
-            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
-                if json {
-                    push_hex(out, "\\u", c as u32, 4, true)
-                } else {
-                    push_hex(out, "\\x", c as u32, 2, true)
-                }
-            }
-            c => out.push(c),
+    // runs of characters no rule touches are copied at once
+    let special = |c: char| {
+        let u = c as u32;
+        matches!(
+            c,
+            '"' | '\'' | '\\' | '/' | '<' | '>' | '\u{2028}' | '\u{2029}'
+        ) || u < 0x20
+            || (0x7f..=0x9f).contains(&u)
+    };
+    let mut copied = 0;
+    for (i, c) in s.char_indices() {
+        if special(c) {
+            out.push_str(&s[copied..i]);
+            copied = i + c.len_utf8();
+            let mut back = s[..i].chars().rev();
+            let (prev, prev2) = (back.next(), back.next());
+            let next = s[copied..].chars().next();
+            script_char(c, prev, prev2, next, json, out);
         }
+    }
+    out.push_str(&s[copied..]);
+}
+
+/// One character of [`script_string`], given its neighbours (`prev2 prev c next`; `None` beyond
+/// the ends of the string).
+fn script_char(
+    c: char,
+    prev: Option<char>,
+    prev2: Option<char>,
+    next: Option<char>,
+    json: bool,
+    out: &mut String,
+) {
+    let first = prev.is_none();
+    match c {
+        '"' => out.push_str("\\\""),
+        '\'' if !json => out.push_str("\\'"),
+        '\\' => out.push_str("\\\\"),
+        '/' if first || prev == Some('<') => out.push_str("\\/"),
+        '<' if matches!(next, None | Some('!') | Some('?')) => {
+            out.push_str(if json { "\\u003C" } else { "\\x3C" })
+        }
+        '>' if first
+            || (matches!(prev, Some(']') | Some('-')) && (prev2.is_none() || prev2 == prev)) =>
+        {
+            out.push_str(if json { "\\u003E" } else { "\\>" })
+        }
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\u{2028}' | '\u{2029}' => push_hex(out, "\\u", c as u32, 4, true),
+        c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
+            if json {
+                push_hex(out, "\\u", c as u32, 4, true)
+            } else {
+                push_hex(out, "\\x", c as u32, 2, true)
+            }
+        }
+        c => out.push(c),
     }
 }
 
@@ -341,6 +370,66 @@ pub fn lower_case(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The straightforward form of [`script_string`] (a char vector, every character through the
+    /// rules), which the run-copying implementation must agree with.
+    fn script_string_reference(s: &str, json: bool, out: &mut String) {
+        let chars: Vec<char> = s.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+            match c {
+                '"' => out.push_str("\\\""),
+                '\'' if !json => out.push_str("\\'"),
+                '\\' => out.push_str("\\\\"),
+                '/' if i == 0 || prev == Some('<') => out.push_str("\\/"),
+                '<' if matches!(chars.get(i + 1), None | Some('!') | Some('?')) => {
+                    out.push_str(if json { "\\u003C" } else { "\\x3C" })
+                }
+                '>' if i == 0
+                    || (matches!(prev, Some(']') | Some('-'))
+                        && (i == 1 || Some(chars[i - 2]) == prev)) =>
+                {
+                    out.push_str(if json { "\\u003E" } else { "\\>" })
+                }
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\u{2028}' | '\u{2029}' => push_hex(out, "\\u", c as u32, 4, true),
+                c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
+                    if json {
+                        push_hex(out, "\\u", c as u32, 4, true)
+                    } else {
+                        push_hex(out, "\\x", c as u32, 2, true)
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+    }
+
+    #[test]
+    fn script_string_matches_the_reference() {
+        use proptest::prelude::*;
+        let alphabet: Vec<char> =
+            "ab\"'\\/<>!?]-\n\r\t\u{8}\u{c}\u{1}\u{7f}\u{85}\u{a0}\u{2028}\u{2029}é€😀 "
+                .chars()
+                .collect();
+        let strings = proptest::collection::vec(proptest::sample::select(alphabet), 0..12)
+            .prop_map(|cs| cs.into_iter().collect::<String>());
+        let mut runner =
+            proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(5000));
+        runner
+            .run(&(strings, any::<bool>()), |(s, json)| {
+                let (mut fast, mut reference) = (String::new(), String::new());
+                script_string(&s, json, &mut fast);
+                script_string_reference(&s, json, &mut reference);
+                prop_assert_eq!(fast, reference, "{:?}", s);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 
     fn run(f: fn(&str, &mut String), s: &str) -> String {
         let mut out = String::new();

@@ -617,6 +617,57 @@ impl DecimalPattern {
     }
 
     fn format(&self, n: &Number) -> String {
+        if let Number::Int(v) = n {
+            if let Some(s) = self.format_plain_int(*v) {
+                return s;
+            }
+        }
+        self.format_general(n)
+    }
+
+    /// A machine integer under a pattern that prints integers as their grouped digits (no
+    /// multiplier, exponent, zero padding, integer digit limit, forced fraction or non-ASCII
+    /// digits, as in the locales' "number" patterns): what [`DecimalPattern::format_general`]
+    /// prints, without its digit strings. `None` for every other pattern.
+    fn format_plain_int(&self, v: i64) -> Option<String> {
+        if self.multiplier != 1
+            || self.exponent.is_some()
+            || self.min_int > 1
+            || self.max_int != usize::MAX
+            || self.min_frac != 0
+            || self.decimal_always_shown
+            || self.symbols.zero != '0'
+        {
+            return None;
+        }
+        let mut buf = [0u8; 20];
+        let mut at = buf.len();
+        let mut rest = v.unsigned_abs();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let digits = &buf[at..];
+        let (pre, suf) = self.affixes(v < 0);
+        let mut out = String::with_capacity(pre.len() + suf.len() + digits.len() * 2);
+        out.push_str(pre);
+        for (i, &d) in digits.iter().enumerate() {
+            let left = digits.len() - i;
+            if i > 0 && self.grouping_size != 0 && left % self.grouping_size == 0 {
+                out.push_str(&self.symbols.grouping);
+            }
+            out.push(char::from(d));
+        }
+        out.push_str(suf);
+        Some(out)
+    }
+
+    /// `DecimalFormat.format` for any number.
+    fn format_general(&self, n: &Number) -> String {
         let m = self.multiplier;
         // the value after the multiplier, its sign, and (for doubles) its shortest digits
         let mut digits_inexact = false;
@@ -987,6 +1038,61 @@ mod tests {
 
     fn lit(s: &str) -> Number {
         Number::parse_literal(s).unwrap()
+    }
+
+    /// The integer shortcut prints what the general path prints, for every locale's number,
+    /// currency and percent pattern and a few custom ones (those it does not apply to included).
+    #[test]
+    fn plain_int_shortcut_matches_the_general_path() {
+        use proptest::prelude::*;
+        let mut patterns = Vec::new();
+        for locale in [
+            "en_US", "de_DE", "fr_FR", "de_CH", "hu_HU", "en_IN", "ru_RU", "xx_YY",
+        ] {
+            let locale = Locale::parse(locale).unwrap_or_else(|e| panic!("{e}"));
+            for spec in [
+                "number",
+                "currency",
+                "percent",
+                "#,##0.###",
+                "0",
+                "#",
+                "#,#",
+                "0.00",
+                "000",
+                "#,##0;(#)",
+                "'#'#",
+            ] {
+                let f = NumberFormat::new(spec, &locale).unwrap_or_else(|e| panic!("{e}"));
+                if let Kind::Decimal(p) = f.kind {
+                    patterns.push(p);
+                }
+            }
+        }
+        let applied = patterns
+            .iter()
+            .filter(|p| p.format_plain_int(1).is_some())
+            .count();
+        assert!(
+            applied >= 8,
+            "the shortcut applies to the plain patterns ({applied})"
+        );
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let ints = prop_oneof![
+            any::<i64>(),
+            -100_000i64..100_000,
+            prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0)],
+        ];
+        runner
+            .run(&ints, |v| {
+                for p in &patterns {
+                    if let Some(fast) = p.format_plain_int(v) {
+                        prop_assert_eq!(fast, p.format_general(&Number::Int(v)));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn fmt(spec: &str, locale: &str, n: &Number) -> String {
