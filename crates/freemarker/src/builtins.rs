@@ -481,11 +481,23 @@ impl<'a> Env<'a> {
                 let units: Vec<u16> = h.encode_utf16().collect();
                 let from = self.arg_num(a, 0)?.int_value() as i64;
                 let to = if a.len() > 1 { self.arg_num(a, 1)?.int_value() as i64 } else { units.len() as i64 };
-                if from < 0 || to < from || to > units.len() as i64 {
-                    return Err(self.err(span, format!(
-                        "?substring(...) indexes out of range: from {from} to {to}, but the string length is {}.",
-                        units.len()
-                    )));
+                let len = units.len() as i64;
+                // FreeMarker's checks, in its order and words.
+                let problem = [(0, from), (1, to)].into_iter().find_map(|(index, value)| {
+                    let detail = if value < 0 {
+                        format!("The index must be at least 0, but was {value}.")
+                    } else if value > len {
+                        format!("The index mustn't be greater than the length of the string, {len}, but it was {value}.")
+                    } else {
+                        return None;
+                    };
+                    Some(format!("?substring(...) argument #{} had invalid value: {detail}", index + 1))
+                });
+                let problem = problem.or_else(|| (from > to).then(|| format!(
+                    "?substring(...) arguments have invalid value: The begin index argument, {from}, shouldn't be greater than the end index argument, {to}."
+                )));
+                if let Some(message) = problem {
+                    return Err(self.err(span, message));
                 }
                 Value::string(crate::render::utf16_to_string(&units[from as usize..to as usize]))
             }
@@ -1205,7 +1217,7 @@ impl<'a> Env<'a> {
                     m.groups.iter().map(|g| Value::String(g.clone())).collect(),
                 )),
                 _ => {
-                    return Err(self.type_err(&t, tspan, name, "regular expression matcher result"))
+                    return Err(self.type_err(&t, tspan, name, "regular expression matcher"))
                 }
             },
             B::Keys => {
@@ -1339,7 +1351,14 @@ impl<'a> Env<'a> {
         } else {
             "a"
         };
-        self.err(span, format!("For \"?{name}\" left-hand operand: Expected {article} {expected}, but this has evaluated to {}:", t.describe()))
+        // FreeMarker names an ordinary built-in without its call ("?join"): the call is a separate
+        // node there. Built-ins whose arguments are parsed with them ("?map(...)") keep it.
+        let shown = if name.call && PARSED_WITH_ARGUMENTS.contains(&name.name) {
+            name.to_string()
+        } else {
+            name.name.to_owned()
+        };
+        self.err(span, format!("For \"?{shown}\" left-hand operand: Expected {article} {expected}, but this has evaluated to {}:", t.describe()))
     }
 
     fn regex(&self, pattern: &str, flags: &str, span: Span) -> R<regex::Regex> {
@@ -1607,6 +1626,16 @@ fn json_to_owned<'a>(j: &serde_json::Value) -> Value<'a> {
 
 /// A built-in's name as FreeMarker's messages show it: `name`, or `name(...)` when it was called
 /// with arguments. Only formatted when a message needs it.
+/// Built-ins whose arguments FreeMarker parses as part of the built-in (lambdas, `?then`, `?switch`).
+const PARSED_WITH_ARGUMENTS: [&str; 6] = [
+    "then",
+    "switch",
+    "map",
+    "filter",
+    "take_while",
+    "drop_while",
+];
+
 #[derive(Clone, Copy)]
 pub(crate) struct Shown<'n> {
     name: &'n str,
