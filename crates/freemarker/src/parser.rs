@@ -1751,31 +1751,29 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_or(&mut self) -> PResult<Expr> {
-        let mut l = self.parse_and()?;
-        while self.peek()?.tok == Tok::Or {
-            self.bump()?;
-            let r = self.parse_and()?;
-            refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
-            refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
-            let span = l.span.to(r.span);
-            l = Expr {
-                kind: ExprKind::Or(Box::new(l), Box::new(r)),
-                span,
-            };
-        }
-        Ok(l)
+        self.parse_logical(Tok::Or, Self::parse_and, ExprKind::Or)
     }
 
     fn parse_and(&mut self) -> PResult<Expr> {
-        let mut l = self.parse_eq()?;
-        while self.peek()?.tok == Tok::And {
+        self.parse_logical(Tok::And, Self::parse_eq, ExprKind::And)
+    }
+
+    /// A left-associative chain of `||` or `&&` over `operand`s, which must not be non-boolean literals.
+    fn parse_logical(
+        &mut self,
+        op: Tok,
+        operand: fn(&mut Self) -> PResult<Expr>,
+        make: fn(Box<Expr>, Box<Expr>) -> ExprKind,
+    ) -> PResult<Expr> {
+        let mut l = operand(self)?;
+        while self.peek()?.tok == op {
             self.bump()?;
-            let r = self.parse_eq()?;
+            let r = operand(self)?;
             refuse_literal(&l, NOT_BOOLEAN, "boolean (true/false)")?;
             refuse_literal(&r, NOT_BOOLEAN, "boolean (true/false)")?;
             let span = l.span.to(r.span);
             l = Expr {
-                kind: ExprKind::And(Box::new(l), Box::new(r)),
+                kind: make(Box::new(l), Box::new(r)),
                 span,
             };
         }
