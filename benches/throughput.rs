@@ -4,7 +4,8 @@
 //! Run: `cargo bench --bench throughput`. Env: `EVENTS` per run (200000), `CONCURRENCY` (64),
 //! `SINK_THREADS` (one per core, as `webhook-sink run`), `ROUNDS` (3), `WRK_SECONDS` (5, 0 skips
 //! wrk), `RECEIVER_THREADS` (1), `TEMPLATE` (an event template file, optional), `NO_METRICS`
-//! (set: no metrics recorder; by default one is installed, as `webhook-sink run` does).
+//! (set: no metrics recorder; by default one is installed, as `webhook-sink run` does), `PHASES`
+//! (which of `direct,hosted,wrk` to run; all by default).
 //! The receiver is a child process (this binary in receiver mode). Each round runs the sink fed
 //! batches directly, the host's demo source -> sink, and wrk (best of -t1 and -t2) against the
 //! receiver; it prints the medians: events/s, CPU per event of the sink process (steadier than a
@@ -209,6 +210,8 @@ fn main() {
     let wrk_seconds: u64 = env_or("WRK_SECONDS", 5);
     let rounds: usize = env_or("ROUNDS", 3);
     let template = std::env::var("TEMPLATE").ok();
+    let phases = std::env::var("PHASES").unwrap_or_else(|_| "direct,hosted,wrk".to_owned());
+    let phase = |name: &str| phases.split(',').any(|p| p.trim() == name);
 
     // The receiver: a child process (this binary in receiver mode), like a separate server.
     let mut child = std::process::Command::new(std::env::current_exe().expect("own path"))
@@ -265,16 +268,21 @@ fn main() {
     // Rounds of (direct, hosted, wrk), interleaved so that a noisy moment hurts all three alike.
     let (mut direct, mut hosted, mut wrk) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        direct.push(measure(&mut ask_count, || {
-            runtime.block_on(run_direct(&sink_table, events))
-        }));
-        hosted.push(measure(&mut ask_count, || {
-            runtime.block_on(run_hosted(&sink_table, events))
-        }));
+        if phase("direct") {
+            direct.push(measure(&mut ask_count, || {
+                runtime.block_on(run_direct(&sink_table, events))
+            }));
+        }
+        if phase("hosted") {
+            hosted.push(measure(&mut ask_count, || {
+                runtime.block_on(run_hosted(&sink_table, events))
+            }));
+        }
 
         // wrk's best of one and two threads: the receiver's capacity as a C load generator sees it.
         let best = [1, 2]
             .iter()
+            .filter(|_| phase("wrk"))
             .filter_map(|threads| run_wrk(&url, wrk_seconds, *threads, concurrency, &body))
             .fold(None, |best: Option<f64>, r| {
                 Some(best.map_or(r, |b| b.max(r)))

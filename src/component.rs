@@ -11,7 +11,7 @@ use pipeline_core::{
 
 use crate::config::WebhookConfig;
 use crate::dispatch::http::build_client_trusting;
-use crate::dispatch::{build_stack, Concurrency, HttpService, Target};
+use crate::dispatch::{build_stack, Concurrency, HttpService, StackSettings, Target};
 use crate::outer::{MemoryTier, RetryTier};
 use crate::payload::Payloads;
 use crate::select::Selector;
@@ -86,24 +86,52 @@ impl WebhookSinkConfig {
     /// Builds the running sink around an outer retry tier.
     fn build_sink_with(&self, metrics: Arc<SinkMetrics>, tier: Arc<dyn RetryTier>) -> WebhookSink {
         let config = &self.config;
-        let slots = match config.stack.concurrency {
+        let concurrency = match config.stack.concurrency {
             Concurrency::Fixed(n) | Concurrency::Adaptive(n) => n,
         };
         let target = Arc::new(Target {
             uri: config.uri.clone(),
             headers: config.headers.clone(),
         });
-        let client = build_client_trusting(slots, &config.extra_roots);
-        let http = HttpService::new(client, target, Arc::clone(&metrics), slots);
-        let service = build_stack(http, &config.stack, Arc::clone(&metrics));
+        let lanes = lane_count(&config.stack, concurrency);
+        let stacks = (0..lanes)
+            .map(|lane| {
+                // Each lane's share of the permits, its own connections and its own stack.
+                let share = lane_share(concurrency, lanes, lane);
+                let mut settings = config.stack.clone();
+                settings.concurrency = match config.stack.concurrency {
+                    Concurrency::Fixed(_) => Concurrency::Fixed(share),
+                    Concurrency::Adaptive(_) => Concurrency::Adaptive(share),
+                };
+                let client = build_client_trusting(share, &config.extra_roots);
+                let http =
+                    HttpService::new(client, Arc::clone(&target), Arc::clone(&metrics), share);
+                build_stack(http, &settings, Arc::clone(&metrics))
+            })
+            .collect();
         let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
         let shared = Shared {
             url: config.url.clone(),
             tier,
             metrics,
         };
-        WebhookSink::new(selector, service, shared, slots)
+        WebhookSink::new(selector, stacks, shared, concurrency)
     }
+}
+
+/// How many dispatch lanes (threads) a sink uses: one per core, at most one per permit, and one
+/// when a rate limit is set (a limit shared by lanes would need a lock per request).
+fn lane_count(stack: &StackSettings, concurrency: usize) -> usize {
+    if stack.rate_limit > 0 {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(concurrency).max(1)
+}
+
+/// Lane `lane`'s share of `concurrency` permits: as even as possible, summing to the whole.
+fn lane_share(concurrency: usize, lanes: usize, lane: usize) -> usize {
+    concurrency / lanes + usize::from(lane < concurrency % lanes)
 }
 
 #[async_trait]
@@ -152,4 +180,43 @@ fn healthcheck(uri: http::Uri) -> Healthcheck {
             ))),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::AttemptSettings;
+
+    fn settings(rate_limit: u64) -> StackSettings {
+        StackSettings {
+            timeout: Duration::from_secs(1),
+            concurrency: Concurrency::Fixed(64),
+            rate_limit,
+            attempt: AttemptSettings::default(),
+        }
+    }
+
+    #[test]
+    fn lanes_split_the_permits_without_losing_or_adding_one() {
+        for concurrency in 1..40 {
+            for lanes in 1..=concurrency.min(8) {
+                let shares: Vec<usize> = (0..lanes)
+                    .map(|lane| lane_share(concurrency, lanes, lane))
+                    .collect();
+                assert_eq!(shares.iter().sum::<usize>(), concurrency);
+                assert!(
+                    shares.iter().all(|&s| s >= 1),
+                    "{concurrency}/{lanes}: {shares:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_lane_per_core_but_never_more_than_permits_and_one_under_a_rate_limit() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(lane_count(&settings(0), 64), cores.min(64));
+        assert_eq!(lane_count(&settings(0), 1), 1);
+        assert_eq!(lane_count(&settings(100), 64), 1);
+    }
 }

@@ -4,10 +4,12 @@
 //! ([`record`]), filters it per stream, renders its payload ([`payload`]), and sends it through
 //! the [`dispatch`] stack; an attempt that fails goes to the outer retry tier ([`outer`]).
 
+mod attempt;
 pub mod component;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
+mod lanes;
 pub mod outer;
 pub mod payload;
 pub mod preview;

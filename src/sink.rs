@@ -1,56 +1,59 @@
 //! The running `webhook` sink: batches in, one HTTP request per payload out, acknowledgements back.
 //!
 //! `run` is a short pipeline: expand each batch into jobs (classify, filter, render; see
-//! [`crate::select`]), then drive the dispatch stack. It takes the next job only when the stack is
-//! ready (a free concurrency permit) and a job slot is free, so a slow webhook slows the sources.
-//! Each attempt finishes on its own task, which acknowledges the record and counts it; a failed
-//! first attempt goes to the outer retry tier, whose due records re-enter the same stack.
+//! [`crate::select`]), then deal them in chunks to the dispatch lanes ([`crate::lanes`]), each
+//! driving its own dispatch stack. It takes the next job only when a job slot is free and hands
+//! a chunk over only when a lane has room, so a slow webhook slows the sources. Each attempt
+//! finishes on its lane ([`crate::attempt`]), which acknowledges the record and counts it; a
+//! failed first attempt goes to the outer retry tier, whose due records are dealt the same way.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use pipeline_core::{EventArray, EventStatus, StreamSink};
+use pipeline_core::{EventArray, StreamSink};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::{Service, ServiceExt};
 
-use crate::dispatch::{AttemptResult, DispatchService, Payload};
-use crate::outer::{Disposition, DueRecord, FailedRecord, RetryTier, TierError};
+pub(crate) use crate::attempt::Shared;
+use crate::attempt::Work;
+use crate::dispatch::DispatchService;
+use crate::lanes::{LaneError, Lanes};
+use crate::outer::{DueRecord, RetryTier};
 use crate::select::{Job, Selector};
-use crate::telemetry::{Outcome, SinkMetrics};
 
 /// The sink as the host runs it.
 pub struct WebhookSink {
     selector: Selector,
-    service: DispatchService,
+    /// One dispatch stack per lane.
+    stacks: Vec<DispatchService>,
     shared: Arc<Shared>,
+    /// Jobs dealt to a lane at once.
+    chunk: usize,
     /// How many jobs may be between "taken from the input" and "acknowledged".
     slots: usize,
 }
 
-/// What every attempt's task needs.
-pub(crate) struct Shared {
-    pub(crate) url: String,
-    pub(crate) tier: Arc<dyn RetryTier>,
-    pub(crate) metrics: Arc<SinkMetrics>,
-}
-
 impl WebhookSink {
-    /// A sink selecting with `selector`, sending through `service`, with `slots` jobs in flight at most.
+    /// A sink selecting with `selector` and sending through `stacks` (one lane each), which
+    /// together allow `concurrency` requests in flight.
     pub(crate) fn new(
         selector: Selector,
-        service: DispatchService,
+        stacks: Vec<DispatchService>,
         shared: Shared,
-        slots: usize,
+        concurrency: usize,
     ) -> Self {
+        let lanes = stacks.len().max(1);
+        // Half a lane's permits per chunk: a lane refills before it runs dry, and the slots
+        // beyond the permits (one chunk per lane) stay few.
+        let chunk = (concurrency / lanes / 2).max(1);
         WebhookSink {
             selector,
-            service,
+            stacks,
             shared: Arc::new(shared),
-            slots: slots.max(1),
+            chunk,
+            slots: concurrency.max(1) + lanes * chunk,
         }
     }
 }
@@ -63,49 +66,99 @@ enum Next {
 
 #[async_trait]
 impl StreamSink for WebhookSink {
-    async fn run(self: Box<Self>, mut input: BoxStream<'_, EventArray>) -> Result<(), ()> {
+    async fn run(self: Box<Self>, input: BoxStream<'_, EventArray>) -> Result<(), ()> {
         let WebhookSink {
             selector,
-            mut service,
+            stacks,
             shared,
+            chunk,
             slots,
         } = *self;
+        let lanes = match Lanes::start(stacks, &shared) {
+            Ok(lanes) => lanes,
+            Err(error) => {
+                tracing::error!(%error, "the sink cannot start");
+                return Err(());
+            }
+        };
+        let mut run = Run {
+            selector,
+            shared,
+            lanes,
+            chunk,
+            slots,
+        };
+        match run.deliver(input).await {
+            Ok(()) => run.lanes.finish().await.map_err(|_| ()),
+            Err(error) => {
+                tracing::error!(%error, "the sink stopped");
+                Err(())
+            }
+        }
+    }
+}
+
+/// The sink's loop state.
+struct Run {
+    selector: Selector,
+    shared: Arc<Shared>,
+    lanes: Lanes,
+    chunk: usize,
+    slots: usize,
+}
+
+impl Run {
+    /// Deals every input record and due retry to the lanes until the input ends and every
+    /// attempt has finished.
+    async fn deliver(&mut self, mut input: BoxStream<'_, EventArray>) -> Result<(), LaneError> {
+        let slots = self.slots;
         let fresh_slots = Arc::new(Semaphore::new(slots));
         let retry_slots = Arc::new(Semaphore::new(slots));
         let mut queue: VecDeque<Job> = VecDeque::new();
+        let mut pending: Vec<Work> = Vec::with_capacity(self.chunk);
 
         // The wait for the next due retry lives across iterations: re-creating it for every
         // fresh job would cost a permit, a clock read and a timer per record.
         let mut retry = Box::pin(next_retry(
-            Arc::clone(&shared.tier),
+            Arc::clone(&self.shared.tier),
             Arc::clone(&retry_slots),
         ));
         loop {
-            if ready(&mut service).await.is_err() {
-                return Err(());
-            }
             let next = tokio::select! {
                 biased;
                 (due, slot) = &mut retry => Next::Retry(due, slot),
-                fresh = next_fresh(&selector, &mut queue, &mut input, &fresh_slots) => Next::Fresh(fresh),
+                fresh = next_fresh(&self.selector, &mut queue, &mut input, &fresh_slots) => Next::Fresh(fresh),
             };
             match next {
                 Next::Retry(due, slot) => {
                     retry.set(next_retry(
-                        Arc::clone(&shared.tier),
+                        Arc::clone(&self.shared.tier),
                         Arc::clone(&retry_slots),
                     ));
-                    start_retry(&mut service, &shared, due, slot);
+                    self.lanes.send(vec![Work::Retry(due, slot)]).await?;
                 }
-                Next::Fresh(Some((job, slot))) => start_fresh(&mut service, &shared, job, slot),
+                Next::Fresh(Some((job, slot))) => {
+                    pending.push(Work::Fresh(job, slot));
+                    // A chunk goes when full, or when the next job would have to be waited for.
+                    if pending.len() >= self.chunk
+                        || queue.is_empty()
+                        || fresh_slots.available_permits() == 0
+                    {
+                        let full = std::mem::replace(&mut pending, Vec::with_capacity(self.chunk));
+                        self.lanes.send(full).await?;
+                    }
+                }
                 Next::Fresh(None) => break,
             }
+        }
+        if !pending.is_empty() {
+            self.lanes.send(pending).await?;
         }
 
         // Input ended: let every fresh job finish (their failures may wait for room in the
         // tier, which only retries free), then the retries in flight.
-        let all_fresh = u32::try_from(slots).unwrap_or(u32::MAX);
-        let drained = Arc::clone(&fresh_slots).acquire_many_owned(all_fresh);
+        let all = u32::try_from(slots).unwrap_or(u32::MAX);
+        let drained = Arc::clone(&fresh_slots).acquire_many_owned(all);
         tokio::pin!(drained);
         loop {
             tokio::select! {
@@ -113,24 +166,22 @@ impl StreamSink for WebhookSink {
                 _ = &mut drained => break,
                 (due, slot) = &mut retry => {
                     retry.set(next_retry(
-                        Arc::clone(&shared.tier),
+                        Arc::clone(&self.shared.tier),
                         Arc::clone(&retry_slots),
                     ));
-                    if ready(&mut service).await.is_err() {
-                        return Err(());
-                    }
-                    start_retry(&mut service, &shared, due, slot);
+                    self.lanes.send(vec![Work::Retry(due, slot)]).await?;
                 }
             }
         }
         // Its retry slot must come back before the wait for every slot below.
         drop(retry);
-        let _ = retry_slots.acquire_many(all_fresh).await;
+        let _ = retry_slots.acquire_many(all).await;
 
         // A tier that does not survive the process gives every waiting record one last attempt;
         // a durable one keeps them for the next start.
-        let Some(last_chance) = shared.tier.take_all_for_shutdown().await else {
-            let waiting = shared.tier.len();
+        let tier = Arc::clone(&self.shared.tier);
+        let Some(last_chance) = tier.take_all_for_shutdown().await else {
+            let waiting = tier.len();
             if waiting > 0 {
                 tracing::info!(
                     records = waiting,
@@ -143,31 +194,21 @@ impl StreamSink for WebhookSink {
             let Ok(slot) = Arc::clone(&retry_slots).acquire_owned().await else {
                 break;
             };
-            if ready(&mut service).await.is_err() {
-                return Err(());
-            }
-            start_retry(&mut service, &shared, due, slot);
+            self.lanes.send(vec![Work::Retry(due, slot)]).await?;
         }
-        let _ = retry_slots.acquire_many(all_fresh).await;
-        let abandoned = shared.tier.len();
+        let _ = retry_slots.acquire_many(all).await;
+        let abandoned = tier.len();
         if abandoned > 0 {
             tracing::warn!(
                 records = abandoned,
                 "the in-memory retry tier still holds records at shutdown; they are lost"
             );
-            shared.metrics.discarded_lost.increment(abandoned as u64);
+            self.shared
+                .metrics
+                .discarded_lost
+                .increment(abandoned as u64);
         }
         Ok(())
-    }
-}
-
-async fn ready(service: &mut DispatchService) -> Result<(), ()> {
-    match service.ready().await {
-        Ok(_) => Ok(()),
-        Err(error) => {
-            tracing::error!(%error, "the dispatch stack failed");
-            Err(())
-        }
     }
 }
 
@@ -197,145 +238,5 @@ async fn next_fresh(
         }
         let batch = input.next().await?;
         selector.expand(batch, queue);
-    }
-}
-
-fn start_fresh(
-    service: &mut DispatchService,
-    shared: &Arc<Shared>,
-    job: Job,
-    slot: OwnedSemaphorePermit,
-) {
-    let attempt = service.call(Payload::new(job.stream, job.body.clone()));
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        let result = attempt.await;
-        finish_fresh(&shared, job, result).await;
-        drop(slot);
-    });
-}
-
-fn start_retry(
-    service: &mut DispatchService,
-    shared: &Arc<Shared>,
-    due: DueRecord,
-    slot: OwnedSemaphorePermit,
-) {
-    let payload = Payload::new(due.record.stream, due.record.body.clone());
-    let attempt = service.call(payload);
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        let result = attempt.await;
-        finish_retry(&shared, due, result).await;
-        drop(slot);
-    });
-}
-
-/// The failure of an attempt in words, or `None` on a 2xx.
-fn failure(url: &str, result: &AttemptResult) -> Option<(String, Option<Duration>)> {
-    match result {
-        Ok(response) if response.status.is_success() => None,
-        Ok(response) => Some((
-            format!("{url} answered {}", response.status),
-            response.retry_after,
-        )),
-        Err(error) => Some((format!("{url}: {error}"), None)),
-    }
-}
-
-fn count_delivered(
-    shared: &Shared,
-    stream: crate::stream::Stream,
-    bytes: usize,
-    received_at: SystemTime,
-    outcome: Outcome,
-) {
-    let metrics = shared.metrics.stream(stream);
-    metrics.sent_events.increment(1);
-    metrics.sent_bytes.increment(bytes as u64);
-    metrics.delivery(outcome);
-    if let Ok(latency) = received_at.elapsed() {
-        metrics.delivery_latency.record(latency.as_secs_f64());
-    }
-}
-
-async fn finish_fresh(shared: &Shared, job: Job, result: AttemptResult) {
-    let Some((reason, retry_after)) = failure(&shared.url, &result) else {
-        count_delivered(
-            shared,
-            job.stream,
-            job.body.len(),
-            job.received_at,
-            Outcome::FirstAttempt,
-        );
-        job.finalizers.update_status(EventStatus::Delivered);
-        return;
-    };
-    shared.metrics.error("request_failed", "sending");
-    tracing::debug!(stream = %job.stream, %reason, "first attempt failed; handing to the retry tier");
-    let record = FailedRecord {
-        stream: job.stream,
-        body: job.body,
-        attempts_made: 1,
-        last_error: reason,
-        retry_after,
-        received_at: job.received_at,
-    };
-    let stream_metrics = shared.metrics.stream(job.stream);
-    let status = match shared.tier.enqueue(record).await {
-        Ok(Disposition::Rescheduled) => {
-            stream_metrics.retry_store_records.increment(1.0);
-            EventStatus::Delivered
-        }
-        Ok(Disposition::DeadLettered) => {
-            stream_metrics.delivery(Outcome::Expired);
-            EventStatus::Delivered
-        }
-        Err(error @ TierError::Full { .. }) => {
-            tracing::warn!(%error, stream = %job.stream, "record dropped");
-            stream_metrics.delivery(Outcome::Discarded);
-            shared.metrics.discarded_lost.increment(1);
-            EventStatus::Errored
-        }
-        Err(error) => {
-            tracing::error!(%error, stream = %job.stream, "record not stored");
-            shared.metrics.error("store_failed", "sending");
-            EventStatus::Errored
-        }
-    };
-    job.finalizers.update_status(status);
-}
-
-async fn finish_retry(shared: &Shared, due: DueRecord, result: AttemptResult) {
-    let stream = due.record.stream;
-    let stream_metrics = shared.metrics.stream(stream);
-    let failed = failure(&shared.url, &result);
-    let delivered = failed.is_none();
-    let (outcome, retry_after) = match failed {
-        None => (Ok(()), None),
-        Some((reason, retry_after)) => (Err(reason), retry_after),
-    };
-    match shared.tier.complete(due.id, outcome, retry_after).await {
-        Ok(_) if delivered => {
-            stream_metrics.retry_store_records.decrement(1.0);
-            count_delivered(
-                shared,
-                stream,
-                due.record.body.len(),
-                due.record.received_at,
-                Outcome::AfterRetry,
-            );
-        }
-        Ok(Some(Disposition::DeadLettered)) => {
-            stream_metrics.retry_store_records.decrement(1.0);
-            stream_metrics.delivery(Outcome::Expired);
-            shared.metrics.error("delivery_expired", "sending");
-            tracing::warn!(%stream, attempts = due.record.attempts_made + 1, "attempts spent; record moved to the dead letters");
-        }
-        Ok(_) => {}
-        Err(error) => {
-            tracing::error!(%error, %stream, "the retry store failed to record an attempt");
-            shared.metrics.error("store_failed", "sending");
-        }
     }
 }

@@ -129,6 +129,38 @@ async fn a_request_that_never_answers_does_not_hold_up_the_others() {
 }
 
 #[tokio::test]
+async fn with_two_permits_one_hanging_request_leaves_the_other_permit_to_the_rest() {
+    // Two permits may be two dispatch lanes of one permit each: records must go to the lane
+    // with room, not wait behind the stuck one.
+    let receiver = Receiver::start().await.unwrap();
+    receiver.script([Reply::Hang]);
+    let config = format!(
+        "url = \"{}\"\n[request]\nconcurrency = 2\ntimeout = \"2s\"\n{FAST_RETRIES}",
+        receiver.url()
+    );
+    let sink = start_sink(&config, 4);
+    let records = (0..20)
+        .map(|i| json!({"event_type": "e", "n": i}))
+        .collect();
+    let (batch, ack) = acked_batch(records);
+    sink.input.send(batch).await.unwrap();
+    assert!(
+        receiver.wait_for(20, Duration::from_millis(1500)).await,
+        "only {} of 20 arrived while one request hung",
+        receiver.count()
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(6), ack)
+            .await
+            .unwrap(),
+        BatchStatus::Delivered
+    );
+    receiver.release();
+    drop(sink.input);
+    sink.done.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_stalled_webhook_stops_the_input_and_everything_arrives_after_recovery() {
     let receiver = Receiver::start().await.unwrap();
     receiver.set_default(Reply::Hang);

@@ -1,0 +1,169 @@
+//! One attempt of one record: start it on the dispatch stack, then acknowledge and count it.
+//!
+//! A fresh record's failed first attempt goes to the outer retry tier; a due record's attempt
+//! reports its outcome back to the tier, which reschedules or dead-letters it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use pipeline_core::EventStatus;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::task::TaskTracker;
+use tower::Service;
+
+use crate::dispatch::{AttemptResult, DispatchService, Payload};
+use crate::outer::{Disposition, DueRecord, FailedRecord, RetryTier, TierError};
+use crate::select::Job;
+use crate::telemetry::{Outcome, SinkMetrics};
+
+/// What every attempt needs besides its record.
+pub(crate) struct Shared {
+    pub(crate) url: String,
+    pub(crate) tier: Arc<dyn RetryTier>,
+    pub(crate) metrics: Arc<SinkMetrics>,
+}
+
+/// A record on its way to the webhook, holding the sink's slot until it is acknowledged.
+pub(crate) enum Work {
+    /// A record's first attempt.
+    Fresh(Job, OwnedSemaphorePermit),
+    /// A record the outer tier found due.
+    Retry(DueRecord, OwnedSemaphorePermit),
+}
+
+/// Calls the (ready) stack with `work` and finishes the attempt on a task tracked by `tasks`.
+pub(crate) fn start(
+    service: &mut DispatchService,
+    shared: &Arc<Shared>,
+    tasks: &TaskTracker,
+    work: Work,
+) {
+    let shared = Arc::clone(shared);
+    match work {
+        Work::Fresh(job, slot) => {
+            let attempt = service.call(Payload::new(job.stream, job.body.clone()));
+            tasks.spawn(async move {
+                let result = attempt.await;
+                finish_fresh(&shared, job, result).await;
+                drop(slot);
+            });
+        }
+        Work::Retry(due, slot) => {
+            let attempt = service.call(Payload::new(due.record.stream, due.record.body.clone()));
+            tasks.spawn(async move {
+                let result = attempt.await;
+                finish_retry(&shared, due, result).await;
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// The failure of an attempt in words, or `None` on a 2xx.
+fn failure(url: &str, result: &AttemptResult) -> Option<(String, Option<Duration>)> {
+    match result {
+        Ok(response) if response.status.is_success() => None,
+        Ok(response) => Some((
+            format!("{url} answered {}", response.status),
+            response.retry_after,
+        )),
+        Err(error) => Some((format!("{url}: {error}"), None)),
+    }
+}
+
+fn count_delivered(
+    shared: &Shared,
+    stream: crate::stream::Stream,
+    bytes: usize,
+    received_at: SystemTime,
+    outcome: Outcome,
+) {
+    let metrics = shared.metrics.stream(stream);
+    metrics.sent_events.increment(1);
+    metrics.sent_bytes.increment(bytes as u64);
+    metrics.delivery(outcome);
+    if let Ok(latency) = received_at.elapsed() {
+        metrics.delivery_latency.record(latency.as_secs_f64());
+    }
+}
+
+async fn finish_fresh(shared: &Shared, job: Job, result: AttemptResult) {
+    let Some((reason, retry_after)) = failure(&shared.url, &result) else {
+        count_delivered(
+            shared,
+            job.stream,
+            job.body.len(),
+            job.received_at,
+            Outcome::FirstAttempt,
+        );
+        job.finalizers.update_status(EventStatus::Delivered);
+        return;
+    };
+    shared.metrics.error("request_failed", "sending");
+    tracing::debug!(stream = %job.stream, %reason, "first attempt failed; handing to the retry tier");
+    let record = FailedRecord {
+        stream: job.stream,
+        body: job.body,
+        attempts_made: 1,
+        last_error: reason,
+        retry_after,
+        received_at: job.received_at,
+    };
+    let stream_metrics = shared.metrics.stream(job.stream);
+    let status = match shared.tier.enqueue(record).await {
+        Ok(Disposition::Rescheduled) => {
+            stream_metrics.retry_store_records.increment(1.0);
+            EventStatus::Delivered
+        }
+        Ok(Disposition::DeadLettered) => {
+            stream_metrics.delivery(Outcome::Expired);
+            EventStatus::Delivered
+        }
+        Err(error @ TierError::Full { .. }) => {
+            tracing::warn!(%error, stream = %job.stream, "record dropped");
+            stream_metrics.delivery(Outcome::Discarded);
+            shared.metrics.discarded_lost.increment(1);
+            EventStatus::Errored
+        }
+        Err(error) => {
+            tracing::error!(%error, stream = %job.stream, "record not stored");
+            shared.metrics.error("store_failed", "sending");
+            EventStatus::Errored
+        }
+    };
+    job.finalizers.update_status(status);
+}
+
+async fn finish_retry(shared: &Shared, due: DueRecord, result: AttemptResult) {
+    let stream = due.record.stream;
+    let stream_metrics = shared.metrics.stream(stream);
+    let failed = failure(&shared.url, &result);
+    let delivered = failed.is_none();
+    let (outcome, retry_after) = match failed {
+        None => (Ok(()), None),
+        Some((reason, retry_after)) => (Err(reason), retry_after),
+    };
+    match shared.tier.complete(due.id, outcome, retry_after).await {
+        Ok(_) if delivered => {
+            stream_metrics.retry_store_records.decrement(1.0);
+            count_delivered(
+                shared,
+                stream,
+                due.record.body.len(),
+                due.record.received_at,
+                Outcome::AfterRetry,
+            );
+        }
+        Ok(Some(Disposition::DeadLettered)) => {
+            stream_metrics.retry_store_records.decrement(1.0);
+            stream_metrics.delivery(Outcome::Expired);
+            shared.metrics.error("delivery_expired", "sending");
+            tracing::warn!(%stream, attempts = due.record.attempts_made + 1, "attempts spent; record moved to the dead letters");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, %stream, "the retry store failed to record an attempt");
+            shared.metrics.error("store_failed", "sending");
+        }
+    }
+}
