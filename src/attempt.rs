@@ -14,6 +14,7 @@ use tower::Service;
 use crate::dispatch::{AttemptResult, DispatchService, Payload};
 use crate::outer::{Disposition, DueRecord, FailedRecord, RetryTier, TierError};
 use crate::select::Job;
+use crate::tally::HotCounts;
 use crate::telemetry::{Outcome, SinkMetrics};
 
 /// What every attempt needs besides its record.
@@ -31,20 +32,23 @@ pub(crate) enum Work {
     Retry(DueRecord, OwnedSemaphorePermit),
 }
 
-/// Calls the (ready) stack with `work` and finishes the attempt on a task tracked by `tasks`.
+/// Calls the (ready) stack with `work` and finishes the attempt on a task tracked by `tasks`,
+/// counting deliveries into `counts`.
 pub(crate) fn start(
     service: &mut DispatchService,
     shared: &Arc<Shared>,
+    counts: &HotCounts,
     tasks: &TaskTracker,
     work: Work,
 ) {
     let shared = Arc::clone(shared);
+    let counts = counts.clone();
     match work {
         Work::Fresh(job, slot) => {
             let attempt = service.call(Payload::new(job.stream, job.body.clone()));
             tasks.spawn(async move {
                 let result = attempt.await;
-                finish_fresh(&shared, job, result).await;
+                finish_fresh(&shared, &counts, job, result).await;
                 drop(slot);
             });
         }
@@ -52,7 +56,7 @@ pub(crate) fn start(
             let attempt = service.call(Payload::new(due.record.stream, due.record.body.clone()));
             tasks.spawn(async move {
                 let result = attempt.await;
-                finish_retry(&shared, due, result).await;
+                finish_retry(&shared, &counts, due, result).await;
                 drop(slot);
             });
         }
@@ -72,25 +76,20 @@ fn failure(url: &str, result: &AttemptResult) -> Option<(String, Option<Duration
 }
 
 fn count_delivered(
-    shared: &Shared,
+    counts: &HotCounts,
     stream: crate::stream::Stream,
     bytes: usize,
     received_at: SystemTime,
     outcome: Outcome,
 ) {
-    let metrics = shared.metrics.stream(stream);
-    metrics.sent_events.increment(1);
-    metrics.sent_bytes.increment(bytes as u64);
-    metrics.delivery(outcome);
-    if let Ok(latency) = received_at.elapsed() {
-        metrics.delivery_latency.record(latency.as_secs_f64());
-    }
+    let latency = received_at.elapsed().ok().map(|l| l.as_secs_f64());
+    counts.delivered(stream, bytes as u64, latency, outcome);
 }
 
-async fn finish_fresh(shared: &Shared, job: Job, result: AttemptResult) {
+async fn finish_fresh(shared: &Shared, counts: &HotCounts, job: Job, result: AttemptResult) {
     let Some((reason, retry_after)) = failure(&shared.url, &result) else {
         count_delivered(
-            shared,
+            counts,
             job.stream,
             job.body.len(),
             job.received_at,
@@ -134,7 +133,7 @@ async fn finish_fresh(shared: &Shared, job: Job, result: AttemptResult) {
     job.finalizers.update_status(status);
 }
 
-async fn finish_retry(shared: &Shared, due: DueRecord, result: AttemptResult) {
+async fn finish_retry(shared: &Shared, counts: &HotCounts, due: DueRecord, result: AttemptResult) {
     let stream = due.record.stream;
     let stream_metrics = shared.metrics.stream(stream);
     let failed = failure(&shared.url, &result);
@@ -147,7 +146,7 @@ async fn finish_retry(shared: &Shared, due: DueRecord, result: AttemptResult) {
         Ok(_) if delivered => {
             stream_metrics.retry_store_records.decrement(1.0);
             count_delivered(
-                shared,
+                counts,
                 stream,
                 due.record.body.len(),
                 due.record.received_at,

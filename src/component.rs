@@ -12,11 +12,13 @@ use pipeline_core::{
 use crate::config::WebhookConfig;
 use crate::dispatch::http::build_client_trusting;
 use crate::dispatch::{build_stack, Concurrency, HttpService, StackSettings, Target};
+use crate::lanes::LaneStack;
 use crate::outer::{MemoryTier, RetryTier};
 use crate::payload::Payloads;
 use crate::select::Selector;
 use crate::sink::{Shared, WebhookSink};
 use crate::store::SqliteTier;
+use crate::tally::HotCounts;
 use crate::telemetry::SinkMetrics;
 
 /// The config `type` of this sink.
@@ -104,9 +106,14 @@ impl WebhookSinkConfig {
                     Concurrency::Adaptive(_) => Concurrency::Adaptive(share),
                 };
                 let client = build_client_trusting(share, &config.extra_roots);
+                let counts = HotCounts::tallied(Arc::clone(&metrics));
                 let http =
-                    HttpService::new(client, Arc::clone(&target), Arc::clone(&metrics), share);
-                build_stack(http, &settings, Arc::clone(&metrics))
+                    HttpService::new(client, Arc::clone(&target), Arc::clone(&metrics), share)
+                        .with_counts(counts.clone());
+                LaneStack {
+                    stack: build_stack(http, &settings, Arc::clone(&metrics)),
+                    counts,
+                }
             })
             .collect();
         let selector = Selector::new(config, &self.payloads, Arc::clone(&metrics));
@@ -126,6 +133,10 @@ fn lane_count(stack: &StackSettings, concurrency: usize) -> usize {
         return 1;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::env::var("XLANES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cores);
     cores.min(concurrency).max(1)
 }
 

@@ -19,6 +19,13 @@ use tracing::Instrument;
 
 use crate::attempt::{self, Shared, Work};
 use crate::dispatch::DispatchService;
+use crate::tally::{HotCounts, FLUSH_EVERY};
+
+/// What one lane drives: its stack, and the tally its requests count into.
+pub(crate) struct LaneStack {
+    pub(crate) stack: DispatchService,
+    pub(crate) counts: HotCounts,
+}
 
 /// The running lanes, fed by the sink's loop.
 pub(crate) struct Lanes {
@@ -106,10 +113,7 @@ pub(crate) enum LaneError {
 
 impl Lanes {
     /// One lane per stack, each on its own thread, finishing attempts with `shared`.
-    pub(crate) fn start(
-        stacks: Vec<DispatchService>,
-        shared: &Arc<Shared>,
-    ) -> Result<Lanes, LaneError> {
+    pub(crate) fn start(stacks: Vec<LaneStack>, shared: &Arc<Shared>) -> Result<Lanes, LaneError> {
         // One chunk waiting per lane keeps every lane busy between chunks.
         let queue = Arc::new(ChunkQueue {
             chunks: std::sync::Mutex::new(Queued {
@@ -170,11 +174,19 @@ impl Drop for Lanes {
 
 /// A lane's loop: with a free permit, take the next chunk; start each of its records when the
 /// stack is ready; at the end, wait for the attempts in flight.
-async fn run_lane(
-    mut stack: DispatchService,
-    shared: Arc<Shared>,
-    chunks: Arc<ChunkQueue>,
-) -> Result<(), ()> {
+async fn run_lane(lane: LaneStack, shared: Arc<Shared>, chunks: Arc<ChunkQueue>) -> Result<(), ()> {
+    let LaneStack { mut stack, counts } = lane;
+    let flusher = tokio::spawn({
+        let counts = counts.clone();
+        async move {
+            let mut every = tokio::time::interval(FLUSH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                counts.flush();
+            }
+        }
+    });
     let tasks = TaskTracker::new();
     let mut result = Ok(());
     'chunks: loop {
@@ -192,10 +204,12 @@ async fn run_lane(
                 result = Err(());
                 break 'chunks;
             }
-            attempt::start(&mut stack, &shared, &tasks, work);
+            attempt::start(&mut stack, &shared, &counts, &tasks, work);
         }
     }
     tasks.close();
     tasks.wait().await;
+    flusher.abort();
+    counts.flush();
     result
 }

@@ -18,8 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub(crate) use crate::attempt::Shared;
 use crate::attempt::Work;
-use crate::dispatch::DispatchService;
-use crate::lanes::{LaneError, Lanes};
+use crate::lanes::{LaneError, LaneStack, Lanes};
 use crate::outer::{DueRecord, RetryTier};
 use crate::select::{Job, Selector};
 
@@ -27,7 +26,7 @@ use crate::select::{Job, Selector};
 pub struct WebhookSink {
     selector: Selector,
     /// One dispatch stack per lane.
-    stacks: Vec<DispatchService>,
+    stacks: Vec<LaneStack>,
     shared: Arc<Shared>,
     /// Jobs dealt to a lane at once.
     chunk: usize,
@@ -40,20 +39,23 @@ impl WebhookSink {
     /// together allow `concurrency` requests in flight.
     pub(crate) fn new(
         selector: Selector,
-        stacks: Vec<DispatchService>,
+        stacks: Vec<LaneStack>,
         shared: Shared,
         concurrency: usize,
     ) -> Self {
         let lanes = stacks.len().max(1);
-        // Half a lane's permits per chunk: a lane refills before it runs dry, and the slots
-        // beyond the permits (one chunk per lane) stay few.
+        // Half a lane's permits per chunk: a lane refills before it runs dry.
         let chunk = (concurrency / lanes / 2).max(1);
+        // Room for every job the lanes can hold (in flight, one chunk in each lane's hands, one
+        // queued per lane) and the chunk being filled: the lanes' queue, not the slots, is what
+        // the loop waits for, so it wakes once per chunk rather than once per finished request.
+        let slots = concurrency.max(1) + (2 * lanes + 1) * chunk;
         WebhookSink {
             selector,
             stacks,
             shared: Arc::new(shared),
             chunk,
-            slots: concurrency.max(1) + lanes * chunk,
+            slots,
         }
     }
 }

@@ -67,7 +67,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
@@ -81,7 +81,7 @@ impl Outcome {
     }
 }
 
-const OUTCOMES: [Outcome; 4] = [
+pub(crate) const OUTCOMES: [Outcome; 4] = [
     Outcome::FirstAttempt,
     Outcome::AfterRetry,
     Outcome::Expired,
@@ -139,8 +139,8 @@ impl StreamMetrics {
         }
     }
 
-    /// Counts one HTTP try answered with `status`.
-    pub fn request_status(&self, status: u16) {
+    /// Counts `answers` HTTP tries answered with `status`.
+    pub fn request_status(&self, status: u16, answers: u64) {
         let Some(slot) = status
             .checked_sub(100)
             .and_then(|i| self.by_status.get(usize::from(i)))
@@ -152,7 +152,7 @@ impl StreamMetrics {
             l.push(Label::new("status", status.to_string()));
             metrics::counter!(names::REQUESTS, l)
         })
-        .increment(1);
+        .increment(answers);
     }
 
     /// Counts one HTTP try that failed without an answer (`timeout` or `error`).
@@ -166,7 +166,12 @@ impl StreamMetrics {
 
     /// Counts a payload's final outcome.
     pub fn delivery(&self, outcome: Outcome) {
-        self.deliveries[outcome.index()].increment(1);
+        self.deliveries(outcome, 1);
+    }
+
+    /// Counts `payloads` payloads with the same final outcome.
+    pub fn deliveries(&self, outcome: Outcome, payloads: u64) {
+        self.deliveries[outcome.index()].increment(payloads);
     }
 }
 

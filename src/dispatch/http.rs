@@ -23,6 +23,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::pool::Http1Pool;
 use super::{Payload, TryError, TryResponse};
+use crate::tally::HotCounts;
 use crate::telemetry::SinkMetrics;
 
 /// The pooled client every try of a sink goes through.
@@ -83,7 +84,7 @@ pub struct Target {
 pub struct HttpService {
     transport: Transport,
     target: Arc<Target>,
-    metrics: Arc<SinkMetrics>,
+    counts: HotCounts,
 }
 
 /// How requests reach the webhook.
@@ -113,8 +114,14 @@ impl HttpService {
         HttpService {
             transport,
             target,
-            metrics,
+            counts: HotCounts::direct(metrics),
         }
+    }
+
+    /// The same service counting its requests into `counts` (a lane's tally).
+    pub fn with_counts(mut self, counts: HotCounts) -> Self {
+        self.counts = counts;
+        self
     }
 }
 
@@ -155,12 +162,11 @@ impl tower::Service<Payload> for HttpService {
     fn call(&mut self, payload: Payload) -> Self::Future {
         let transport = self.transport.clone();
         let target = Arc::clone(&self.target);
-        let metrics = Arc::clone(&self.metrics);
+        let counts = self.counts.clone();
         let try_number = payload.try_number;
         let body_bytes = payload.body.len() as u64;
         Box::pin(async move {
-            let stream = metrics.stream(payload.stream);
-            stream.in_flight.increment(1.0);
+            let _in_flight = counts.request_started(payload.stream);
             let started = Instant::now();
             let result = match transport {
                 Transport::Plain(pool, origin_form) => {
@@ -171,14 +177,10 @@ impl tower::Service<Payload> for HttpService {
                     exchange(sending).await.map_err(|e| error_chain(&e))
                 }
             };
-            stream.in_flight.decrement(1.0);
-            stream
-                .request_duration
-                .record(started.elapsed().as_secs_f64());
+            let seconds = started.elapsed().as_secs_f64();
             match result {
                 Ok((status, retry_after)) => {
-                    metrics.sent_wire_bytes.increment(body_bytes);
-                    stream.request_status(status.as_u16());
+                    counts.request_answered(payload.stream, status.as_u16(), body_bytes, seconds);
                     Ok(TryResponse {
                         status,
                         retry_after,
@@ -186,7 +188,11 @@ impl tower::Service<Payload> for HttpService {
                     })
                 }
                 Err(message) => {
-                    stream.request_failed(false);
+                    counts.request_unanswered(payload.stream, seconds);
+                    counts
+                        .metrics()
+                        .stream(payload.stream)
+                        .request_failed(false);
                     Err(TryError::Transport {
                         message,
                         try_number,

@@ -67,8 +67,13 @@ pub struct RunningSink {
 
 /// Starts a `webhook` sink configured by `config` (the `[sinks.ID]` table as TOML).
 pub fn start_sink(config: &str, channel_capacity: usize) -> RunningSink {
+    start_sink_as("hook", config, channel_capacity)
+}
+
+/// [`start_sink`] with the component id `id` (its metrics' `component_id` label).
+pub fn start_sink_as(id: &str, config: &str, channel_capacity: usize) -> RunningSink {
     let config = WebhookSinkConfig::from_toml_str(config).expect("test config is valid");
-    let sink = Box::new(config.build_sink("hook"));
+    let sink = Box::new(config.build_sink(id));
     let (input, receiver) = mpsc::channel(channel_capacity);
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
     let done = tokio::spawn(async move { sink.run(Box::pin(stream)).await });
