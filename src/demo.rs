@@ -250,10 +250,7 @@ pub struct DemoArgs {
 
 /// Runs `webhook-sink demo` on a fresh runtime, printing to standard output.
 pub fn execute(args: DemoArgs) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime::build() {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");

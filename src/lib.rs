@@ -15,6 +15,7 @@ pub mod payload;
 pub mod preview;
 pub mod receiver;
 pub mod record;
+pub mod runtime;
 pub mod select;
 pub mod sink;
 pub mod store;

@@ -25,10 +25,7 @@ pub struct RunArgs {
 
 /// Run the pipeline on a fresh Tokio runtime.
 pub fn execute(args: RunArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match webhook_sink::runtime::build() {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");
