@@ -2,6 +2,8 @@
 //!
 //! Two tables: `records` holds records waiting for (or leased to) a later attempt, `dead_letters`
 //! holds records whose attempts are spent. Times are Unix milliseconds so they survive restarts.
+//! The file carries its schema version in `PRAGMA user_version` ([`SCHEMA_VERSION`]); opening a
+//! file written by an older build migrates it, one written by a newer build is refused.
 //! The file runs in WAL mode with `synchronous = NORMAL`: a COMMIT is written to the WAL before it
 //! returns, so a process crash (even SIGKILL) loses nothing committed; only a power loss or kernel
 //! crash may lose the last transactions since the WAL was last synced (at checkpoints).
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use crate::stream::Stream;
 
@@ -46,7 +48,29 @@ pub enum StoreError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The file's schema version is not one this build can read or migrate (a newer build wrote
+    /// it); opening it anyway could lose the records it holds.
+    #[error(
+        "retry store {path} has schema version {found}, but this build knows versions up to \
+         {supported}; it was written by a newer webhook-sink, run that one (or point data_dir \
+         elsewhere)"
+    )]
+    UnknownSchemaVersion {
+        /// The store file.
+        path: PathBuf,
+        /// The file's `user_version`.
+        found: i64,
+        /// The newest version this build knows ([`SCHEMA_VERSION`]).
+        supported: i64,
+    },
 }
+
+/// The schema version this build writes, kept in `PRAGMA user_version`. Version 1 (files from
+/// before versioning, `user_version` 0) lacked `records.replayed`; version 2 added it.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Turns a version-1 file into version 2.
+const MIGRATE_1_TO_2: &str = "ALTER TABLE records ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0;";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
@@ -95,16 +119,77 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
             source,
         }
     };
-    let conn = Connection::open(&path).map_err(fail("opening"))?;
+    let mut conn = Connection::open(&path).map_err(fail("opening"))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(fail("setting the busy timeout"))?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(fail("switching to WAL"))?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(fail("setting synchronous"))?;
-    conn.execute_batch(SCHEMA)
-        .map_err(fail("creating the schema"))?;
+    migrate(&mut conn, &path)?;
     Ok((conn, path))
+}
+
+/// Brings the file's schema to [`SCHEMA_VERSION`]: creates it in a new file, migrates an older
+/// one, refuses a newer one. One write transaction, so a second process opening the same file
+/// at the same time (`dead-letters` while the sink runs) waits and then finds it migrated.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let fail = |context| {
+        move |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            context,
+            source,
+        }
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail("locking the file to check its schema"))?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(fail("reading the schema version"))?;
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(StoreError::UnknownSchemaVersion {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let version = match found {
+        0 => unversioned_schema(&tx).map_err(fail("reading the schema"))?,
+        known => known,
+    };
+    if version == 1 {
+        tx.execute_batch(MIGRATE_1_TO_2)
+            .map_err(fail("migrating the schema from version 1 to 2"))?;
+    }
+    tx.execute_batch(SCHEMA)
+        .map_err(fail("creating the schema"))?;
+    if found != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(fail("recording the schema version"))?;
+    }
+    tx.commit().map_err(fail("committing the schema"))
+}
+
+/// The schema version of a file without one (`user_version` 0): a new file is created at the
+/// current version; a `records` table without `replayed` is version 1; one with it was written
+/// by a version-2 build before versions were recorded.
+fn unversioned_schema(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    let columns: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('records')",
+        [],
+        |row| row.get(0),
+    )?;
+    let replayed: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('records') WHERE name = 'replayed'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(if columns > 0 && replayed == 0 {
+        1
+    } else {
+        SCHEMA_VERSION
+    })
 }
 
 /// Milliseconds since the Unix epoch.
@@ -397,4 +482,201 @@ pub fn replay_dead_letters(conn: &mut Connection, now: i64) -> rusqlite::Result<
 /// Deletes every dead letter. Returns how many were deleted.
 pub fn purge_dead_letters(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM dead_letters", [])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OuterConfig;
+    use crate::outer::{Disposition, FailedRecord, RetryTier, Schedule, WhenFull};
+    use crate::store::{DeadLetters, SqliteTier};
+
+    /// The schema of the first release of the store (commit a17b70b): `records` without
+    /// `replayed`, no `user_version`.
+    const SCHEMA_V1: &str = "
+CREATE TABLE records (
+    id               INTEGER PRIMARY KEY,
+    stream           TEXT    NOT NULL,
+    body             BLOB    NOT NULL,
+    headers          TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL,
+    due_at           INTEGER NOT NULL,
+    leased           INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT    NOT NULL,
+    received_at      INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,
+    last_attempt_at  INTEGER NOT NULL,
+    history          TEXT    NOT NULL
+);
+CREATE INDEX records_due ON records (due_at) WHERE leased = 0;
+CREATE TABLE dead_letters (
+    id               INTEGER PRIMARY KEY,
+    stream           TEXT    NOT NULL,
+    body             BLOB    NOT NULL,
+    headers          TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_error       TEXT    NOT NULL,
+    received_at      INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,
+    last_attempt_at  INTEGER NOT NULL,
+    history          TEXT    NOT NULL,
+    dead_at          INTEGER NOT NULL
+);
+";
+
+    /// A version-1 store file in `dir` holding one waiting record (leased by the process that
+    /// wrote it) and one dead letter, both with body `old`.
+    fn write_v1_store(dir: &Path) {
+        let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        let history = r#"[{"at":1000,"error":"http://x/ answered 503"}]"#;
+        conn.execute(
+            "INSERT INTO records (stream, body, headers, attempts, due_at, leased, last_error,
+             received_at, first_attempt_at, last_attempt_at, history)
+             VALUES ('events', ?1, '{}', 1, 0, 1, 'http://x/ answered 503', 900, 1000, 1000, ?2)",
+            params![&b"old"[..], history],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO dead_letters (stream, body, headers, attempts, last_error, received_at,
+             first_attempt_at, last_attempt_at, history, dead_at)
+             VALUES ('users', ?1, '{}', 3, 'http://x/ answered 500', 900, 1000, 3000, ?2, 3000)",
+            params![&b"dead"[..], history],
+        )
+        .unwrap();
+    }
+
+    fn user_version(dir: &Path) -> i64 {
+        Connection::open(dir.join(FILE_NAME))
+            .unwrap()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
+    fn has_replayed_column(dir: &Path) -> bool {
+        Connection::open(dir.join(FILE_NAME))
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('records') WHERE name = 'replayed'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap()
+            == 1
+    }
+
+    fn settings() -> OuterConfig {
+        OuterConfig {
+            schedule: Schedule::explicit(vec![Duration::ZERO]),
+            max_records: 10,
+            when_full: WhenFull::Block,
+        }
+    }
+
+    fn open_tier(dir: &Path) -> Result<SqliteTier, StoreError> {
+        SqliteTier::open(dir, settings(), &http::HeaderMap::new())
+    }
+
+    #[test]
+    fn a_new_file_gets_the_current_schema_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        DeadLetters::open(dir.path()).unwrap();
+        assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+        assert!(has_replayed_column(dir.path()));
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_is_migrated_and_its_records_still_work() {
+        let dir = tempfile::tempdir().unwrap();
+        write_v1_store(dir.path());
+        assert!(!has_replayed_column(dir.path()));
+
+        let tier = open_tier(dir.path()).unwrap();
+        assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+        assert!(has_replayed_column(dir.path()));
+        // The old process's record is due again and completes.
+        assert_eq!(tier.len(), 1);
+        let old = tier.next_due().await;
+        assert_eq!(old.record.body, "old");
+        assert_eq!(old.record.attempts_made, 1);
+        assert_eq!(old.record.last_error, "http://x/ answered 503");
+        assert_eq!(tier.complete(old.id, Ok(()), None).await.unwrap(), None);
+        // A new record goes in and out.
+        let new = FailedRecord {
+            stream: Stream::Events,
+            body: Bytes::from_static(b"new"),
+            attempts_made: 1,
+            last_error: "http://x/ answered 500".into(),
+            retry_after: None,
+            received_at: SystemTime::now(),
+        };
+        assert_eq!(tier.enqueue(new).await.unwrap(), Disposition::Rescheduled);
+        let new = tier.next_due().await;
+        assert_eq!(new.record.body, "new");
+        assert_eq!(tier.complete(new.id, Ok(()), None).await.unwrap(), None);
+        assert!(tier.is_empty());
+        drop(tier);
+
+        // The old dead letter replays into the migrated table (which writes `replayed`).
+        let mut dead = DeadLetters::open(dir.path()).unwrap();
+        assert_eq!(dead.list().unwrap()[0].attempts, 3);
+        assert_eq!(dead.replay().unwrap(), 1);
+        assert_eq!(dead.waiting().unwrap(), 1);
+        drop(dead);
+        let tier = open_tier(dir.path()).unwrap();
+        assert_eq!(tier.next_due().await.record.body, "dead");
+    }
+
+    #[test]
+    fn an_unversioned_file_that_has_replayed_is_only_marked_current() {
+        let dir = tempfile::tempdir().unwrap();
+        Connection::open(dir.path().join(FILE_NAME))
+            .unwrap()
+            .execute_batch(SCHEMA)
+            .unwrap();
+        assert_eq!(user_version(dir.path()), 0);
+        let dead = DeadLetters::open(dir.path()).unwrap();
+        assert_eq!(dead.waiting().unwrap(), 0);
+        assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_build_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+
+        for error in [
+            open_tier(dir.path()).err().unwrap(),
+            DeadLetters::open(dir.path()).err().unwrap(),
+        ] {
+            match &error {
+                StoreError::UnknownSchemaVersion {
+                    path,
+                    found,
+                    supported,
+                } => {
+                    assert_eq!(path, &file);
+                    assert_eq!(*found, SCHEMA_VERSION + 1);
+                    assert_eq!(*supported, SCHEMA_VERSION);
+                }
+                other => panic!("unexpected error: {other}"),
+            }
+            let message = error.to_string();
+            assert!(message.contains(&file.display().to_string()), "{message}");
+            assert!(
+                message.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+                "{message}"
+            );
+            assert!(
+                message.contains(&format!("versions up to {SCHEMA_VERSION}")),
+                "{message}"
+            );
+        }
+        assert_eq!(user_version(dir.path()), SCHEMA_VERSION + 1);
+    }
 }

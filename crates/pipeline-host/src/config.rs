@@ -13,7 +13,8 @@ use crate::sinks::register_builtins;
 use crate::sources::{AmplitudeHttpConfig, DemoConfig, StdinConfig};
 use crate::transforms::FilterConfig;
 
-/// Where state lives when the config does not say.
+/// Where state lives when the config does not say; like any relative `data_dir`, it is taken
+/// from the config file's directory (or the working directory for config text without a file).
 pub const DEFAULT_DATA_DIR: &str = "./data";
 
 const TOP_LEVEL_KEYS: [&str; 5] = ["data_dir", "api", "sources", "transforms", "sinks"];
@@ -21,7 +22,8 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["data_dir", "api", "sources", "transforms", "
 /// A validated pipeline config.
 #[derive(Debug)]
 pub struct Config {
-    /// Directory for durable state, handed to sinks.
+    /// Directory for durable state, handed to sinks. A relative `data_dir` is already joined to
+    /// the config file's directory here, so the state does not move with the working directory.
     pub data_dir: PathBuf,
     /// The `/health` and `/metrics` server, when configured.
     pub api: Option<ApiConfig>,
@@ -114,7 +116,8 @@ pub struct SinkEntry {
 
 impl Config {
     /// Read and validate the config at `path`; sink types are looked up in `registry` (plus the
-    /// host's built-ins). Sinks resolve relative paths in their tables against the file's directory.
+    /// host's built-ins). A relative `data_dir`, and the relative paths in sink tables, are
+    /// resolved against the file's directory.
     pub fn from_path(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| {
             ConfigError::new("", format!("cannot read {}: {error}", path.display()))
@@ -127,13 +130,13 @@ impl Config {
     }
 
     /// Validate a config given as TOML text; sink types are looked up in `registry` (plus the
-    /// host's built-ins). Sinks take relative paths from the working directory.
+    /// host's built-ins). `data_dir` and sinks take relative paths from the working directory.
     pub fn from_toml_str(text: &str, registry: &Registry) -> Result<Config, ConfigError> {
         Config::parse(text, registry, &FactoryContext::default())
     }
 
-    /// Validate config text read from a file in `config_dir`, against which sinks resolve
-    /// relative paths (e.g. `template_file`).
+    /// Validate config text read from a file in `config_dir`, against which a relative
+    /// `data_dir` and the sinks' relative paths (e.g. `template_file`) are resolved.
     pub fn from_toml_str_in(
         text: &str,
         registry: &Registry,
@@ -193,7 +196,7 @@ impl Config {
             }
         }
         let config = Config {
-            data_dir,
+            data_dir: resolve_data_dir(data_dir, cx),
             api,
             sources,
             transforms,
@@ -305,6 +308,15 @@ impl Config {
             .iter()
             .filter(|sink| sink.inputs.iter().any(|i| reached.contains(i.as_str())))
             .collect()
+    }
+}
+
+/// `data_dir` under the config file's directory when it is relative and the config came from a
+/// file; as given otherwise.
+fn resolve_data_dir(data_dir: PathBuf, cx: &FactoryContext) -> PathBuf {
+    match &cx.config_dir {
+        Some(dir) if data_dir.is_relative() => dir.join(data_dir),
+        _ => data_dir,
     }
 }
 
@@ -623,6 +635,49 @@ inputs = ["b"]
             "sources"
         );
         assert_eq!(error_of("[sources.in]\ntype = \"stdin\"").path, "sinks");
+    }
+
+    const MINIMAL: &str =
+        "[sources.in]\ntype = \"stdin\"\n[sinks.out]\ntype = \"blackhole\"\ninputs = [\"in\"]\n";
+
+    #[test]
+    fn a_relative_data_dir_is_resolved_against_the_config_file_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let conf = root.path().join("conf");
+        std::fs::create_dir_all(&conf).unwrap();
+        let file = conf.join("pipeline.toml");
+        let cases = [
+            (
+                format!("data_dir = \"state\"\n{MINIMAL}"),
+                conf.join("state"),
+            ),
+            (
+                format!("data_dir = \"../var/x\"\n{MINIMAL}"),
+                conf.join("../var/x"),
+            ),
+            (MINIMAL.to_string(), conf.join(DEFAULT_DATA_DIR)),
+            (
+                format!("data_dir = {:?}\n{MINIMAL}", root.path().join("abs")),
+                root.path().join("abs"),
+            ),
+        ];
+        for (text, expected) in cases {
+            std::fs::write(&file, &text).unwrap();
+            let config = Config::from_path(&file, &Registry::new()).unwrap();
+            assert_eq!(config.data_dir, expected, "{text}");
+            let config = Config::from_toml_str_in(&text, &Registry::new(), &conf).unwrap();
+            assert_eq!(config.data_dir, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn config_text_without_a_file_keeps_data_dir_as_given() {
+        let config = parse(&format!("data_dir = \"state\"\n{MINIMAL}")).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("state"));
+        assert_eq!(
+            parse(MINIMAL).unwrap().data_dir,
+            PathBuf::from(DEFAULT_DATA_DIR)
+        );
     }
 
     #[test]

@@ -6,12 +6,17 @@
 //! the pipeline and is answered 503 (safe to retry) otherwise; at most `max_in_flight_requests`
 //! requests are held at once. With acknowledgements on, the 200 is sent only once every record
 //! of the request is delivered or durably stored downstream.
+//!
+//! An event without `ip` (or with `"$remote"`) gets the client's address as `ip_address`. Behind a
+//! reverse proxy the socket's peer is the proxy, so the first address of an `X-Forwarded-For`
+//! header is taken instead when it parses as an IP address (the socket's otherwise). The header
+//! is not checked against a list of trusted proxies: a client could as well send its own `ip`.
 
 mod request;
 
 use std::convert::Infallible;
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,6 +167,7 @@ async fn ingest(
         (&Method::POST, "/identify") => Endpoint::Identify,
         _ => return Err(rejected(shared, Rejection::InvalidPath)),
     };
+    let client = client_address(request.headers(), peer);
     let gzip = request
         .headers()
         .get(hyper::header::CONTENT_ENCODING)
@@ -184,7 +190,7 @@ async fn ingest(
     };
     shared.metrics.received_bytes(body.len());
     let now = chrono::Utc::now();
-    let parsed = request::parse(endpoint, &body, &shared.config, peer, now)
+    let parsed = request::parse(endpoint, &body, &shared.config, client, now)
         .map_err(|rejection| rejected(shared, rejection))?;
     let count = parsed.len();
     let events: Vec<Event> = parsed.into_iter().map(Event::new).collect();
@@ -261,6 +267,21 @@ async fn emit(
                 json!({"code": code, "error": error}),
             ))
         }
+    }
+}
+
+/// The client's address as events see it: the first address of `X-Forwarded-For` (set by a
+/// reverse proxy) when it is a valid IP address, else the socket's peer. Only the IP is used
+/// downstream; the port stays the peer's.
+fn client_address(headers: &hyper::HeaderMap, peer: SocketAddr) -> SocketAddr {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|list| list.split(',').next())
+        .and_then(|first| first.trim().parse::<IpAddr>().ok());
+    match forwarded {
+        Some(ip) => SocketAddr::new(ip, peer.port()),
+        None => peer,
     }
 }
 
@@ -400,6 +421,43 @@ mod tests {
             .map(|e| e.fields()["$insert_id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, ["i-0", "i-1", "i-2"]);
+        server.shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_first_x_forwarded_for_address_is_the_client_address() {
+        let mut server = start(8, false, 1000).await;
+        let body = json!({"api_key": "k", "events": [
+            {"event_type": "none", "user_id": "user-1"},
+            {"event_type": "remote", "user_id": "user-1", "ip": "$remote"},
+            {"event_type": "given", "user_id": "user-1", "ip": "198.51.100.9"},
+        ]})
+        .to_string();
+        let cases = [
+            ("203.0.113.7, 10.0.0.1", "203.0.113.7"),
+            ("  2001:db8::7 ,10.0.0.1", "2001:db8::7"),
+            ("not-an-ip, 10.0.0.1", "127.0.0.1"),
+            ("", "127.0.0.1"),
+            ("203.0.113.7:4711", "127.0.0.1"),
+        ];
+        for (header, expected) in cases {
+            let headers = format!("X-Forwarded-For: {header}\r\n");
+            let (status, _) = post(server.address, "/2/httpapi", &headers, body.as_bytes()).await;
+            assert_eq!(status, 200, "{header}");
+            let batch = server.batches.recv().await.unwrap();
+            let ips: Vec<&str> = batch
+                .iter()
+                .map(|e| e.fields()["ip_address"].as_str().unwrap())
+                .collect();
+            assert_eq!(ips, [expected, expected, "198.51.100.9"], "{header}");
+        }
+        let (status, _) = post(server.address, "/2/httpapi", "", body.as_bytes()).await;
+        assert_eq!(status, 200);
+        let batch = server.batches.recv().await.unwrap();
+        assert_eq!(
+            batch.iter().next().unwrap().fields()["ip_address"],
+            "127.0.0.1"
+        );
         server.shutdown.cancel();
     }
 
