@@ -152,7 +152,9 @@ impl Config {
         let document: toml::Table = text.parse().map_err(|error: toml::de::Error| {
             ConfigError::new("", error.to_string().trim_end().to_string())
         })?;
-        let mut data_dir = PathBuf::from(DEFAULT_DATA_DIR);
+        // Explicit: next to the config file when relative. Default: `./data` of the working
+        // directory, as DESIGN.md documents it.
+        let mut data_dir = None;
         let mut api = None;
         let mut sources = Vec::new();
         let mut transforms = Vec::new();
@@ -161,7 +163,9 @@ impl Config {
             match key.as_str() {
                 "data_dir" => {
                     data_dir = match value {
-                        toml::Value::String(path) if !path.is_empty() => PathBuf::from(path),
+                        toml::Value::String(path) if !path.is_empty() => {
+                            Some(resolve_data_dir(PathBuf::from(path), cx))
+                        }
                         _ => return Err(ConfigError::new("data_dir", "expected a directory path")),
                     }
                 }
@@ -196,7 +200,7 @@ impl Config {
             }
         }
         let config = Config {
-            data_dir: resolve_data_dir(data_dir, cx),
+            data_dir: data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             api,
             sources,
             transforms,
@@ -655,7 +659,8 @@ inputs = ["b"]
                 format!("data_dir = \"../var/x\"\n{MINIMAL}"),
                 conf.join("../var/x"),
             ),
-            (MINIMAL.to_string(), conf.join(DEFAULT_DATA_DIR)),
+            // The default stays the working directory's `./data`.
+            (MINIMAL.to_string(), PathBuf::from(DEFAULT_DATA_DIR)),
             (
                 format!("data_dir = {:?}\n{MINIMAL}", root.path().join("abs")),
                 root.path().join("abs"),
