@@ -172,35 +172,79 @@ impl Drop for EventFinalizer {
 /// and its user record), each payload holds a clone and both must be dropped before the batch
 /// is finalized; the worst status either records wins.
 #[derive(Clone, Debug, Default)]
-pub struct EventFinalizers(Vec<Arc<EventFinalizer>>);
+pub struct EventFinalizers(Held);
+
+/// Almost every event holds exactly one finalizer: kept inline, it costs no list allocation per
+/// event and per clone.
+#[derive(Clone, Debug, Default)]
+enum Held {
+    #[default]
+    None,
+    One(Arc<EventFinalizer>),
+    Many(Vec<Arc<EventFinalizer>>),
+}
+
+impl Held {
+    fn as_slice(&self) -> &[Arc<EventFinalizer>] {
+        match self {
+            Held::None => &[],
+            Held::One(finalizer) => std::slice::from_ref(finalizer),
+            Held::Many(finalizers) => finalizers,
+        }
+    }
+
+    fn push(&mut self, finalizer: Arc<EventFinalizer>) {
+        *self = match std::mem::take(self) {
+            Held::None => Held::One(finalizer),
+            Held::One(first) => Held::Many(vec![first, finalizer]),
+            Held::Many(mut finalizers) => {
+                finalizers.push(finalizer);
+                Held::Many(finalizers)
+            }
+        };
+    }
+
+    fn into_vec(self) -> Vec<Arc<EventFinalizer>> {
+        match self {
+            Held::None => Vec::new(),
+            Held::One(finalizer) => vec![finalizer],
+            Held::Many(finalizers) => finalizers,
+        }
+    }
+}
 
 impl EventFinalizers {
     /// Finalizers holding one finalizer.
     pub fn new(finalizer: EventFinalizer) -> EventFinalizers {
-        EventFinalizers(vec![Arc::new(finalizer)])
+        EventFinalizers(Held::One(Arc::new(finalizer)))
     }
 
     /// True when there is nothing to acknowledge.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.as_slice().is_empty()
     }
 
     /// How many distinct finalizers are held.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.as_slice().len()
     }
 
     /// Record an outcome on every finalizer held; the worst outcome recorded wins.
     pub fn update_status(&self, status: EventStatus) {
-        for finalizer in &self.0 {
+        for finalizer in self.0.as_slice() {
             finalizer.update_status(status);
         }
     }
 
     /// Take over `other`'s finalizers, so that this set finalizes them too.
     pub fn merge(&mut self, other: EventFinalizers) {
-        for finalizer in other.0 {
-            if !self.0.iter().any(|held| Arc::ptr_eq(held, &finalizer)) {
+        for finalizer in other.0.into_vec() {
+            if !self
+                .0
+                .as_slice()
+                .iter()
+                .any(|held| Arc::ptr_eq(held, &finalizer))
+            {
                 self.0.push(finalizer);
             }
         }
