@@ -133,10 +133,6 @@ fn lane_count(stack: &StackSettings, concurrency: usize) -> usize {
         return 1;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cores = std::env::var("XLANES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cores);
     cores.min(concurrency).max(1)
 }
 
