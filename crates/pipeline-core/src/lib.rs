@@ -9,7 +9,7 @@ pub mod condition;
 pub mod config;
 pub mod event;
 pub mod finalization;
-mod json_size;
+pub mod json;
 pub mod manifest;
 pub mod metrics_names;
 pub mod registry;

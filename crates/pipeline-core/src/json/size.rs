@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
+use super::escape::{may_need_escape, EXTRA_ESCAPE_BYTES};
+
 /// `serde_json::to_vec(map).len()`, without serializing.
 pub(crate) fn object_size(map: &Map<String, Value>) -> usize {
     // `{` and `}`, a `:` per entry and a `,` between entries.
@@ -39,7 +41,7 @@ pub(crate) fn value_size(value: &Value) -> usize {
 /// (non-ASCII UTF-8 included) as is.
 ///
 /// Most strings need no escape at all, so eight bytes at a time are checked for one first.
-fn string_size(text: &str) -> usize {
+pub(crate) fn string_size(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut chunks = bytes.chunks_exact(8);
     let mut escapes = 0;
@@ -60,35 +62,6 @@ fn extra_escape_bytes(bytes: &[u8]) -> usize {
         .map(|&byte| usize::from(EXTRA_ESCAPE_BYTES[usize::from(byte)]))
         .sum()
 }
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// Whether one of the eight bytes of `word` is below 0x20, `"` or `\` (the classic "has a byte
-/// less than n" and "has a zero byte" bit tricks, exact as to whether any byte qualifies).
-fn may_need_escape(word: u64) -> bool {
-    let has_zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH_BITS != 0;
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS != 0;
-    control
-        || has_zero_byte(word ^ (ONES * u64::from(b'"')))
-        || has_zero_byte(word ^ (ONES * u64::from(b'\\')))
-}
-
-/// How many bytes more than one each byte takes once escaped.
-static EXTRA_ESCAPE_BYTES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = match byte {
-            0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
-            _ => 5,
-        };
-        byte += 1;
-    }
-    table[b'"' as usize] = 1;
-    table[b'\\' as usize] = 1;
-    table
-};
 
 fn number_size(number: &Number) -> usize {
     if let Some(unsigned) = number.as_u64() {
@@ -126,8 +99,8 @@ impl std::fmt::Write for CharCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::tests::{arbitrary_json, edge_cases};
     use proptest::prelude::*;
-    use serde_json::json;
 
     fn serialized_len(value: &Value) -> usize {
         serde_json::to_vec(value).map(|bytes| bytes.len()).unwrap()
@@ -135,61 +108,9 @@ mod tests {
 
     #[test]
     fn matches_serde_json_on_edge_cases() {
-        let cases = [
-            json!(null),
-            json!(true),
-            json!(false),
-            json!(0),
-            json!(9),
-            json!(10),
-            json!(-1),
-            json!(-10),
-            json!(u64::MAX),
-            json!(i64::MIN),
-            json!(i64::MAX),
-            json!(0.0),
-            json!(-0.0),
-            json!(0.1),
-            json!(19.99),
-            json!(1e300),
-            json!(-1.5e-300),
-            json!(5e-324),
-            json!(f64::MAX),
-            json!(123456789012345680.0),
-            json!(f64::NAN),
-            json!(""),
-            json!("plain"),
-            json!("quote \" backslash \\ slash /"),
-            json!("\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} \u{7f}"),
-            json!("é São Paulo 東京 🚀"),
-            json!([]),
-            json!([1, "two", [3.5, null], {}]),
-            json!({}),
-            json!({"a": 1, "b\n\"": {"nested": [true, false]}, "é": -0.25}),
-        ];
-        for value in cases {
+        for value in edge_cases() {
             assert_eq!(value_size(&value), serialized_len(&value), "{value}");
         }
-    }
-
-    fn arbitrary_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            (-1e6f64..1e6).prop_map(Value::from),
-            any::<String>().prop_map(Value::from),
-            "[\\x00-\\x7f\"\\\\é東🚀]{0,40}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::from),
-                prop::collection::vec((any::<String>(), inner), 0..8)
-                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
-            ]
-        })
     }
 
     proptest! {
