@@ -8,9 +8,8 @@
 //! the next chunk only when its stack has a free permit, so a lane whose requests hang does not
 //! hold up records another lane could send.
 
-use std::sync::Arc;
-
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio_util::task::TaskTracker;
@@ -123,15 +122,19 @@ impl Lanes {
             room: Semaphore::new(stacks.len().max(1)),
             arrived: Notify::new(),
         });
-        let mut finished = Vec::with_capacity(stacks.len());
+        // Built first, so that an early return below closes the queue for the lanes started.
+        let mut lanes = Lanes {
+            queue,
+            finished: Vec::with_capacity(stacks.len()),
+        };
         for (index, stack) in stacks.into_iter().enumerate() {
-            let (done, lane_finished) = oneshot::channel();
+            let (done, finished) = oneshot::channel();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(LaneError::Start)?;
             let shared = Arc::clone(shared);
-            let chunks = Arc::clone(&queue);
+            let chunks = Arc::clone(&lanes.queue);
             let span = tracing::Span::current();
             std::thread::Builder::new()
                 .name(format!("webhook-lane-{index}"))
@@ -141,9 +144,9 @@ impl Lanes {
                     let _ = done.send(result);
                 })
                 .map_err(LaneError::Start)?;
-            finished.push(lane_finished);
+            lanes.finished.push(finished);
         }
-        Ok(Lanes { queue, finished })
+        Ok(lanes)
     }
 
     /// Queues `chunk` for the next lane with a free permit, waiting while the queue is full: the
@@ -188,28 +191,33 @@ async fn run_lane(lane: LaneStack, shared: Arc<Shared>, chunks: Arc<ChunkQueue>)
         }
     });
     let tasks = TaskTracker::new();
-    let mut result = Ok(());
-    'chunks: loop {
-        if let Err(error) = stack.ready().await {
-            tracing::error!(%error, "the dispatch stack failed");
-            result = Err(());
-            break;
-        }
-        let Some(chunk) = chunks.pop().await else {
-            break;
-        };
-        for work in chunk {
-            if let Err(error) = stack.ready().await {
-                tracing::error!(%error, "the dispatch stack failed");
-                result = Err(());
-                break 'chunks;
+    let result = async {
+        loop {
+            ready(&mut stack).await?;
+            let Some(chunk) = chunks.pop().await else {
+                return Ok(());
+            };
+            for work in chunk {
+                ready(&mut stack).await?;
+                attempt::start(&mut stack, &shared, &counts, &tasks, work);
             }
-            attempt::start(&mut stack, &shared, &counts, &tasks, work);
         }
     }
+    .await;
     tasks.close();
     tasks.wait().await;
     flusher.abort();
     counts.flush();
     result
+}
+
+/// Waits for a free permit; a stack that fails is logged and ends the lane.
+async fn ready(stack: &mut DispatchService) -> Result<(), ()> {
+    match stack.ready().await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, "the dispatch stack failed");
+            Err(())
+        }
+    }
 }

@@ -76,7 +76,8 @@ impl HotCounts {
         &self.metrics
     }
 
-    fn with(&self, stream: Stream, record: impl FnOnce(&mut StreamCounts)) -> bool {
+    /// Records into the tally (false when counting directly).
+    fn tally(&self, record: impl FnOnce(&mut Counts)) -> bool {
         let Some(tally) = &self.tally else {
             return false;
         };
@@ -84,8 +85,12 @@ impl HotCounts {
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        record(&mut counts.streams[slot(stream)]);
+        record(&mut counts);
         true
+    }
+
+    fn with(&self, stream: Stream, record: impl FnOnce(&mut StreamCounts)) -> bool {
+        self.tally(|counts| record(&mut counts.streams[slot(stream)]))
     }
 
     /// A try is on the wire until the returned guard drops (answered, failed or timed out).
@@ -101,11 +106,7 @@ impl HotCounts {
 
     /// A try was answered with `status` after `seconds`, its body `body_bytes` long.
     pub fn request_answered(&self, stream: Stream, status: u16, body_bytes: u64, seconds: f64) {
-        let tallied = self.tally.as_ref().is_some_and(|tally| {
-            let mut counts = tally
-                .counts
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tallied = self.tally(|counts| {
             counts.wire_bytes += body_bytes;
             let c = &mut counts.streams[slot(stream)];
             c.request_seconds.push(seconds);
@@ -113,7 +114,6 @@ impl HotCounts {
                 Some((_, n)) => *n += 1,
                 None => c.statuses.push((status, 1)),
             }
-            true
         });
         if !tallied {
             let m = self.metrics.stream(stream);
