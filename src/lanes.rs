@@ -20,6 +20,9 @@ use crate::attempt::{self, Shared, Work};
 use crate::dispatch::DispatchService;
 use crate::tally::{HotCounts, FLUSH_EVERY};
 
+/// Chunks the queue holds per lane: a lane that finishes its chunk finds the next one waiting.
+pub(crate) const CHUNKS_QUEUED_PER_LANE: usize = 2;
+
 /// What one lane drives: its stack, and the tally its requests count into.
 pub(crate) struct LaneStack {
     pub(crate) stack: DispatchService,
@@ -113,13 +116,12 @@ pub(crate) enum LaneError {
 impl Lanes {
     /// One lane per stack, each on its own thread, finishing attempts with `shared`.
     pub(crate) fn start(stacks: Vec<LaneStack>, shared: &Arc<Shared>) -> Result<Lanes, LaneError> {
-        // One chunk waiting per lane keeps every lane busy between chunks.
         let queue = Arc::new(ChunkQueue {
             chunks: std::sync::Mutex::new(Queued {
                 chunks: VecDeque::new(),
                 closed: false,
             }),
-            room: Semaphore::new(stacks.len().max(1)),
+            room: Semaphore::new(stacks.len().max(1) * CHUNKS_QUEUED_PER_LANE),
             arrived: Notify::new(),
         });
         // Built first, so that an early return below closes the queue for the lanes started.

@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub(crate) use crate::attempt::Shared;
 use crate::attempt::Work;
-use crate::lanes::{LaneError, LaneStack, Lanes};
+use crate::lanes::{LaneError, LaneStack, Lanes, CHUNKS_QUEUED_PER_LANE};
 use crate::outer::{DueRecord, RetryTier};
 use crate::select::{Job, Selector};
 
@@ -44,12 +44,14 @@ impl WebhookSink {
         concurrency: usize,
     ) -> Self {
         let lanes = stacks.len().max(1);
-        // Half a lane's permits per chunk: a lane refills before it runs dry.
-        let chunk = (concurrency / lanes / 2).max(1);
-        // Room for every job the lanes can hold (in flight, one chunk in each lane's hands, one
-        // queued per lane) and the chunk being filled: the lanes' queue, not the slots, is what
-        // the loop waits for, so it wakes once per chunk rather than once per finished request.
-        let slots = concurrency.max(1) + (2 * lanes + 1) * chunk;
+        // A lane's share of the permits per chunk: a lane goes back to the queue (and may wake
+        // the loop) once per share of requests. Measured against half a share: 10% more
+        // events/s through the host, the same fed directly.
+        let chunk = (concurrency / lanes).max(1);
+        // Room for every job the lanes can hold (in flight, a chunk in each lane's hands, the
+        // queued chunks) and the chunk being filled: the lanes' queue, not the slots, is what the
+        // loop waits for, so it wakes once per chunk rather than once per finished request.
+        let slots = concurrency.max(1) + (lanes + lanes * CHUNKS_QUEUED_PER_LANE + 1) * chunk;
         WebhookSink {
             selector,
             stacks,
