@@ -92,7 +92,11 @@ impl BatchNotifier {
     }
 
     fn update_status(&self, status: EventStatus) {
-        self.status.fetch_max(status as u8, Ordering::AcqRel);
+        // Most events report what the batch already holds; a read spares the write that the
+        // threads finishing a batch's events would otherwise contend for. The status only rises.
+        if self.status.load(Ordering::Acquire) < status as u8 {
+            self.status.fetch_max(status as u8, Ordering::AcqRel);
+        }
     }
 
     fn status(&self) -> EventStatus {
