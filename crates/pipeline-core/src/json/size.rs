@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
-use super::escape::{may_need_escape, EXTRA_ESCAPE_BYTES};
+use super::escape::{needs_escape, EXTRA_ESCAPE_BYTES};
 
 /// `serde_json::to_vec(map).len()`, without serializing.
 pub(crate) fn object_size(map: &Map<String, Value>) -> usize {
@@ -40,27 +40,17 @@ pub(crate) fn value_size(value: &Value) -> usize {
 /// `\b \t \n \f \r` as two, the other control characters as `\u00XX` (six), and everything else
 /// (non-ASCII UTF-8 included) as is.
 ///
-/// Most strings need no escape at all, so eight bytes at a time are checked for one first.
+/// Most strings need no escape at all, so that is checked first, eight bytes at a time.
 pub(crate) fn string_size(text: &str) -> usize {
     let bytes = text.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    let mut escapes = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if may_need_escape(u64::from_le_bytes(word)) {
-            escapes += extra_escape_bytes(chunk);
-        }
+    if !needs_escape(bytes) {
+        return bytes.len() + 2;
     }
-    escapes += extra_escape_bytes(chunks.remainder());
-    text.len() + 2 + escapes
-}
-
-fn extra_escape_bytes(bytes: &[u8]) -> usize {
-    bytes
+    let escapes: usize = bytes
         .iter()
         .map(|&byte| usize::from(EXTRA_ESCAPE_BYTES[usize::from(byte)]))
-        .sum()
+        .sum();
+    bytes.len() + 2 + escapes
 }
 
 fn number_size(number: &Number) -> usize {

@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use serde_json::{Map, Number, Value};
 
-use super::escape::{may_need_escape, EXTRA_ESCAPE_BYTES};
+use super::escape::{needs_escape, EXTRA_ESCAPE_BYTES};
 
 /// Appends `value` as compact JSON to `out`: the bytes `serde_json::to_vec(value)` gives.
 pub fn write_compact(value: &Value, out: &mut Vec<u8>) {
@@ -78,20 +78,6 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(bytes);
     }
     out.push(b'"');
-}
-
-fn needs_escape(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let any_word = chunks.any(|chunk| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        may_need_escape(u64::from_le_bytes(word))
-    });
-    any_word
-        || chunks
-            .remainder()
-            .iter()
-            .any(|&byte| EXTRA_ESCAPE_BYTES[usize::from(byte)] > 0)
 }
 
 /// Copies the runs between escapes whole.
