@@ -19,17 +19,26 @@ struct FreemarkerTemplate {
 
 impl Render for FreemarkerTemplate {
     fn render(&self, input: &Value, out: &mut String) -> Result<(), RenderError> {
-        self.template
-            .render_to(input, out)
-            .map_err(|error| RenderError {
+        // The engine is ours and young: a panic on some record's data must reject that record,
+        // not take the sink (and every other record) down with it.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.template.render_to(input, out)
+        }));
+        let Ok(rendered) = rendered else {
+            return Err(RenderError {
                 template: self.name.clone(),
-                message: match (error.line(), error.column()) {
-                    (Some(line), Some(column)) => {
-                        format!("{} (line {line}, column {column})", error.message())
-                    }
-                    _ => error.message().to_owned(),
-                },
-            })
+                message: "the template engine failed on this record (an internal error)".to_owned(),
+            });
+        };
+        rendered.map_err(|error| RenderError {
+            template: self.name.clone(),
+            message: match (error.line(), error.column()) {
+                (Some(line), Some(column)) => {
+                    format!("{} (line {line}, column {column})", error.message())
+                }
+                _ => error.message().to_owned(),
+            },
+        })
     }
 }
 

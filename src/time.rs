@@ -84,12 +84,12 @@ pub fn normalize_str(text: &str) -> Option<String> {
     if is_canonical(text) {
         return Some(text.to_owned());
     }
-    // Export form with more fraction digits: the first 23 bytes are the canonical prefix.
-    if text.len() > 23
-        && is_canonical(&text[..23])
-        && text[23..].bytes().all(|b| b.is_ascii_digit())
-    {
-        return Some(text[..23].to_owned());
+    // Export form with more fraction digits: the first 23 bytes are the canonical prefix
+    // (`get`, not indexing: byte 23 may fall inside a multi-byte character of bad input).
+    if let (Some(prefix), Some(rest)) = (text.get(..23), text.get(23..)) {
+        if !rest.is_empty() && is_canonical(prefix) && rest.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(prefix.to_owned());
+        }
     }
     parse(text).map(canonical)
 }
@@ -192,7 +192,19 @@ mod tests {
         assert_eq!(normalize_str("2022-13-40 25:00:00"), None);
     }
 
+    #[test]
+    fn a_multi_byte_character_where_the_fraction_ends_is_unreadable_not_a_crash() {
+        assert_eq!(normalize_str("2024-05-01 12:34:56.78\u{e9}9"), None);
+        assert_eq!(normalize_str("2024-05-01 12:34:56.789\u{e9}"), None);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_without_a_panic(text in "\\PC{0,40}", digits in "[0-9: .T-]{0,30}") {
+            let _ = normalize_str(&text);
+            let _ = normalize_str(&format!("2024-05-01 12:34:56{digits}{text}"));
+        }
+
         #[test]
         fn the_direct_formatter_agrees_with_chrono(ms in -70_000_000_000_000_i64..300_000_000_000_000) {
             if let Some(at) = DateTime::<Utc>::from_timestamp_millis(ms) {

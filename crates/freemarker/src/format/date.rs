@@ -548,7 +548,7 @@ fn parse_zone(
         return Some((sign * (h * 3600 + m * 60), pos + 5));
     }
     let rest: String = t[pos..].iter().collect();
-    if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("GMT") {
+    if rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("GMT")) {
         let p = pos + 3;
         if let Some(sign) = sign_at(p) {
             // GMT+h, GMT+hh, GMT+hh:mm, GMT+hhmm
