@@ -9,7 +9,9 @@
 //! The receiver is a child process (this binary in receiver mode). Each round runs the sink fed
 //! batches directly, the host's demo source -> sink, and wrk (best of -t1 and -t2) against the
 //! receiver; it prints the medians: events/s, CPU per event of the sink process (steadier than a
-//! rate on a shared machine), peak RSS, and the sink's rates as a share of wrk's.
+//! rate on a shared machine; the kernel's part shown apart), peak RSS, and the sink's rates as a
+//! share of wrk's. The demo source runs without identifies, so that every record is an event and
+//! makes one request.
 
 use std::time::Instant;
 
@@ -93,9 +95,9 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// User + system CPU seconds this process (all its threads, not the receiver child) used so far:
-/// per-event CPU is steadier than a rate on a shared, noisy machine.
-fn cpu_seconds() -> f64 {
+/// User and system CPU seconds this process (all its threads, not the receiver child) used so
+/// far: per-event CPU is steadier than a rate on a shared, noisy machine.
+fn cpu_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesized command name; utime and stime are the 12th and 13th of them.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -106,7 +108,7 @@ fn cpu_seconds() -> f64 {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) / 100.0
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 fn run_wrk(url: &str, seconds: u64, threads: usize, connections: usize, body: &str) -> Option<f64> {
@@ -175,21 +177,25 @@ fn serve_receiver() {
     });
 }
 
-/// One measured run: events/s and us of CPU per event.
+/// One measured run: events/s, and us of CPU per event (all, and in the kernel).
 struct Run {
     rate: f64,
     cpu_us: f64,
+    sys_us: f64,
 }
 
 /// Runs one phase (`run` returns its seconds) and reads the receiver's count around it.
 fn measure(ask_count: &mut impl FnMut() -> u64, run: impl FnOnce() -> f64) -> Run {
     let before = ask_count();
-    let cpu_before = cpu_seconds();
+    let (user_before, sys_before) = cpu_seconds();
     let elapsed = run();
     let delivered = ask_count() - before;
+    let (user, sys) = cpu_seconds();
+    let per_event = |seconds: f64| 1e6 * seconds / delivered.max(1) as f64;
     Run {
         rate: delivered as f64 / elapsed,
-        cpu_us: 1e6 * (cpu_seconds() - cpu_before) / delivered.max(1) as f64,
+        cpu_us: per_event(user - user_before + sys - sys_before),
+        sys_us: per_event(sys - sys_before),
     }
 }
 
@@ -304,19 +310,22 @@ fn main() {
 
     let rate = |runs: &[Run]| median(runs.iter().map(|r| r.rate).collect());
     let cpu = |runs: &[Run]| median(runs.iter().map(|r| r.cpu_us).collect());
+    let sys = |runs: &[Run]| median(runs.iter().map(|r| r.sys_us).collect());
     println!(
         "throughput: {events} events per run, events stream only (one request per event), {concurrency} in flight, \
          {sink_threads} host worker thread(s) + the sink's dispatch lanes, medians of {rounds} rounds"
     );
     println!(
-        "  sink, fed batches directly: {:>9.0} events/s  {:>5.1} us CPU/event",
+        "  sink, fed batches directly: {:>9.0} events/s  {:>5.1} us CPU/event ({:.1} in the kernel)",
         rate(&direct),
-        cpu(&direct)
+        cpu(&direct),
+        sys(&direct)
     );
     println!(
-        "  host demo source -> sink:   {:>9.0} events/s  {:>5.1} us CPU/event",
+        "  host demo source -> sink:   {:>9.0} events/s  {:>5.1} us CPU/event ({:.1} in the kernel)",
         rate(&hosted),
-        cpu(&hosted)
+        cpu(&hosted),
+        sys(&hosted)
     );
     println!(
         "  peak RSS of the sink process: {} MiB",
@@ -370,7 +379,7 @@ async fn run_direct(sink_table: &str, events: u64) -> f64 {
 /// them) -> webhook sink; events only, so one request per event. Returns seconds.
 async fn run_hosted(sink_table: &str, events: u64) -> f64 {
     let config = format!(
-        "data_dir = \"./target/bench-data\"\n[sources.amplitude]\ntype = \"demo\"\ncount = {events}\nrate = 0\n[sinks.hook]\ntype = \"webhook\"\ninputs = [\"amplitude\"]\n{}",
+        "data_dir = \"./target/bench-data\"\n[sources.amplitude]\ntype = \"demo\"\ncount = {events}\nrate = 0\nidentifies = false\n[sinks.hook]\ntype = \"webhook\"\ninputs = [\"amplitude\"]\n{}",
         sink_table.replace("\n[", "\n[sinks.hook.")
     );
     // A fresh retry store: records left by an earlier run must not count as this run's.

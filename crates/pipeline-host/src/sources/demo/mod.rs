@@ -5,6 +5,8 @@
 //! searches, cart adds and purchases in sessions; about one record in twelve is an `$identify`
 //! and one in a hundred a `$groupidentify`. Times advance from `start_time` by a simulated clock.
 
+mod layouts;
+
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
@@ -14,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use self::layouts::Layouts;
 use super::SourceContext;
 
 /// The most events one batch holds.
@@ -40,6 +43,14 @@ pub struct DemoConfig {
     /// The simulated clock's start, `yyyy-MM-dd HH:mm:ss` UTC.
     #[serde(default = "default_start_time")]
     pub start_time: String,
+    /// Also emit `$identify` and `$groupidentify` records (about one in eight); false = events
+    /// only, for an events-only webhook or a benchmark where every record makes one request.
+    #[serde(default = "default_identifies")]
+    pub identifies: bool,
+}
+
+fn default_identifies() -> bool {
+    true
 }
 
 fn default_seed() -> u64 {
@@ -62,6 +73,7 @@ impl Default for DemoConfig {
             seed: default_seed(),
             users: default_users(),
             start_time: default_start_time(),
+            identifies: default_identifies(),
         }
     }
 }
@@ -207,9 +219,13 @@ const BUTTONS: [&str; 5] = [
 /// The record generator: a seeded random source, the user pool and the simulated clock.
 struct Generator {
     rng: StdRng,
+    /// The exclusive upper end of the roll that picks a record's type: 100 with identifies,
+    /// less without (the event types keep their proportions).
+    roll_end: u32,
     users: Vec<DemoUser>,
     clock_ms: i64,
     order: u64,
+    layouts: Layouts,
 }
 
 impl Generator {
@@ -221,9 +237,15 @@ impl Generator {
             .collect();
         Ok(Generator {
             rng,
+            roll_end: if config.identifies {
+                100
+            } else {
+                FIRST_IDENTIFY_ROLL
+            },
             users,
             clock_ms,
             order: 0,
+            layouts: Layouts::default(),
         })
     }
 
@@ -231,13 +253,14 @@ impl Generator {
         self.clock_ms += self.rng.gen_range(0..400);
         let now = self.clock_ms;
         let user_index = self.rng.gen_range(0..self.users.len());
-        let roll = self.rng.gen_range(0..100u32);
+        let roll = self.rng.gen_range(0..self.roll_end);
+        let layouts = &mut self.layouts;
         let (event_type, event_properties) = match roll {
             0..=37 => {
                 let (path, title) = PAGES[self.rng.gen_range(0..PAGES.len())];
                 (
                     "Page Viewed",
-                    object([
+                    layouts.object([
                         ("page_path", path.into()),
                         ("page_title", title.into()),
                         ("referrer", "https://www.google.com/".into()),
@@ -249,7 +272,7 @@ impl Generator {
                 let path = PAGES[self.rng.gen_range(0..PAGES.len())].0;
                 (
                     "click event",
-                    object([("button_id", button.into()), ("page_path", path.into())]),
+                    layouts.object([("button_id", button.into()), ("page_path", path.into())]),
                 )
             }
             56..=64 => {
@@ -257,7 +280,7 @@ impl Generator {
                 let results: i32 = self.rng.gen_range(0..60);
                 (
                     "Search",
-                    object([("query", query.into()), ("results", results.into())]),
+                    layouts.object([("query", query.into()), ("results", results.into())]),
                 )
             }
             65..=76 => {
@@ -265,7 +288,7 @@ impl Generator {
                 let quantity: i32 = self.rng.gen_range(1..4);
                 (
                     "Add To Cart",
-                    object([
+                    layouts.object([
                         ("product_id", id.into()),
                         ("product_name", name.into()),
                         ("price", price.into()),
@@ -282,7 +305,7 @@ impl Generator {
                 let order_id = format!("ORD-{:06}", self.order);
                 (
                     "Purchase",
-                    object([
+                    layouts.object([
                         ("order_id", order_id.into()),
                         ("product_id", id.into()),
                         ("product_name", name.into()),
@@ -299,9 +322,9 @@ impl Generator {
                 } else {
                     "email"
                 };
-                ("Sign Up", object([("method", method.into())]))
+                ("Sign Up", layouts.object([("method", method.into())]))
             }
-            87..=98 => ("$identify", empty_object()),
+            FIRST_IDENTIFY_ROLL..=98 => ("$identify", empty_object()),
             _ => ("$groupidentify", empty_object()),
         };
         let uuid = uuid_v4(&mut self.rng);
@@ -318,11 +341,8 @@ impl Generator {
         user.last_seen = now;
         user.event_id += 1;
         let time = format_time(now);
-        // Sized once: growing an order-preserving map entry by entry costs more than filling it.
-        let mut record = Map::with_capacity(RECORD_FIELDS);
-        let mut put = |key: &str, value: Value| {
-            record.insert(key.to_owned(), value);
-        };
+        let mut record: Vec<(&str, Value)> = Vec::with_capacity(RECORD_FIELDS);
+        let mut put = |key: &'static str, value: Value| record.push((key, value));
         put("uuid", uuid.into());
         put("$insert_id", insert_id.into());
         put("event_type", event_type.into());
@@ -341,13 +361,8 @@ impl Generator {
         match event_type {
             "$identify" => {
                 put("event_properties", empty_object());
-                put(
-                    "user_properties",
-                    object([(
-                        "$set",
-                        object([("email", email()), ("plan", user.plan.into())]),
-                    )]),
-                );
+                let set = layouts.object([("email", email()), ("plan", user.plan.into())]);
+                put("user_properties", layouts.object([("$set", set)]));
                 put("groups", empty_object());
             }
             "$groupidentify" => {
@@ -355,24 +370,18 @@ impl Generator {
                 put("user_properties", empty_object());
                 put(
                     "groups",
-                    object([("company", Value::Array(vec!["Acme Outdoor".into()]))]),
+                    layouts.object([("company", Value::Array(vec!["Acme Outdoor".into()]))]),
                 );
-                put(
-                    "group_properties",
-                    object([(
-                        "company",
-                        object([(
-                            "Acme Outdoor",
-                            object([("industry", "retail".into()), ("employees", 250.into())]),
-                        )]),
-                    )]),
-                );
+                let acme =
+                    layouts.object([("industry", "retail".into()), ("employees", 250.into())]);
+                let company = layouts.object([("Acme Outdoor", acme)]);
+                put("group_properties", layouts.object([("company", company)]));
             }
             _ => {
                 put("event_properties", event_properties);
                 put(
                     "user_properties",
-                    object([("email", email()), ("plan", user.plan.into())]),
+                    layouts.object([("email", email()), ("plan", user.plan.into())]),
                 );
                 put("groups", empty_object());
             }
@@ -390,21 +399,15 @@ impl Generator {
         put("paying", (user.plan != "free").into());
         put("library", library_for(user.platform).into());
         put("version_name", "3.14.0".into());
-        record
+        layouts.build(record)
     }
 }
+
+/// Rolls from here up (of 0..100) make an identify or a group identify.
+const FIRST_IDENTIFY_ROLL: u32 = 87;
 
 /// The most top-level fields a record has (a `$groupidentify` of a mobile user).
 const RECORD_FIELDS: usize = 27;
-
-/// A JSON object of `entries`, in order, allocated at its final size.
-fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    let mut map = Map::with_capacity(N);
-    for (key, value) in entries {
-        map.insert(key.to_owned(), value);
-    }
-    Value::Object(map)
-}
 
 fn empty_object() -> Value {
     Value::Object(Map::new())
@@ -616,6 +619,33 @@ mod tests {
         let first = records[0]["event_time"].as_str().unwrap();
         let last = records[1999]["event_time"].as_str().unwrap();
         assert!(first >= "2024-06-03 09:00:00.000" && last > first);
+    }
+
+    #[test]
+    fn without_identifies_every_record_is_an_event_of_every_type() {
+        let config: DemoConfig = toml::from_str("identifies = false").unwrap();
+        let mut generator = Generator::new(&config).unwrap();
+        let mut counts = std::collections::BTreeMap::new();
+        for _ in 0..2000 {
+            let record = generator.next_record();
+            let event_type = record["event_type"].as_str().unwrap().to_owned();
+            *counts.entry(event_type).or_insert(0) += 1;
+        }
+        let types: Vec<&str> = counts.keys().map(String::as_str).collect();
+        assert_eq!(
+            types,
+            [
+                "Add To Cart",
+                "Page Viewed",
+                "Purchase",
+                "Search",
+                "Sign Up",
+                "click event"
+            ]
+        );
+        // Page views keep their share of the events (38 of 87 rolls).
+        let page_views = f64::from(counts["Page Viewed"]) / 2000.0;
+        assert!((page_views - 38.0 / 87.0).abs() < 0.04, "{page_views}");
     }
 
     fn regex_like_time(text: &str) -> bool {
