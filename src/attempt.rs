@@ -24,6 +24,18 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<SinkMetrics>,
 }
 
+impl Shared {
+    /// A copy for one dispatch lane: its attempts clone their lane's `Arc`, so the reference
+    /// count they bump per request is not a cache line the other lanes write too.
+    pub(crate) fn for_lane(&self) -> Shared {
+        Shared {
+            url: self.url.clone(),
+            tier: Arc::clone(&self.tier),
+            metrics: Arc::new(SinkMetrics::clone(&self.metrics)),
+        }
+    }
+}
+
 /// A record on its way to the webhook, holding the sink's slot until it is acknowledged.
 pub(crate) enum Work {
     /// A record's first attempt.

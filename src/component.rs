@@ -91,14 +91,17 @@ impl WebhookSinkConfig {
         let concurrency = match config.stack.concurrency {
             Concurrency::Fixed(n) | Concurrency::Adaptive(n) => n,
         };
-        let target = Arc::new(Target {
-            uri: config.uri.clone(),
-            headers: config.headers.clone(),
-        });
         let lanes = lane_count(&config.stack, concurrency);
         let stacks = (0..lanes)
             .map(|lane| {
-                // Each lane's share of the permits, its own connections and its own stack.
+                // Each lane's share of the permits, its own connections and its own stack, and
+                // its own copies of what every request references (a reference count that both
+                // cores bump per request costs a cache-line transfer each time).
+                let metrics = Arc::new(SinkMetrics::clone(&metrics));
+                let target = Arc::new(Target {
+                    uri: config.uri.clone(),
+                    headers: config.headers.clone(),
+                });
                 let share = lane_share(concurrency, lanes, lane);
                 let mut settings = config.stack.clone();
                 settings.concurrency = match config.stack.concurrency {

@@ -135,7 +135,8 @@ impl Lanes {
                 .enable_all()
                 .build()
                 .map_err(LaneError::Start)?;
-            let shared = Arc::clone(shared);
+            // The lane's own handle: every attempt clones it (see `Shared::for_lane`).
+            let shared = Arc::new(shared.for_lane());
             let chunks = Arc::clone(&lanes.queue);
             let span = tracing::Span::current();
             std::thread::Builder::new()
