@@ -128,9 +128,8 @@ pub(super) async fn run(config: DemoConfig, mut cx: SourceContext) -> Result<(),
         let events: Vec<Event> = (0..size)
             .map(|_| Event::new(generator.next_record()))
             .collect();
-        for event in &events {
-            cx.metrics.received_events(1, event.json_byte_size());
-        }
+        let bytes = events.iter().map(Event::json_byte_size).sum();
+        cx.metrics.received_events(events.len(), bytes);
         if !cx.emit(events).await {
             tracing::warn!(component_id = %cx.id, "no downstream component left; stopping");
             return Ok(());
