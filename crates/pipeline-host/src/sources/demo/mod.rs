@@ -652,15 +652,7 @@ mod tests {
     }
 
     fn regex_like_time(text: &str) -> bool {
-        let bytes = text.as_bytes();
-        bytes.len() == 23
-            && bytes.iter().enumerate().all(|(i, b)| match i {
-                4 | 7 => *b == b'-',
-                10 => *b == b' ',
-                13 | 16 => *b == b':',
-                19 => *b == b'.',
-                _ => b.is_ascii_digit(),
-            })
+        text.len() == 23 && NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.3f").is_ok()
     }
 
     #[test]
