@@ -67,13 +67,8 @@ fn number_size(number: &Number) -> usize {
     }
 }
 
-fn decimal_digits(mut value: u64) -> usize {
-    let mut digits = 1;
-    while value >= 10 {
-        value /= 10;
-        digits += 1;
-    }
-    digits
+fn decimal_digits(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// A `fmt::Write` that only counts bytes.

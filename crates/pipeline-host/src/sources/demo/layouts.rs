@@ -10,21 +10,28 @@ use serde_json::{Map, Value};
 /// The remembered shapes, keyed by a cheap fingerprint of their key sequence.
 #[derive(Default)]
 pub(super) struct Layouts {
-    shapes: HashMap<u64, Map<String, Value>>,
+    shapes: HashMap<u64, Shape>,
+}
+
+/// A key sequence and an object of those keys (values null) to clone.
+struct Shape {
+    /// The keys as given: the same literals come back, so most compare by address.
+    keys: Vec<&'static str>,
+    object: Map<String, Value>,
 }
 
 impl Layouts {
     /// The object of `entries`, in order.
-    pub(super) fn object<const N: usize>(&mut self, entries: [(&str, Value); N]) -> Value {
+    pub(super) fn object<const N: usize>(&mut self, entries: [(&'static str, Value); N]) -> Value {
         Value::Object(self.build(entries))
     }
 
     /// The map of `entries`, in order: what inserting them one by one builds. A shape seen
     /// before is cloned and filled; its keys are compared first, so a fingerprint collision
     /// costs speed, never correctness.
-    pub(super) fn build<'k, E>(&mut self, entries: E) -> Map<String, Value>
+    pub(super) fn build<E>(&mut self, entries: E) -> Map<String, Value>
     where
-        E: AsRef<[(&'k str, Value)]> + IntoIterator<Item = (&'k str, Value)>,
+        E: AsRef<[(&'static str, Value)]> + IntoIterator<Item = (&'static str, Value)>,
     {
         let keys = || entries.as_ref().iter().map(|(key, _)| *key);
         let count = entries.as_ref().len();
@@ -33,21 +40,26 @@ impl Layouts {
         }
         let fingerprint = fingerprint(keys());
         if let Some(shape) = self.shapes.get(&fingerprint) {
-            if shape.len() == count && shape.keys().zip(keys()).all(|(stored, key)| stored == key) {
-                let mut map = shape.clone();
+            let same = |(stored, key): (&&str, &str)| std::ptr::eq(*stored, key) || *stored == key;
+            if shape.keys.len() == count && shape.keys.iter().zip(keys()).all(same) {
+                let mut map = shape.object.clone();
                 for (slot, (_, value)) in map.values_mut().zip(entries) {
                     *slot = value;
                 }
                 return map;
             }
         }
+        let shape_keys: Vec<&'static str> = keys().collect();
         let mut map = Map::with_capacity(count);
         for (key, value) in entries {
             map.insert(key.to_owned(), value);
         }
         // A repeated key leaves fewer entries than keys: that shape cannot be filled in order.
         if map.len() == count {
-            let shape = map.keys().map(|key| (key.clone(), Value::Null)).collect();
+            let shape = Shape {
+                keys: shape_keys,
+                object: map.keys().map(|key| (key.clone(), Value::Null)).collect(),
+            };
             self.shapes.insert(fingerprint, shape);
         }
         map
@@ -56,7 +68,7 @@ impl Layouts {
 
 /// Mixes each key's length, first and last byte: a few instructions a key, where SipHash over
 /// its bytes costs a hundred.
-fn fingerprint<'k>(keys: impl Iterator<Item = &'k str>) -> u64 {
+fn fingerprint(keys: impl Iterator<Item = &'static str>) -> u64 {
     keys.fold(0, |hash, key| {
         let first = key.bytes().next().map_or(0, u64::from);
         let last = key.bytes().last().map_or(0, u64::from);
@@ -90,6 +102,10 @@ mod tests {
             let entries = vec![("b", json!(n)), ("a", json!("x")), ("c", json!([n]))];
             assert_same(&layouts.build(entries.clone()), &inserted(&entries));
         }
+        // The same keys at other addresses compare by content and fill the same shape.
+        let copied: &'static str = Box::leak(String::from("a").into_boxed_str());
+        let entries = vec![("b", json!(9)), (copied, json!("y")), ("c", json!([9]))];
+        assert_same(&layouts.build(entries.clone()), &inserted(&entries));
         assert_eq!(layouts.shapes.len(), 1);
     }
 
