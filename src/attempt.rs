@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use pipeline_core::EventStatus;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use crate::dispatch::{AttemptResult, DispatchService, Payload};
@@ -44,33 +43,33 @@ pub(crate) enum Work {
     Retry(DueRecord, OwnedSemaphorePermit),
 }
 
-/// Calls the (ready) stack with `work` and finishes the attempt on a task tracked by `tasks`,
-/// counting deliveries into `counts`.
+/// Calls the (ready) stack with `work` and returns the rest of the attempt: awaiting the answer,
+/// then acknowledging and counting the record into `counts`. The lane drives it among its
+/// others (a task per attempt cost a spawn, a scheduling and a wake-up per request).
 pub(crate) fn start(
     service: &mut DispatchService,
     shared: &Arc<Shared>,
     counts: &HotCounts,
-    tasks: &TaskTracker,
     work: Work,
-) {
+) -> impl std::future::Future<Output = ()> + use<> {
     let shared = Arc::clone(shared);
     let counts = counts.clone();
-    match work {
-        Work::Fresh(job, slot) => {
-            let attempt = service.call(Payload::new(job.stream, job.body.clone()));
-            tasks.spawn(async move {
-                let result = attempt.await;
+    let payload = match &work {
+        Work::Fresh(job, _) => Payload::new(job.stream, job.body.clone()),
+        Work::Retry(due, _) => Payload::new(due.record.stream, due.record.body.clone()),
+    };
+    let attempt = service.call(payload);
+    async move {
+        let result = attempt.await;
+        match work {
+            Work::Fresh(job, slot) => {
                 finish_fresh(&shared, &counts, job, result).await;
                 drop(slot);
-            });
-        }
-        Work::Retry(due, slot) => {
-            let attempt = service.call(Payload::new(due.record.stream, due.record.body.clone()));
-            tasks.spawn(async move {
-                let result = attempt.await;
+            }
+            Work::Retry(due, slot) => {
                 finish_retry(&shared, &counts, due, result).await;
                 drop(slot);
-            });
+            }
         }
     }
 }

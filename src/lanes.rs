@@ -11,8 +11,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{oneshot, Notify, Semaphore};
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::Instrument;
 
@@ -178,8 +178,8 @@ impl Drop for Lanes {
     }
 }
 
-/// A lane's loop: with a free permit, take the next chunk; start each of its records when the
-/// stack is ready; at the end, wait for the attempts in flight.
+/// A lane's loop: with a free permit, take the next record (from the chunk in hand, or the next
+/// chunk) and start its attempt; meanwhile drive the attempts in flight; at the end, finish them.
 async fn run_lane(lane: LaneStack, shared: Arc<Shared>, chunks: Arc<ChunkQueue>) -> Result<(), ()> {
     let LaneStack { mut stack, counts } = lane;
     let flusher = tokio::spawn({
@@ -193,25 +193,42 @@ async fn run_lane(lane: LaneStack, shared: Arc<Shared>, chunks: Arc<ChunkQueue>)
             }
         }
     });
-    let tasks = TaskTracker::new();
-    let result = async {
-        loop {
-            ready(&mut stack).await?;
-            let Some(chunk) = chunks.pop().await else {
-                return Ok(());
-            };
-            for work in chunk {
-                ready(&mut stack).await?;
-                attempt::start(&mut stack, &shared, &counts, &tasks, work);
-            }
+    let mut attempts = FuturesUnordered::new();
+    let mut chunk = VecDeque::new();
+    let result = loop {
+        tokio::select! {
+            biased;
+            Some(()) = attempts.next(), if !attempts.is_empty() => {}
+            next = next_work(&mut stack, &chunks, &mut chunk) => match next {
+                Ok(Some(work)) => attempts.push(attempt::start(&mut stack, &shared, &counts, work)),
+                Ok(None) => break Ok(()),
+                Err(()) => break Err(()),
+            },
         }
-    }
-    .await;
-    tasks.close();
-    tasks.wait().await;
+    };
+    while attempts.next().await.is_some() {}
     flusher.abort();
     counts.flush();
     result
+}
+
+/// Once the stack has a free permit, the next record: from `chunk`, else from the next chunk
+/// queued; `None` once the queue is closed and empty.
+async fn next_work(
+    stack: &mut DispatchService,
+    chunks: &ChunkQueue,
+    chunk: &mut VecDeque<Work>,
+) -> Result<Option<Work>, ()> {
+    ready(stack).await?;
+    loop {
+        if let Some(work) = chunk.pop_front() {
+            return Ok(Some(work));
+        }
+        match chunks.pop().await {
+            Some(next) => *chunk = VecDeque::from(next),
+            None => return Ok(None),
+        }
+    }
 }
 
 /// Waits for a free permit; a stack that fails is logged and ends the lane.
