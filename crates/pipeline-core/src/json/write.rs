@@ -59,21 +59,25 @@ fn write_decimal(value: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-/// A quoted string. Most need no escape: checked eight bytes at a time, they are copied whole.
+/// A quoted string. Most need no escape: checked eight bytes at a time, they are copied whole
+/// (the rare escaping path kept out of line, so this one stays small enough to inline).
+#[inline]
 fn write_string(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    if needs_escape(bytes) {
+        return write_escaped(bytes, out);
+    }
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if needs_escape(bytes) {
-        write_escaped(bytes, out);
-    } else {
-        out.extend_from_slice(bytes);
-    }
+    out.extend_from_slice(bytes);
     out.push(b'"');
 }
 
-/// Copies the runs between escapes whole.
+/// A quoted string with escapes: copies the runs between escapes whole.
+#[cold]
+#[inline(never)]
 fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
     let mut copied = 0;
     for (at, &byte) in bytes.iter().enumerate() {
         if EXTRA_ESCAPE_BYTES[usize::from(byte)] > 0 {
@@ -83,6 +87,7 @@ fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&bytes[copied..]);
+    out.push(b'"');
 }
 
 fn write_escape(byte: u8, out: &mut Vec<u8>) {
