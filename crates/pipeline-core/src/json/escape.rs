@@ -21,9 +21,7 @@ fn may_need_escape(word: u64) -> bool {
 /// covering the tail (strings shorter than a word go byte by byte).
 pub(super) fn needs_escape(bytes: &[u8]) -> bool {
     if bytes.len() < 8 {
-        return bytes
-            .iter()
-            .any(|&byte| EXTRA_ESCAPE_BYTES[usize::from(byte)] > 0);
+        return short_needs_escape(bytes);
     }
     let word_at = |at: usize| {
         let mut word = [0u8; 8];
@@ -38,6 +36,23 @@ pub(super) fn needs_escape(bytes: &[u8]) -> bool {
         at += 8;
     }
     at < bytes.len() && may_need_escape(word_at(bytes.len() - 8))
+}
+
+/// Strings of 4 to 7 bytes as one word of two overlapping halves; shorter ones byte by byte.
+fn short_needs_escape(bytes: &[u8]) -> bool {
+    let half = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|four| four.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    if bytes.len() >= 4 {
+        let word = u64::from(half(0)) | u64::from(half(bytes.len() - 4)) << 32;
+        return may_need_escape(word);
+    }
+    bytes
+        .iter()
+        .any(|&byte| EXTRA_ESCAPE_BYTES[usize::from(byte)] > 0)
 }
 
 /// How many bytes more than one each byte takes once escaped.
@@ -64,6 +79,24 @@ mod tests {
         bytes
             .iter()
             .any(|&byte| EXTRA_ESCAPE_BYTES[usize::from(byte)] > 0)
+    }
+
+    #[test]
+    fn short_strings_agree_with_the_table_for_every_pair_of_bytes_anywhere() {
+        for len in 1..8 {
+            for first in 0..=255u8 {
+                for second in 0..=255u8 {
+                    for at in 0..len {
+                        let mut bytes = vec![b'a'; len];
+                        bytes[at] = first;
+                        if at + 1 < len {
+                            bytes[at + 1] = second;
+                        }
+                        assert_eq!(needs_escape(&bytes), by_table(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
