@@ -122,8 +122,9 @@ impl Event {
         self
     }
 
-    /// The size of the fields serialized as compact JSON, the figure behind the `*_bytes_total`
-    /// metrics. Computed once and remembered until the fields change.
+    /// The size of the fields serialized as compact JSON (strings counted without escapes, as
+    /// Vector estimates it), the figure behind the `*_event_bytes_total` metrics. Computed once
+    /// and remembered until the fields change.
     pub fn json_byte_size(&self) -> usize {
         let cached = self.json_size.load(Ordering::Relaxed);
         if cached != UNKNOWN_SIZE {
@@ -247,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn json_byte_size_is_the_compact_serialization() {
+    fn json_byte_size_is_the_compact_serialization_when_nothing_needs_escaping() {
         let event = Event::new(object(json!({"a": "é", "b": [1, 2]})));
         let text = serde_json::to_string(event.fields()).unwrap();
         assert_eq!(event.json_byte_size(), text.len());

@@ -1,9 +1,9 @@
-//! Compact JSON for events, byte for byte as `serde_json` writes it, but faster: the size of a
-//! value without serializing it (every component reports event bytes) and the serialization
-//! itself (a sink's default payload is the event as JSON).
+//! Compact JSON for events, faster than `serde_json`: the serialization itself, byte for byte as
+//! `serde_json` writes it (a sink's default payload is the event as JSON), and a value's size
+//! without serializing it, estimated as Vector does (every component reports event bytes).
 //!
-//! Most strings in an event need no escape at all; both check eight bytes at a time for one and
-//! copy or count the rest in one go. Property tests hold both to `serde_json::to_vec`.
+//! Most strings in an event need no escape at all; the writer checks eight bytes at a time for
+//! one and copies the rest in one go. Property tests hold both to `serde_json::to_vec`.
 
 mod escape;
 mod size;
