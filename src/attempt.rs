@@ -24,13 +24,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// A copy for one dispatch lane: its attempts clone their lane's `Arc`, so the reference
-    /// count they bump per request is not a cache line the other lanes write too.
-    pub(crate) fn for_lane(&self) -> Shared {
+    /// A copy for one dispatch lane, with the lane's own `metrics` handle: its attempts clone
+    /// their lane's `Arc`s, so the reference counts they bump per request are not cache lines
+    /// the other lanes write too.
+    pub(crate) fn for_lane(&self, metrics: Arc<SinkMetrics>) -> Shared {
         Shared {
             url: self.url.clone(),
             tier: Arc::clone(&self.tier),
-            metrics: Arc::new(SinkMetrics::clone(&self.metrics)),
+            metrics,
         }
     }
 }

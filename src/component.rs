@@ -116,6 +116,7 @@ impl WebhookSinkConfig {
                 LaneStack {
                     stack: build_stack(http, &settings, Arc::clone(&metrics)),
                     counts,
+                    metrics,
                 }
             })
             .collect();

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::attempt::{self, Shared, Work};
 use crate::dispatch::DispatchService;
 use crate::tally::{HotCounts, FLUSH_EVERY};
+use crate::telemetry::SinkMetrics;
 
 /// Chunks the queue holds per lane: a lane that finishes its chunk finds the next one waiting.
 pub(crate) const CHUNKS_QUEUED_PER_LANE: usize = 2;
@@ -27,6 +28,8 @@ pub(crate) const CHUNKS_QUEUED_PER_LANE: usize = 2;
 pub(crate) struct LaneStack {
     pub(crate) stack: DispatchService,
     pub(crate) counts: HotCounts,
+    /// The lane's own handle on the sink's metrics (see `Shared::for_lane`).
+    pub(crate) metrics: Arc<SinkMetrics>,
 }
 
 /// The running lanes, fed by the sink's loop.
@@ -135,8 +138,7 @@ impl Lanes {
                 .enable_all()
                 .build()
                 .map_err(LaneError::Start)?;
-            // The lane's own handle: every attempt clones it (see `Shared::for_lane`).
-            let shared = Arc::new(shared.for_lane());
+            let shared = Arc::new(shared.for_lane(Arc::clone(&stack.metrics)));
             let chunks = Arc::clone(&lanes.queue);
             let span = tracing::Span::current();
             std::thread::Builder::new()
@@ -181,7 +183,9 @@ impl Drop for Lanes {
 /// A lane's loop: with a free permit, take the next record (from the chunk in hand, or the next
 /// chunk) and start its attempt; meanwhile drive the attempts in flight; at the end, finish them.
 async fn run_lane(lane: LaneStack, shared: Arc<Shared>, chunks: Arc<ChunkQueue>) -> Result<(), ()> {
-    let LaneStack { mut stack, counts } = lane;
+    let LaneStack {
+        mut stack, counts, ..
+    } = lane;
     let flusher = tokio::spawn({
         let counts = counts.clone();
         async move {
