@@ -22,7 +22,10 @@ use crate::tally::{HotCounts, FLUSH_EVERY};
 use crate::telemetry::SinkMetrics;
 
 /// Chunks the queue holds per lane: a lane that finishes its chunk finds the next one waiting.
-pub(crate) const CHUNKS_QUEUED_PER_LANE: usize = 2;
+/// Four rather than two: when the host's worker is descheduled (two cores, four busy threads with
+/// the receiver), the lanes still have work; interleaved runs, 107k -> 112k events/s fed directly,
+/// 110k -> 111.5k through the host (medians of five), for 8 more chunks of payloads held.
+pub(crate) const CHUNKS_QUEUED_PER_LANE: usize = 4;
 
 /// What one lane drives: its stack, and the tally its requests count into.
 pub(crate) struct LaneStack {

@@ -191,12 +191,14 @@ async fn a_stalled_webhook_stops_the_input_and_everything_arrives_after_recovery
     let stalled_at = accepted.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Nothing more is read than the 4 permits in flight, the chunks queued for the dispatch
-    // lanes (two per lane, one per core up to the 4 permits; each holds one record here, as each
-    // batch does), the one being handed over, and the 2 batches in the channel.
+    // lanes (four per lane, as `CHUNKS_QUEUED_PER_LANE` in src/lanes.rs says, one lane per core
+    // up to the 4 permits; each chunk holds one record here, as each batch does), the one being
+    // handed over, and the 2 batches in the channel.
+    const CHUNKS_QUEUED_PER_LANE: u64 = 4;
     let lanes = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
-    let bound = 4 + 2 * lanes as u64 + 1 + 2;
+    let bound = 4 + CHUNKS_QUEUED_PER_LANE * lanes as u64 + 1 + 2;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         stalled_at,
