@@ -3,7 +3,8 @@
 //!
 //! A fixed pool of users (ids, devices, platform, location, plan) does page views, clicks,
 //! searches, cart adds and purchases in sessions; about one record in twelve is an `$identify`
-//! and one in a hundred a `$groupidentify`. Times advance from `start_time` by a simulated clock.
+//! and one in a hundred a `$groupidentify` (none with `identifies = false`). Times advance from
+//! `start_time` by a simulated clock.
 
 mod layouts;
 
@@ -582,7 +583,7 @@ mod tests {
         ] {
             assert!(types.contains(expected), "no {expected} in {types:?}");
         }
-        let time_shape = regex_like_time;
+        let time_shape = is_canonical_time;
         for record in &records {
             match record.get("user_id") {
                 Some(id) => assert!(id.as_str().unwrap().starts_with("user_")),
@@ -651,7 +652,7 @@ mod tests {
         assert!((page_views - 38.0 / 87.0).abs() < 0.04, "{page_views}");
     }
 
-    fn regex_like_time(text: &str) -> bool {
+    fn is_canonical_time(text: &str) -> bool {
         text.len() == 23 && NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.3f").is_ok()
     }
 
