@@ -6,7 +6,8 @@
 //! keeps a share of the connections, of the concurrency and of the requests on one thread. The
 //! sink's loop queues records in chunks, so crossing threads costs once per chunk; a lane takes
 //! the next chunk only when its stack has a free permit, so a lane whose requests hang does not
-//! hold up records another lane could send.
+//! hold up records another lane could send. Lanes run under the throughput scheduling policy
+//! ([`crate::scheduling`]): an answer waking a lane does not preempt the thread running.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -147,6 +148,9 @@ impl Lanes {
             std::thread::Builder::new()
                 .name(format!("webhook-lane-{index}"))
                 .spawn(move || {
+                    if let Err(error) = crate::scheduling::prefer_throughput() {
+                        tracing::debug!(%error, "the lane keeps the default scheduling policy");
+                    }
                     let result = runtime.block_on(run_lane(stack, shared, chunks).instrument(span));
                     drop(runtime);
                     let _ = done.send(result);

@@ -16,6 +16,7 @@ pub mod preview;
 pub mod receiver;
 pub mod record;
 pub mod runtime;
+pub(crate) mod scheduling;
 pub mod select;
 pub mod sink;
 pub mod store;
