@@ -20,7 +20,7 @@ use std::io::Write;
 use pipeline_core::{Event, EventArray, StreamSink};
 use pipeline_host::{Config, RunningTopology};
 use serde_json::{Map, Value};
-use webhook_sink::receiver::Receiver;
+use webhook_receiver::Receiver;
 use webhook_sink::WebhookSinkConfig;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -347,7 +347,12 @@ fn main() {
 /// the events are built on the same runtime (the source's share of the work). Returns seconds.
 async fn run_direct(sink_table: &str, events: u64) -> f64 {
     let sink_config = WebhookSinkConfig::from_toml_str(sink_table).expect("bench sink config");
-    let sink = Box::new(sink_config.build_sink("bench"));
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let sink = Box::new(
+        sink_config
+            .build_sink("bench", data.path())
+            .expect("the bench sink builds"),
+    );
     let (input, output) = tokio::sync::mpsc::channel::<EventArray>(env_or(
         "CHANNEL",
         pipeline_host::CHANNEL_CAPACITY,

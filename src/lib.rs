@@ -1,29 +1,21 @@
-//! The `webhook` sink: streams analytics events and users to a webhook, one HTTP request per record.
+//! The `webhook` sink: streams analytics events and users to a webhook, one HTTP request per
+//! record, with Amplitude's payloads or FreeMarker templates and a durable two-tier retry.
 //!
-//! Data flows one way: the host hands the sink batches; the sink classifies each record
-//! ([`record`]), filters it per stream, renders its payload ([`payload`]), and sends it through
-//! the [`dispatch`] stack; an attempt that fails goes to the outer retry tier ([`outer`]).
+//! The folders follow one record's path:
+//! - [`config`]: the `[sinks.ID]` table, validated with key paths;
+//! - [`sink`]: the running sink (batches in -> prepared jobs -> lanes or store -> settlement);
+//! - [`prepare`]: classify, filter, normalize times, render payloads;
+//! - [`dispatch`]: the HTTP stack (rate limit, concurrency, in-attempt retry, timeout, pool) and
+//!   the lanes that drive it;
+//! - [`retry`]: the retry store, its schedule, dead letters and the circuit breakers;
+//! - [`telemetry`]: every metric the sink emits.
 
-mod attempt;
-pub mod component;
 pub mod config;
-pub mod demo;
 pub mod dispatch;
-pub(crate) mod lanes;
-pub mod outer;
-pub mod payload;
-pub mod preview;
-pub mod receiver;
-pub mod record;
-pub mod runtime;
-pub(crate) mod scheduling;
-pub mod select;
+pub mod prepare;
+pub mod retry;
 pub mod sink;
-pub mod store;
 pub mod stream;
-pub mod tally;
 pub mod telemetry;
-pub mod template;
-pub mod time;
 
-pub use component::{register, WebhookSinkConfig, SINK_TYPE};
+pub use sink::{register, WebhookSinkConfig, SINK_TYPE};

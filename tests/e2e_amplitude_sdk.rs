@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use host_support::{collect, free_port, signal, wait_exit, wait_until, Workspace};
 use serde_json::Value;
-use webhook_sink::receiver::Receiver;
+use webhook_receiver::Receiver;
 
 const EVENTS: usize = 40;
 const API_KEY: &str = "sdk-test-key-1";

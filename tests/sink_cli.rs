@@ -1,4 +1,4 @@
-//! The sink through the real `webhook-sink` binary: run (stdin example), preview, demo, validate.
+//! The sink through the real `webhook-sink` binary: run (stdin example), preview, validate.
 
 mod support;
 
@@ -69,29 +69,6 @@ fn preview_prints_the_golden_output_and_a_summary() {
     let golden = std::fs::read_to_string("examples/expected/stdin-to-webhook.preview").unwrap();
     let expected = format!("{golden}# 6 records: 9 payloads, 1 filtered out, 0 errors\n");
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
-}
-
-#[test]
-fn demo_runs_to_its_summary() {
-    let output = Command::new(BIN)
-        .args(["demo", "--count", "200", "--rate", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("distinct payloads delivered"), "{stdout}");
-    assert!(
-        stdout.contains("a sample event payload as received:"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("a sample user payload as received:"),
-        "{stdout}"
-    );
 }
 
 #[test]

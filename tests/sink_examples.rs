@@ -40,10 +40,10 @@ fn every_example_config_validates() {
 #[test]
 fn the_stdin_example_previews_its_golden_output() {
     let text = std::fs::read_to_string("examples/stdin-to-webhook.toml").unwrap();
-    let sink = webhook_sink::preview::sink_config(&text, "hook").unwrap();
+    let sink = webhook_sink::prepare::preview::sink_config(&text, "hook").unwrap();
     let input = std::fs::read("examples/events.ndjson").unwrap();
     let mut out = Vec::new();
-    webhook_sink::preview::run(&sink, "hook", input.as_slice(), &mut out).unwrap();
+    webhook_sink::prepare::preview::run(&sink, input.as_slice(), &mut out).unwrap();
     let golden_path = "examples/expected/stdin-to-webhook.preview";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(golden_path, &out).unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use host_support::{collect, free_port, signal, wait_exit, wait_until, Workspace};
 use serde_json::{json, Value};
-use webhook_sink::receiver::{Receiver, Reply};
+use webhook_receiver::{Receiver, Reply};
 
 const API_KEY: &str = "test-key-1";
 

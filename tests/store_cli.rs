@@ -46,7 +46,7 @@ fn store_file(workspace: &Workspace) -> PathBuf {
         .path()
         .join("data")
         .join("hook")
-        .join(webhook_sink::store::FILE_NAME)
+        .join(webhook_sink::retry::store::FILE_NAME)
 }
 
 /// Rows in a table of the store file (0 while the file does not exist yet).

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pipeline_host::Config;
-use webhook_sink::store::DeadLetters;
+use webhook_sink::retry::dead_letters::DeadLetters;
 
 /// What to do with the dead letters.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -57,7 +57,7 @@ fn run(args: &DeadLettersArgs) -> Result<(), String> {
     let config = Config::from_path(&args.config, &super::registry()).map_err(|e| invalid(&e))?;
     let text = std::fs::read_to_string(&args.config).map_err(|e| invalid(&e))?;
     // Checks that the sink exists and is a webhook sink.
-    webhook_sink::preview::sink_config_in(&text, &args.sink, args.config.parent())
+    webhook_sink::prepare::preview::sink_config_in(&text, &args.sink, args.config.parent())
         .map_err(|e| invalid(&e))?;
     let dir = config.data_dir.join(&args.sink);
     let mut store = DeadLetters::open(&dir).map_err(|e| e.to_string())?;

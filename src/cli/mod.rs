@@ -2,9 +2,12 @@
 //! subcommand to its module. Add a command by adding a variant to [`Command`] and a module.
 
 mod dead_letters;
+mod demo;
 mod logging;
+mod preview;
 mod render;
 mod run;
+mod runtime;
 mod validate;
 
 use std::process::ExitCode;
@@ -35,10 +38,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// The main job on an embedded default: demo source -> filter -> webhook sink -> an
     /// embedded webhook receiver on loopback, with live progress and a summary.
-    Demo(webhook_sink::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Show what a webhook sink would send for each input record (stream, headers, body),
     /// sending nothing.
-    Preview(webhook_sink::preview::PreviewArgs),
+    Preview(preview::PreviewArgs),
     /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
     /// settings, printing each output (or error).
     Render(render::RenderArgs),
@@ -53,8 +56,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Validate(args) => validate::execute(args),
-        Command::Demo(args) => webhook_sink::demo::execute(args),
-        Command::Preview(args) => webhook_sink::preview::execute(args),
+        Command::Demo(args) => demo::execute(args),
+        Command::Preview(args) => preview::execute(args),
         Command::Render(args) => render::execute(args),
         Command::DeadLetters(args) => dead_letters::execute(args),
     }

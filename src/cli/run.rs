@@ -25,7 +25,7 @@ pub struct RunArgs {
 
 /// Run the pipeline on a fresh Tokio runtime.
 pub fn execute(args: RunArgs) -> ExitCode {
-    let runtime = match webhook_sink::runtime::build() {
+    let runtime = match super::runtime::build() {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");

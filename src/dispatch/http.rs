@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -23,8 +23,6 @@ use rustls::pki_types::CertificateDer;
 
 use super::pool::Http1Pool;
 use super::{Payload, TryError, TryResponse};
-use crate::tally::HotCounts;
-use crate::telemetry::SinkMetrics;
 
 /// The pooled client every try of a sink goes through.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -84,7 +82,6 @@ pub struct Target {
 pub struct HttpService {
     transport: Transport,
     target: Arc<Target>,
-    counts: HotCounts,
 }
 
 /// How requests reach the webhook.
@@ -97,31 +94,16 @@ enum Transport {
 }
 
 impl HttpService {
-    /// A service posting to `target` through `client`, counting into `metrics`. A plain `http`
-    /// target goes through a lean pool of at most `max_idle` idle connections instead of `client`.
-    pub fn new(
-        client: HttpClient,
-        target: Arc<Target>,
-        metrics: Arc<SinkMetrics>,
-        max_idle: usize,
-    ) -> Self {
+    /// A service posting to `target` through `client`. A plain `http` target goes through a
+    /// lean pool of at most `max_idle` idle connections instead of `client`.
+    pub fn new(client: HttpClient, target: Arc<Target>, max_idle: usize) -> Self {
         let transport = match plain_target(&target) {
             Some((authority, origin_form)) => {
                 Transport::Plain(Http1Pool::new(authority, max_idle), Arc::new(origin_form))
             }
             None => Transport::Client(Arc::new(client)),
         };
-        HttpService {
-            transport,
-            target,
-            counts: HotCounts::direct(metrics),
-        }
-    }
-
-    /// The same service counting its requests into `counts` (a lane's tally).
-    pub fn with_counts(mut self, counts: HotCounts) -> Self {
-        self.counts = counts;
-        self
+        HttpService { transport, target }
     }
 }
 
@@ -162,12 +144,8 @@ impl tower::Service<Payload> for HttpService {
     fn call(&mut self, payload: Payload) -> Self::Future {
         let transport = self.transport.clone();
         let target = Arc::clone(&self.target);
-        let counts = self.counts.clone();
         let try_number = payload.try_number;
-        let body_bytes = payload.body.len() as u64;
         Box::pin(async move {
-            let _in_flight = counts.request_started(payload.stream);
-            let started = Instant::now();
             let result = match transport {
                 Transport::Plain(pool, origin_form) => {
                     exchange_plain(&pool, &origin_form, &payload.body).await
@@ -177,27 +155,16 @@ impl tower::Service<Payload> for HttpService {
                     exchange(sending).await.map_err(|e| error_chain(&e))
                 }
             };
-            let seconds = started.elapsed().as_secs_f64();
             match result {
-                Ok((status, retry_after)) => {
-                    counts.request_answered(payload.stream, status.as_u16(), body_bytes, seconds);
-                    Ok(TryResponse {
-                        status,
-                        retry_after,
-                        try_number,
-                    })
-                }
-                Err(message) => {
-                    counts.request_unanswered(payload.stream, seconds);
-                    counts
-                        .metrics()
-                        .stream(payload.stream)
-                        .request_failed(false);
-                    Err(TryError::Transport {
-                        message,
-                        try_number,
-                    })
-                }
+                Ok((status, retry_after)) => Ok(TryResponse {
+                    status,
+                    retry_after,
+                    try_number,
+                }),
+                Err(message) => Err(TryError::Transport {
+                    message,
+                    try_number,
+                }),
             }
         })
     }

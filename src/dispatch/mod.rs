@@ -1,17 +1,20 @@
-//! The dispatch stack: one payload in, one attempt's outcome out.
+//! Dispatch: one payload in, one attempt's outcome out, on threads of their own.
 //!
-//! Read top to bottom as the request's path (outermost first):
-//! optional rate limit -> concurrency limit (fixed or adaptive) -> in-attempt retry -> per-try
-//! timeout -> HTTP POST. The stack's readiness is the sink's backpressure: the sink awaits
-//! `ready()` (a free concurrency permit) before it takes the next record.
+//! The stack reads top to bottom as the request's path (outermost first): optional rate limit
+//! -> concurrency limit (fixed or adaptive) -> in-attempt retry ([`tries`]) -> per-try
+//! measurement ([`measure`]) -> per-try timeout -> HTTP POST ([`http`], [`pool`]). The stack's
+//! readiness is the sink's backpressure: a lane ([`lanes`]) awaits `ready()` (a free
+//! concurrency permit) before it takes the next record.
 
 pub mod adaptive;
 pub mod http;
+pub mod lanes;
+pub mod measure;
 pub mod pool;
-pub mod retry;
+pub(crate) mod scheduling;
 pub mod timeout;
+pub mod tries;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,10 +22,10 @@ use tower::util::BoxService;
 use tower::ServiceBuilder;
 
 use crate::stream::Stream;
-use crate::telemetry::SinkMetrics;
+use crate::telemetry::HotCounts;
 
 pub use self::http::{build_client, HttpClient, HttpService, Target};
-pub use self::retry::{AttemptPolicy, AttemptSettings};
+pub use self::tries::{AttemptPolicy, AttemptSettings};
 
 /// One body to POST, with the bookkeeping the layers need.
 #[derive(Debug, Clone)]
@@ -117,11 +120,11 @@ pub struct StackSettings {
     pub attempt: AttemptSettings,
 }
 
-/// Assembles the stack over `http`.
+/// Assembles the stack over `http`, measuring every try into `counts`.
 pub fn build_stack(
     http: HttpService,
     settings: &StackSettings,
-    metrics: Arc<SinkMetrics>,
+    counts: HotCounts,
 ) -> DispatchService {
     let rate_limit = (settings.rate_limit > 0)
         .then(|| tower::limit::RateLimitLayer::new(settings.rate_limit, Duration::from_secs(1)));
@@ -139,7 +142,8 @@ pub fn build_stack(
         .layer(tower::retry::RetryLayer::new(AttemptPolicy::new(
             settings.attempt.clone(),
         )))
-        .layer(timeout::PerTryTimeoutLayer::new(settings.timeout, metrics))
+        .layer(measure::MeasureLayer::new(counts))
+        .layer(timeout::PerTryTimeoutLayer::new(settings.timeout))
         .service(http);
     BoxService::new(service)
 }

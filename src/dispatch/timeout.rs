@@ -2,26 +2,23 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tower::{Layer, Service};
 
 use super::{Payload, TryError, TryResponse};
-use crate::telemetry::SinkMetrics;
 
 /// Wraps a service so each call gives up after `timeout`.
 #[derive(Clone)]
 pub struct PerTryTimeoutLayer {
     timeout: Duration,
-    metrics: Arc<SinkMetrics>,
 }
 
 impl PerTryTimeoutLayer {
-    /// A layer that fails a try after `timeout`, counting it as `webhook_requests_total{status="timeout"}`.
-    pub fn new(timeout: Duration, metrics: Arc<SinkMetrics>) -> Self {
-        PerTryTimeoutLayer { timeout, metrics }
+    /// A layer that fails a try after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        PerTryTimeoutLayer { timeout }
     }
 }
 
@@ -32,7 +29,6 @@ impl<S> Layer<S> for PerTryTimeoutLayer {
         PerTryTimeout {
             inner,
             timeout: self.timeout,
-            metrics: Arc::clone(&self.metrics),
         }
     }
 }
@@ -42,7 +38,6 @@ impl<S> Layer<S> for PerTryTimeoutLayer {
 pub struct PerTryTimeout<S> {
     inner: S,
     timeout: Duration,
-    metrics: Arc<SinkMetrics>,
 }
 
 impl<S> Service<Payload> for PerTryTimeout<S>
@@ -61,19 +56,14 @@ where
     fn call(&mut self, payload: Payload) -> Self::Future {
         let timeout = self.timeout;
         let try_number = payload.try_number;
-        let stream = payload.stream;
-        let metrics = Arc::clone(&self.metrics);
         let answer = self.inner.call(payload);
         Box::pin(async move {
             match tokio::time::timeout(timeout, answer).await {
                 Ok(result) => result,
-                Err(_) => {
-                    metrics.stream(stream).request_failed(true);
-                    Err(TryError::Timeout {
-                        timeout,
-                        try_number,
-                    })
-                }
+                Err(_) => Err(TryError::Timeout {
+                    timeout,
+                    try_number,
+                }),
             }
         })
     }

@@ -9,9 +9,9 @@ use webhook_sink::dispatch::{
     build_client, build_stack, AttemptSettings, Concurrency, DispatchService, HttpService,
     StackSettings, Target,
 };
-use webhook_sink::telemetry::SinkMetrics;
+use webhook_sink::telemetry::{HotCounts, SinkMetrics};
 
-pub use webhook_sink::receiver::{Receiver, Reply};
+pub use webhook_receiver::{Receiver, Reply};
 
 /// Stack settings with the sink's defaults (3 tries, 100 ms doubling, ±50 %, 4 s budget).
 pub fn default_settings() -> StackSettings {
@@ -39,8 +39,8 @@ pub fn stack_to(url: &str, settings: &StackSettings) -> DispatchService {
         uri: url.parse().expect("test URL parses"),
         headers,
     };
-    let http = HttpService::new(build_client(16), Arc::new(target), Arc::clone(&metrics), 16);
-    build_stack(http, settings, metrics)
+    let http = HttpService::new(build_client(16), Arc::new(target), 16);
+    build_stack(http, settings, HotCounts::direct(metrics))
 }
 
 /// A loopback URL on which nothing listens (the port was bound, then released).
@@ -57,12 +57,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webhook_sink::WebhookSinkConfig;
 
-/// A sink running on its own task, fed through a bounded channel.
+/// A sink running on its own task, fed through a bounded channel, its retry store in a
+/// temporary directory.
 pub struct RunningSink {
     /// Send batches here; drop it to end the sink's input.
     pub input: mpsc::Sender<EventArray>,
     /// Resolves when the sink finished draining.
     pub done: JoinHandle<Result<(), ()>>,
+    /// Holds the store's directory (`data/<id>/`) for as long as the test needs it.
+    pub data: tempfile::TempDir,
 }
 
 /// Starts a `webhook` sink configured by `config` (the `[sinks.ID]` table as TOML).
@@ -73,11 +76,13 @@ pub fn start_sink(config: &str, channel_capacity: usize) -> RunningSink {
 /// [`start_sink`] with the component id `id` (its metrics' `component_id` label).
 pub fn start_sink_as(id: &str, config: &str, channel_capacity: usize) -> RunningSink {
     let config = WebhookSinkConfig::from_toml_str(config).expect("test config is valid");
-    let sink = Box::new(config.build_sink(id));
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let sink = config.build_sink(id, data.path()).expect("the sink builds");
     let (input, receiver) = mpsc::channel(channel_capacity);
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
+    let sink: Box<dyn StreamSink> = Box::new(sink);
     let done = tokio::spawn(async move { sink.run(Box::pin(stream)).await });
-    RunningSink { input, done }
+    RunningSink { input, done, data }
 }
 
 /// An event with the given JSON fields.

@@ -1,28 +1,36 @@
-//! Selection: which payloads a record yields, per stream, after classification and filters.
+//! Preparation: which payloads a record yields, per stream, and their bytes.
 //!
-//! An event yields an event payload (stream enabled, type selected, condition met) and a user
-//! payload (stream enabled, condition met on the user record); an `$identify` yields only the
-//! user payload; a `$groupidentify` yields nothing. A record that yields nothing is counted as
-//! intentionally discarded. A payload whose template fails is rejected; the record's other payload
-//! still goes on.
+//! A record is classified ([`record`]), its time fields normalized ([`time`]), filtered per
+//! stream, and rendered ([`payload`], with templates through [`template`]). An event yields an
+//! event payload (stream enabled, type selected, condition met) and a user payload (stream
+//! enabled, condition met on the user record); an `$identify` yields only the user payload; a
+//! `$groupidentify` yields nothing. A record that yields nothing is settled as intentionally
+//! discarded. A payload whose template fails is rejected; the record's other payload still goes
+//! on. [`preview`] runs the same steps for `webhook-sink preview`.
 
-use std::collections::{HashSet, VecDeque};
+pub mod payload;
+pub mod preview;
+pub mod record;
+pub mod template;
+pub mod time;
+
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use pipeline_core::condition::Condition;
-use pipeline_core::{EventArray, EventFinalizers, EventStatus};
+use pipeline_core::{EventArray, EventFinalizers};
 use serde_json::{Map, Value};
 
 use crate::config::{StreamConfig, WebhookConfig};
-use crate::payload::{PayloadFormat, Payloads, RenderError};
-use crate::record::{classify, user_record, Kind};
+use crate::sink::settle::Ledger;
 use crate::stream::Stream;
-use crate::telemetry::{Outcome, SinkMetrics};
-use crate::time::normalize_times;
+use payload::{PayloadFormat, Payloads};
+use record::{classify, user_record, Kind};
+use time::normalize_times;
+
+pub use payload::RenderError;
 
 /// One payload ready to send, with what its acknowledgement needs.
 pub struct Job {
@@ -81,23 +89,19 @@ impl StreamFilter {
 }
 
 /// Turns records into payloads according to a sink's config.
-pub struct Selector {
+pub struct Preparer {
     events: StreamFilter,
     users: StreamFilter,
-    metrics: Arc<SinkMetrics>,
-    render_failures: RateLimitedLog,
     /// The last record's JSON size: pre-sizes the next payload buffers without measuring each record.
     last_size: AtomicUsize,
 }
 
-impl Selector {
-    /// A selector for `config` rendering with `payloads`.
-    pub fn new(config: &WebhookConfig, payloads: &Payloads, metrics: Arc<SinkMetrics>) -> Self {
-        Selector {
+impl Preparer {
+    /// A preparer for `config` rendering with `payloads`.
+    pub fn new(config: &WebhookConfig, payloads: &Payloads) -> Self {
+        Preparer {
             events: StreamFilter::new(&config.events, payloads.format(Stream::Events)),
             users: StreamFilter::new(&config.users, payloads.format(Stream::Users)),
-            metrics,
-            render_failures: RateLimitedLog::new(Duration::from_secs(10)),
             last_size: AtomicUsize::new(512),
         }
     }
@@ -131,9 +135,10 @@ impl Selector {
         Selection { kind, payloads }
     }
 
-    /// Expands a batch into jobs, acknowledging and counting what yields nothing or fails to render.
-    pub fn expand(&self, batch: EventArray, jobs: &mut VecDeque<Job>) {
+    /// Expands a batch into jobs; what yields nothing or fails to render is settled by `ledger`.
+    pub(crate) fn prepare(&self, batch: EventArray, ledger: &Ledger) -> Vec<Job> {
         // Received events and bytes are counted by the host for every sink, not here.
+        let mut jobs = Vec::with_capacity(batch.len() * 2);
         for mut event in batch {
             let finalizers = event.take_finalizers();
             let received_at = event.metadata().received_at();
@@ -145,54 +150,21 @@ impl Selector {
                 self.last_size.store(body.len() * factor, Ordering::Relaxed);
             }
             if selection.payloads.is_empty() {
-                // Finalizers dropped untouched: the record ends as intentionally dropped.
-                self.metrics.discarded_intentional.increment(1);
+                ledger.filtered(finalizers);
                 continue;
             }
             for (stream, rendered) in selection.payloads {
                 match rendered {
-                    Ok(body) => jobs.push_back(Job {
+                    Ok(body) => jobs.push(Job {
                         stream,
                         body,
                         finalizers: finalizers.clone(),
                         received_at,
                     }),
-                    Err(error) => {
-                        self.metrics.error("template_failed", "processing");
-                        self.metrics.stream(stream).delivery(Outcome::Discarded);
-                        finalizers.update_status(EventStatus::Rejected);
-                        self.render_failures.log(&error, stream);
-                    }
+                    Err(error) => ledger.render_failed(stream, &finalizers, &error),
                 }
             }
         }
-    }
-}
-
-/// Logs the first failure, then at most one summary per `interval` (a bad template fails every record).
-struct RateLimitedLog {
-    interval: Duration,
-    state: Mutex<(Option<Instant>, u64)>,
-}
-
-impl RateLimitedLog {
-    fn new(interval: Duration) -> Self {
-        RateLimitedLog {
-            interval,
-            state: Mutex::new((None, 0)),
-        }
-    }
-
-    fn log(&self, error: &RenderError, stream: Stream) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (last, suppressed) = &mut *state;
-        let due = last.is_none_or(|at| at.elapsed() >= self.interval);
-        if due {
-            tracing::error!(%error, %stream, suppressed_since_last = *suppressed, "payload not rendered; record rejected");
-            *last = Some(Instant::now());
-            *suppressed = 0;
-        } else {
-            *suppressed += 1;
-        }
+        jobs
     }
 }

@@ -1,4 +1,4 @@
-//! `webhook-sink preview`: what a sink would send for each input record, sending nothing.
+//! What a sink would send for each input record, sending nothing (`webhook-sink preview`).
 //!
 //! Reads the pipeline config, takes the `[sinks.ID]` table of a `webhook` sink, and runs each
 //! NDJSON input line through the same classification, filters and templates as the running sink,
@@ -9,10 +9,9 @@ use std::io::{BufRead, Write};
 use pipeline_core::ConfigError;
 use serde_json::Value;
 
-use crate::component::{WebhookSinkConfig, SINK_TYPE};
-use crate::record::Kind;
-use crate::select::Selector;
-use crate::telemetry::SinkMetrics;
+use super::record::Kind;
+use super::Preparer;
+use crate::sink::{WebhookSinkConfig, SINK_TYPE};
 
 /// Why a preview could not run.
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +82,10 @@ pub fn sink_config_in(
 /// Prints what `sink` would send for each NDJSON line of `input`.
 pub fn run(
     sink: &WebhookSinkConfig,
-    sink_id: &str,
     input: impl BufRead,
     out: &mut impl Write,
 ) -> Result<PreviewSummary, PreviewError> {
-    let selector = Selector::new(&sink.config, &sink.payloads, SinkMetrics::new(sink_id));
+    let preparer = Preparer::new(&sink.config, &sink.payloads);
     let mut summary = PreviewSummary::default();
     let write_error = |source| PreviewError::Io {
         context: "writing the preview".into(),
@@ -123,7 +121,7 @@ pub fn run(
             .and_then(Value::as_str)
             .unwrap_or("(no event_type)")
             .to_owned();
-        let selection = selector.select(fields, line.len());
+        let selection = preparer.select(fields, line.len());
         let kind = match selection.kind {
             Kind::Event => "event",
             Kind::Identify => "identify",
@@ -198,7 +196,7 @@ event_types = ["Purchase"]
             "[1]\n",
         );
         let mut out = Vec::new();
-        let summary = run(&sink, "hook", input.as_bytes(), &mut out).unwrap();
+        let summary = run(&sink, input.as_bytes(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             summary,
@@ -233,72 +231,5 @@ event_types = ["Purchase"]
         );
         let bad = "[sinks.hook]\ntype = \"webhook\"\nurl = \"ftp://x\"\n";
         assert_eq!(sink_config(bad, "hook").unwrap_err().path, "sinks.hook.url");
-    }
-}
-
-/// Arguments of `webhook-sink preview`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PreviewArgs {
-    /// The pipeline config (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: std::path::PathBuf,
-    /// The id of the `webhook` sink to preview (`hook` for `[sinks.hook]`).
-    #[arg(long, value_name = "ID")]
-    pub sink: String,
-    /// NDJSON records to preview; standard input when absent.
-    #[arg(long, value_name = "FILE.ndjson")]
-    pub input: Option<std::path::PathBuf>,
-}
-
-/// Runs `webhook-sink preview`, printing to standard output; exit 1 on a bad config or input.
-pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
-    use std::process::ExitCode;
-    let text = match std::fs::read_to_string(&args.config) {
-        Ok(text) => text,
-        Err(error) => {
-            tracing::error!("cannot read {}: {error}", args.config.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let sink = match sink_config_in(&text, &args.sink, args.config.parent()) {
-        Ok(sink) => sink,
-        Err(error) => {
-            tracing::error!("invalid config {}: {error}", args.config.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let result = match &args.input {
-        Some(path) => match std::fs::File::open(path) {
-            Ok(file) => run(&sink, &args.sink, std::io::BufReader::new(file), &mut out),
-            Err(error) => {
-                tracing::error!("cannot read {}: {error}", path.display());
-                return ExitCode::FAILURE;
-            }
-        },
-        None => run(&sink, &args.sink, std::io::stdin().lock(), &mut out),
-    };
-    match result {
-        Ok(summary) => {
-            let _ = writeln!(
-                out,
-                "# {} records: {} payloads, {} filtered out, {} errors",
-                summary.records, summary.payloads, summary.discarded, summary.errors
-            );
-            if summary.errors > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        // A reader that went away (`preview ... | head`) ends the output quietly.
-        Err(PreviewError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!("{error}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use pipeline_core::ConfigError;
 use serde_json::Value;
 
+use super::payload::{template_config_error, Render, RenderError};
 use crate::config::TemplateSource;
-use crate::payload::{template_config_error, Render, RenderError};
 
 /// A compiled FreeMarker template.
 struct FreemarkerTemplate {

@@ -18,7 +18,8 @@ use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
 use crate::dispatch::{AttemptSettings, Concurrency, StackSettings};
-use crate::outer::{Schedule, WhenFull};
+use crate::retry::circuit::CircuitSettings;
+use crate::retry::{Schedule, StoreSettings, WhenFull};
 use crate::stream::Stream;
 
 /// The preset `User-Agent`, replaceable only through `user_agent`.
@@ -89,6 +90,8 @@ pub struct RawConfig {
     retry: RawRetry,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    circuit: RawCircuit,
     #[serde(default)]
     acknowledgements: RawAcks,
     #[serde(default)]
@@ -188,6 +191,16 @@ struct RawRetry {
 struct RawStore {
     max_records: Option<u64>,
     when_full: Option<String>,
+    spill_after: Option<ConfigDuration>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCircuit {
+    enabled: Option<bool>,
+    failures: Option<u32>,
+    probe_interval: Option<ConfigDuration>,
+    max_probe_interval: Option<ConfigDuration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -237,17 +250,6 @@ pub struct StreamConfig {
     pub condition: Option<Condition>,
 }
 
-/// Settings of the outer retry tier.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OuterConfig {
-    /// When later attempts happen.
-    pub schedule: Schedule,
-    /// Most records held.
-    pub max_records: usize,
-    /// Behaviour when full.
-    pub when_full: WhenFull,
-}
-
 /// A validated `[sinks.ID]`.
 #[derive(Clone)]
 pub struct WebhookConfig {
@@ -265,8 +267,10 @@ pub struct WebhookConfig {
     pub template_settings: Vec<(String, String)>,
     /// The dispatch stack's settings.
     pub stack: StackSettings,
-    /// The outer retry tier's settings.
-    pub outer: OuterConfig,
+    /// The retry store's settings.
+    pub store: StoreSettings,
+    /// The circuits' settings.
+    pub circuit: CircuitSettings,
     /// Whether sources wait for this sink's acknowledgements.
     pub acknowledgements: bool,
     /// Certificates trusted besides Mozilla's roots (`tls.ca_file`), e.g. a private CA.
@@ -293,7 +297,8 @@ impl fmt::Debug for WebhookConfig {
             .field("users", &self.users)
             .field("template_settings", &self.template_settings)
             .field("stack", &self.stack)
-            .field("outer", &self.outer)
+            .field("store", &self.store)
+            .field("circuit", &self.circuit)
             .field("acknowledgements", &self.acknowledgements)
             .field("extra_roots", &self.extra_roots.len())
             .finish()
@@ -364,11 +369,13 @@ impl RawConfig {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let stack = self.request.validate(self.retry.attempt()?)?;
-        let outer = OuterConfig {
+        let store = StoreSettings {
             schedule: self.retry.schedule()?,
             max_records: self.store.max_records()?,
             when_full: self.store.when_full()?,
+            spill_after: self.store.spill_after()?,
         };
+        let circuit = self.circuit.validate()?;
         Ok(WebhookConfig {
             url: self.url,
             uri,
@@ -377,7 +384,8 @@ impl RawConfig {
             users,
             template_settings,
             stack,
-            outer,
+            store,
+            circuit,
             acknowledgements: self.acknowledgements.enabled,
             extra_roots,
         })
@@ -698,6 +706,53 @@ impl RawStore {
     }
 }
 
+impl RawStore {
+    fn spill_after(&self) -> Result<Option<Duration>, ConfigError> {
+        self.spill_after
+            .map(|after| {
+                duration_in_range(
+                    "store.spill_after",
+                    Some(after),
+                    after.0,
+                    Duration::from_millis(1),
+                    Duration::from_secs(3600),
+                )
+            })
+            .transpose()
+    }
+}
+
+impl RawCircuit {
+    fn validate(&self) -> Result<CircuitSettings, ConfigError> {
+        let defaults = CircuitSettings::default();
+        let probe_interval = duration_in_range(
+            "circuit.probe_interval",
+            self.probe_interval,
+            defaults.probe_interval,
+            Duration::from_millis(1),
+            Duration::from_secs(3600),
+        )?;
+        let max_probe_interval = duration_in_range(
+            "circuit.max_probe_interval",
+            self.max_probe_interval,
+            defaults.max_probe_interval.max(probe_interval),
+            probe_interval,
+            Duration::from_secs(24 * 3600),
+        )?;
+        Ok(CircuitSettings {
+            enabled: self.enabled.unwrap_or(defaults.enabled),
+            failures: in_range(
+                "circuit.failures",
+                self.failures.unwrap_or(defaults.failures),
+                1,
+                10_000,
+            )?,
+            probe_interval,
+            max_probe_interval,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,9 +783,9 @@ mod tests {
         assert_eq!(config.stack.concurrency, Concurrency::Fixed(64));
         assert_eq!(config.stack.rate_limit, 0);
         assert_eq!(config.stack.attempt, AttemptSettings::default());
-        assert_eq!(config.outer.schedule.attempts(), 9);
-        assert_eq!(config.outer.max_records, 1_000_000);
-        assert_eq!(config.outer.when_full, WhenFull::Block);
+        assert_eq!(config.store.schedule.attempts(), 9);
+        assert_eq!(config.store.max_records, 1_000_000);
+        assert_eq!(config.store.when_full, WhenFull::Block);
         assert_eq!(config.headers["content-type"], "application/json");
         assert_eq!(config.headers["user-agent"], "Amplitude/Webhook/1.0");
     }
@@ -774,7 +829,7 @@ mod tests {
         assert_eq!(config.headers["x-team"], "growth");
         assert_eq!(config.stack.concurrency, Concurrency::Adaptive(128));
         assert_eq!(
-            config.outer.schedule.gaps(),
+            config.store.schedule.gaps(),
             [Duration::from_secs(30), Duration::from_secs(60)]
         );
         assert!(!config.users.enabled);

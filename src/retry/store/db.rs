@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::stream::Stream;
 
@@ -66,11 +66,15 @@ pub enum StoreError {
 }
 
 /// The schema version this build writes, kept in `PRAGMA user_version`. Version 1 (files from
-/// before versioning, `user_version` 0) lacked `records.replayed`; version 2 added it.
-pub const SCHEMA_VERSION: i64 = 2;
+/// before versioning, `user_version` 0) lacked `records.replayed`; version 2 added it; version 3
+/// indexes waiting records by stream (each stream's circuit opens on its own) and by age.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Turns a version-1 file into version 2.
 const MIGRATE_1_TO_2: &str = "ALTER TABLE records ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0;";
+
+/// Turns a version-2 file into version 3 (the new indexes come with [`SCHEMA`]).
+const MIGRATE_2_TO_3: &str = "DROP INDEX IF EXISTS records_due;";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
@@ -78,17 +82,18 @@ CREATE TABLE IF NOT EXISTS records (
     stream           TEXT    NOT NULL,
     body             BLOB    NOT NULL,
     headers          TEXT    NOT NULL,  -- JSON object: the headers sent with the body
-    attempts         INTEGER NOT NULL,  -- attempts made so far
+    attempts         INTEGER NOT NULL,  -- attempts made so far (0: absorbed without one)
     due_at           INTEGER NOT NULL,  -- Unix ms of the next attempt
     leased           INTEGER NOT NULL DEFAULT 0,  -- handed to the dispatcher by this process
     replayed         INTEGER NOT NULL DEFAULT 0,  -- re-queued by `dead-letters replay`, not yet counted
     last_error       TEXT    NOT NULL,
     received_at      INTEGER NOT NULL,
-    first_attempt_at INTEGER NOT NULL,
-    last_attempt_at  INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,  -- 0 until the first attempt
+    last_attempt_at  INTEGER NOT NULL,  -- 0 until the first attempt
     history          TEXT    NOT NULL   -- JSON array of {at, error}, one per failed attempt
 );
-CREATE INDEX IF NOT EXISTS records_due ON records (due_at) WHERE leased = 0;
+CREATE INDEX IF NOT EXISTS records_due_by_stream ON records (stream, due_at) WHERE leased = 0;
+CREATE INDEX IF NOT EXISTS records_by_stream ON records (stream);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id               INTEGER PRIMARY KEY,
     stream           TEXT    NOT NULL,
@@ -162,6 +167,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.execute_batch(MIGRATE_1_TO_2)
             .map_err(fail("migrating the schema from version 1 to 2"))?;
     }
+    if version <= 2 {
+        tx.execute_batch(MIGRATE_2_TO_3)
+            .map_err(fail("migrating the schema from version 2 to 3"))?;
+    }
     tx.execute_batch(SCHEMA)
         .map_err(fail("creating the schema"))?;
     if found != SCHEMA_VERSION {
@@ -185,10 +194,10 @@ fn unversioned_schema(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
         [],
         |row| row.get(0),
     )?;
-    Ok(if columns > 0 && replayed == 0 {
-        1
-    } else {
-        SCHEMA_VERSION
+    Ok(match (columns, replayed) {
+        (0, _) => SCHEMA_VERSION,
+        (_, 0) => 1,
+        _ => 2,
     })
 }
 
@@ -206,10 +215,7 @@ pub fn from_ms(ms: i64) -> SystemTime {
 
 /// The stream named in a row (unknown names, which this code never writes, read as events).
 pub fn stream_from(name: &str) -> Stream {
-    match name {
-        "users" => Stream::Users,
-        _ => Stream::Events,
-    }
+    Stream::from_name(name).unwrap_or(Stream::Events)
 }
 
 /// A record entering the store after its first attempt failed.
@@ -275,6 +281,42 @@ pub fn insert(tx: &Transaction<'_>, record: &NewRecord) -> rusqlite::Result<i64>
     Ok(tx.last_insert_rowid())
 }
 
+/// A record entering the store without an attempt (its stream's circuit was open, or it
+/// spilled): due at once, no attempt made, no error yet.
+#[derive(Debug, Clone)]
+pub struct AbsorbedRow {
+    /// Its stream.
+    pub stream: Stream,
+    /// The payload.
+    pub body: Bytes,
+    /// When the record entered the pipeline.
+    pub received_at: i64,
+}
+
+/// Inserts records that were not attempted, due at `now`, sharing the `headers` JSON.
+pub fn insert_absorbed(
+    tx: &Transaction<'_>,
+    records: &[AbsorbedRow],
+    headers: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO records (stream, body, headers, attempts, due_at, last_error, received_at,
+         first_attempt_at, last_attempt_at, history)
+         VALUES (?1, ?2, ?3, 0, ?4, '', ?5, 0, 0, '[]')",
+    )?;
+    for record in records {
+        insert.execute(params![
+            record.stream.as_str(),
+            &record.body[..],
+            headers,
+            now,
+            record.received_at,
+        ])?;
+    }
+    Ok(())
+}
+
 /// Removes a delivered record.
 pub fn delete(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM records WHERE id = ?1")?
@@ -293,11 +335,14 @@ pub fn fail(
     due_at: Option<i64>,
 ) -> rusqlite::Result<()> {
     let history = "json_insert(history, '$[#]', json_object('at', ?3, 'error', ?2))";
+    // An absorbed record's first attempt sets its first attempt time.
+    let first = "CASE first_attempt_at WHEN 0 THEN ?3 ELSE first_attempt_at END";
     match due_at {
         Some(due_at) => {
             let sql = format!(
                 "UPDATE records SET attempts = ?1, last_error = ?2, last_attempt_at = ?3,
-                 history = {history}, due_at = ?5, leased = 0 WHERE id = ?4"
+                 first_attempt_at = {first}, history = {history}, due_at = ?5, leased = 0
+                 WHERE id = ?4"
             );
             tx.prepare_cached(&sql)?
                 .execute(params![attempts, error, at, id, due_at])?;
@@ -306,7 +351,7 @@ pub fn fail(
             let sql = format!(
                 "INSERT INTO dead_letters (stream, body, headers, attempts, last_error,
                  received_at, first_attempt_at, last_attempt_at, history, dead_at)
-                 SELECT stream, body, headers, ?1, ?2, received_at, first_attempt_at, ?3,
+                 SELECT stream, body, headers, ?1, ?2, received_at, {first}, ?3,
                  {history}, ?3 FROM records WHERE id = ?4"
             );
             tx.prepare_cached(&sql)?
@@ -334,17 +379,24 @@ pub struct LeasedRow {
     pub received_at: i64,
     /// Re-queued from the dead letters by another process since this one counted its records.
     pub replayed: bool,
+    /// Whether it was ever attempted.
+    pub tried: bool,
 }
 
-/// Leases up to `limit` records due at `now`, earliest first.
-pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Result<Vec<LeasedRow>> {
+/// Leases up to `limit` records of `stream` due at `now`, earliest first.
+pub fn lease_due(
+    tx: &Transaction<'_>,
+    stream: Stream,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<LeasedRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = tx
         .prepare_cached(
-            "SELECT id, stream, body, attempts, last_error, received_at, replayed FROM records
-             WHERE leased = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            "SELECT id, stream, body, attempts, last_error, received_at, replayed,
+             first_attempt_at != 0 FROM records WHERE stream = ?1 AND leased = 0 AND due_at <= ?2 ORDER BY due_at, id LIMIT ?3",
         )?
-        .query_map(params![now, limit], |row| {
+        .query_map(params![stream.as_str(), now, limit], |row| {
             Ok(LeasedRow {
                 id: row.get(0)?,
                 stream: stream_from(&row.get::<_, String>(1)?),
@@ -353,6 +405,7 @@ pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Resu
                 last_error: row.get(4)?,
                 received_at: row.get(5)?,
                 replayed: row.get(6)?,
+                tried: row.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -364,10 +417,25 @@ pub fn lease_due(tx: &Transaction<'_>, now: i64, limit: usize) -> rusqlite::Resu
     Ok(rows)
 }
 
-/// When the earliest waiting (not leased) record is due.
-pub fn earliest_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT MIN(due_at) FROM records WHERE leased = 0")?
-        .query_row([], |row| row.get(0))
+/// Gives a leased record back without an attempt (its stream's circuit opened meanwhile).
+pub fn release(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE records SET leased = 0 WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// When the earliest waiting (not leased) record of `stream` is due.
+pub fn earliest_due(conn: &Connection, stream: Stream) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT MIN(due_at) FROM records WHERE stream = ?1 AND leased = 0")?
+        .query_row([stream.as_str()], |row| row.get(0))
+}
+
+/// When the oldest record of `stream` in the store entered the pipeline (the record stored
+/// first; Unix ms).
+pub fn oldest_received(conn: &Connection, stream: Stream) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT received_at FROM records WHERE stream = ?1 ORDER BY id LIMIT 1")?
+        .query_row([stream.as_str()], |row| row.get(0))
+        .optional()
 }
 
 /// Voids the leases of a previous process (those attempts never completed, so they are due
@@ -389,17 +457,9 @@ pub fn count_by_stream(conn: &Connection, table: Table) -> rusqlite::Result<[u64
     while let Some(row) = rows.next()? {
         let stream = stream_from(&row.get::<_, String>(0)?);
         let n: i64 = row.get(1)?;
-        counts[stream_index(stream)] += u64::try_from(n).unwrap_or(0);
+        counts[stream.index()] += u64::try_from(n).unwrap_or(0);
     }
     Ok(counts)
-}
-
-/// The index of a stream in per-stream arrays.
-pub fn stream_index(stream: Stream) -> usize {
-    match stream {
-        Stream::Events => 0,
-        Stream::Users => 1,
-    }
 }
 
 /// The store's two tables.
@@ -487,9 +547,10 @@ pub fn purge_dead_letters(conn: &Connection) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OuterConfig;
-    use crate::outer::{Disposition, FailedRecord, RetryTier, Schedule, WhenFull};
-    use crate::store::{DeadLetters, SqliteTier};
+    use crate::retry::dead_letters::DeadLetters;
+    use crate::retry::store::tests::next_due;
+    use crate::retry::store::SqliteTier;
+    use crate::retry::{Disposition, FailedRecord, RetryTier, Schedule, StoreSettings, WhenFull};
 
     /// The schema of the first release of the store (commit a17b70b): `records` without
     /// `replayed`, no `user_version`.
@@ -565,16 +626,17 @@ CREATE TABLE dead_letters (
             == 1
     }
 
-    fn settings() -> OuterConfig {
-        OuterConfig {
+    fn settings() -> StoreSettings {
+        StoreSettings {
             schedule: Schedule::explicit(vec![Duration::ZERO]),
             max_records: 10,
             when_full: WhenFull::Block,
+            spill_after: None,
         }
     }
 
     fn open_tier(dir: &Path) -> Result<SqliteTier, StoreError> {
-        SqliteTier::open(dir, settings(), &http::HeaderMap::new())
+        SqliteTier::open(dir, settings(), &http::HeaderMap::new(), None)
     }
 
     #[test]
@@ -596,7 +658,7 @@ CREATE TABLE dead_letters (
         assert!(has_replayed_column(dir.path()));
         // The old process's record is due again and completes.
         assert_eq!(tier.len(), 1);
-        let old = tier.next_due().await;
+        let old = next_due(&tier).await;
         assert_eq!(old.record.body, "old");
         assert_eq!(old.record.attempts_made, 1);
         assert_eq!(old.record.last_error, "http://x/ answered 503");
@@ -611,7 +673,7 @@ CREATE TABLE dead_letters (
             received_at: SystemTime::now(),
         };
         assert_eq!(tier.enqueue(new).await.unwrap(), Disposition::Rescheduled);
-        let new = tier.next_due().await;
+        let new = next_due(&tier).await;
         assert_eq!(new.record.body, "new");
         assert_eq!(tier.complete(new.id, Ok(()), None).await.unwrap(), None);
         assert!(tier.is_empty());
@@ -624,7 +686,7 @@ CREATE TABLE dead_letters (
         assert_eq!(dead.waiting().unwrap(), 1);
         drop(dead);
         let tier = open_tier(dir.path()).unwrap();
-        assert_eq!(tier.next_due().await.record.body, "dead");
+        assert_eq!(next_due(&tier).await.record.body, "dead");
     }
 
     #[test]

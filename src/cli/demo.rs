@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use pipeline_core::Registry;
 use pipeline_host::{Config, RunningTopology};
 
-use crate::receiver::Receiver;
+use webhook_receiver::Receiver;
 
 /// The event template of the product documentation.
-pub const EVENT_TEMPLATE: &str = include_str!("../examples/templates/event.ftl");
+pub const EVENT_TEMPLATE: &str = include_str!("../../examples/templates/event.ftl");
 /// The user template of the product documentation.
-pub const USER_TEMPLATE: &str = include_str!("../examples/templates/user.ftl");
+pub const USER_TEMPLATE: &str = include_str!("../../examples/templates/user.ftl");
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     let receiver = Receiver::start().await.map_err(DemoError::Receiver)?;
     receiver.fail_every(options.fail_every, 503);
     let mut registry = Registry::new();
-    crate::register(&mut registry);
+    webhook_sink::register(&mut registry);
     // A fresh state directory: a run never sees an earlier run's retry store.
     let data_dir = std::env::temp_dir().join(format!(
         "webhook-sink-demo-{}-{}",
@@ -133,7 +133,7 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     let config = Config::from_toml_str(&text, &registry).map_err(DemoError::Config)?;
     let mut result = run_pipeline(config, &receiver, &options, out).await;
     // Say so when records still wait for a retry: the state directory only served this run.
-    let store = crate::store::DeadLetters::open(&data_dir.join("hook"));
+    let store = webhook_sink::retry::dead_letters::DeadLetters::open(&data_dir.join("hook"));
     let waiting = store.and_then(|store| store.waiting()).unwrap_or(0);
     if let Ok(summary) = &mut result {
         summary.waiting_for_retry = waiting;
@@ -250,7 +250,7 @@ pub struct DemoArgs {
 
 /// Runs `webhook-sink demo` on a fresh runtime, printing to standard output.
 pub fn execute(args: DemoArgs) -> std::process::ExitCode {
-    let runtime = match crate::runtime::build() {
+    let runtime = match super::runtime::build() {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use rusqlite::Connection;
 
-use super::db::{self, to_ms, DeadLetterRow, StoreError, Table};
+use super::store::db::{self, to_ms, DeadLetterRow, StoreError, Table};
 
 /// A sink's store opened for dead-letter operations.
 pub struct DeadLetters {
@@ -51,15 +51,6 @@ impl DeadLetters {
         db::count_by_stream(&self.conn, Table::Records)
             .map(|counts| counts.iter().sum())
             .map_err(self.fail("counting waiting records"))
-    }
-
-    /// Waiting records and dead letters per stream (events, users), or `None` if the file
-    /// cannot be read.
-    pub(super) fn counts(path: &Path) -> Option<([u64; 2], [u64; 2])> {
-        let conn = Connection::open(path).ok()?;
-        let records = db::count_by_stream(&conn, Table::Records).ok()?;
-        let dead = db::count_by_stream(&conn, Table::DeadLetters).ok()?;
-        Some((records, dead))
     }
 
     fn fail(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {

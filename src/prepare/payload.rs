@@ -79,7 +79,7 @@ impl Payloads {
     pub fn compile(config: &WebhookConfig) -> Result<Payloads, ConfigError> {
         let compile = |stream: Stream| match &config.stream(stream).template {
             None => Ok(PayloadFormat::Default),
-            Some(source) => crate::template::compile(source, &config.template_settings)
+            Some(source) => super::template::compile(source, &config.template_settings)
                 .map(PayloadFormat::Template),
         };
         Ok(Payloads {

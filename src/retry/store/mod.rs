@@ -1,73 +1,67 @@
-//! The durable outer retry tier: failed records wait in SQLite under `data_dir/<sink id>/`.
+//! The durable retry store: records wait in SQLite under `data_dir/<sink id>/`.
 //!
-//! [`SqliteTier`] implements the sink's [`RetryTier`] seam. A record whose first attempt failed is
-//! written with its payload, stream, headers, attempt count, next due time and error; the enqueue
-//! resolves only after the COMMIT (so the sink's "Delivered" means durable). Due records are
-//! leased back to the sink, which sends them through the same dispatch stack; a leased record stays
-//! in the table until its attempt completes, so a crash mid-attempt resends it on the next start
-//! (at-least-once, never zero times). Spent records move to the dead-letter table with their
-//! history of failures. All SQLite work runs on one thread ([`worker`]) in group commits.
+//! [`SqliteTier`] implements the sink's [`RetryTier`] seam. A record is written with its payload,
+//! stream, headers, attempt count, next due time and error; every write resolves only after its
+//! COMMIT (so the sink's "Delivered" means durable). Due records are leased back to the sink,
+//! which sends them through the same dispatch stack; a leased record stays in the table until its
+//! attempt completes, so a crash mid-attempt resends it on the next start (at-least-once, never
+//! zero times). Spent records move to the dead-letter table with their history of failures. All
+//! SQLite work runs on one thread ([`worker`]) in group commits; nothing of a waiting record is
+//! kept in memory, so a backlog of a million records costs disk, not RAM.
 
-mod db;
-mod dead_letters;
+pub(super) mod db;
 mod worker;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use http::HeaderMap;
-use metrics::{Gauge, Label};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::OuterConfig;
-use crate::outer::{Disposition, DueRecord, FailedRecord, RetryTier, TierError, WhenFull};
-use crate::stream::Stream;
-use crate::telemetry::SinkMetrics;
+use super::{
+    AbsorbedRecord, Disposition, DueRecord, FailedRecord, RetryTier, StoreSettings, TierError,
+    WhenFull,
+};
+use crate::stream::{Stream, StreamSet};
+use crate::telemetry::StoreGauges;
 
-use db::{from_ms, stream_index, to_ms, LeasedRow, NewRecord, Table};
+use db::{from_ms, to_ms, AbsorbedRow, LeasedRow, NewRecord, Table};
 pub use db::{DeadLetterRow, StoreError, FILE_NAME};
-pub use dead_letters::DeadLetters;
 use worker::{Command, Shared, NOTHING_DUE};
-
-use crate::telemetry::names::DEAD_LETTER_RECORDS;
 
 /// Commands that may wait for the writer thread before senders wait.
 const CHANNEL_CAPACITY: usize = 8192;
 
-/// Records leased per round trip to the writer thread.
-const LEASE_BATCH: usize = 256;
-
-/// How often an idle tier looks at the file again (records replayed by another process).
+/// How often a waiting caller looks at the file again (records replayed by another process).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The durable retry tier of one sink.
+/// The durable retry store of one sink.
 pub struct SqliteTier {
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
-    settings: OuterConfig,
+    settings: StoreSettings,
     capacity: Capacity,
     /// The headers every record is sent with, as a JSON object (stored with each record).
     headers: Arc<str>,
     /// Leased records' attempts made and stream, by id.
     leased: Mutex<HashMap<u64, (u32, Stream)>>,
-    /// Dead letters per stream, once metrics are attached.
-    dead_gauges: Option<[Gauge; 2]>,
-    /// The sink's `webhook_retry_store_records` per stream, once metrics are attached.
-    record_gauges: Option<[Gauge; 2]>,
+    gauges: Option<StoreGauges>,
     path: PathBuf,
 }
 
 impl SqliteTier {
-    /// Opens (or creates) the store in `dir` and starts its writer thread. Leases left by a
-    /// previous process are voided, so records it was attempting are due again now.
+    /// Opens (or creates) the store in `dir` and starts its writer thread, publishing its counts
+    /// on `gauges`. Leases left by a previous process are voided, so records it was attempting
+    /// are due again now.
     pub fn open(
         dir: &Path,
-        settings: OuterConfig,
+        settings: StoreSettings,
         headers: &HeaderMap,
+        gauges: Option<StoreGauges>,
     ) -> Result<SqliteTier, StoreError> {
         let (conn, path) = db::open(dir)?;
         let fail = |context| {
@@ -80,70 +74,46 @@ impl SqliteTier {
         };
         let resumed = db::release_leases(&conn).map_err(fail("voiding old leases"))?;
         let held = db::count_by_stream(&conn, Table::Records).map_err(fail("counting records"))?;
-        let earliest = db::earliest_due(&conn).map_err(fail("finding the next due record"))?;
-        let held: u64 = held.iter().sum();
-        if held > 0 {
-            tracing::info!(records = held, leased_before = resumed, path = %path.display(), "resuming the retry store");
+        let mut earliest = [NOTHING_DUE; 2];
+        for stream in Stream::ALL {
+            earliest[stream.index()] = db::earliest_due(&conn, stream)
+                .map_err(fail("finding the next due record"))?
+                .unwrap_or(NOTHING_DUE);
         }
-        let shared = Arc::new(Shared {
-            ready: Mutex::default(),
-            next_due_at: AtomicI64::new(earliest.unwrap_or(NOTHING_DUE)),
-            lease_pending: AtomicBool::new(false),
-            changed: Notify::new(),
-            dead_letters: [AtomicU64::new(0), AtomicU64::new(0)],
-            dead_counted: AtomicBool::new(false),
-        });
-        let commands = worker::spawn(conn, path.clone(), Arc::clone(&shared), CHANNEL_CAPACITY)
-            .map_err(|source| StoreError::Thread {
-                path: path.clone(),
-                source,
-            })?;
+        let total: u64 = held.iter().sum();
+        if total > 0 {
+            tracing::info!(records = total, leased_before = resumed, path = %path.display(), "resuming the retry store");
+        }
+        if let Some(gauges) = &gauges {
+            for (gauge, count) in gauges.records.iter().zip(held) {
+                gauge.increment(count as f64);
+            }
+        }
+        let shared = Arc::new(Shared::new(earliest));
+        let commands = worker::spawn(
+            conn,
+            path.clone(),
+            Arc::clone(&shared),
+            gauges.clone(),
+            CHANNEL_CAPACITY,
+        )
+        .map_err(|source| StoreError::Thread {
+            path: path.clone(),
+            source,
+        })?;
         Ok(SqliteTier {
             commands,
             shared,
             capacity: Capacity::new(
                 settings.max_records,
-                usize::try_from(held).unwrap_or(usize::MAX),
+                usize::try_from(total).unwrap_or(usize::MAX),
             ),
             settings,
             headers: headers_json(headers),
             leased: Mutex::default(),
-            dead_gauges: None,
-            record_gauges: None,
+            gauges,
             path,
         })
-    }
-
-    /// Publishes the store's counts: adds the records found at open to the sink's
-    /// `webhook_retry_store_records` and keeps `webhook_dead_letter_records` for sink `component_id`.
-    pub fn with_metrics(mut self, component_id: &str, metrics: &SinkMetrics) -> SqliteTier {
-        let counts = DeadLetters::counts(&self.path);
-        let gauge = |stream: Stream| {
-            let labels = vec![
-                Label::new("component_id", component_id.to_owned()),
-                Label::new("component_type", "webhook"),
-                Label::new("component_kind", "sink"),
-                Label::new("stream", stream.as_str()),
-            ];
-            metrics::gauge!(DEAD_LETTER_RECORDS, labels)
-        };
-        let gauges = [gauge(Stream::Events), gauge(Stream::Users)];
-        if let Some((records, dead)) = counts {
-            for stream in [Stream::Events, Stream::Users] {
-                let i = stream_index(stream);
-                metrics
-                    .stream(stream)
-                    .retry_store_records
-                    .increment(records[i] as f64);
-                gauges[i].set(dead[i] as f64);
-            }
-        }
-        self.dead_gauges = Some(gauges);
-        self.record_gauges = Some(
-            [Stream::Events, Stream::Users]
-                .map(|stream| metrics.stream(stream).retry_store_records.clone()),
-        );
-        self
     }
 
     /// The store file.
@@ -187,22 +157,27 @@ impl SqliteTier {
             .map_err(TierError::Store)
     }
 
-    /// Sets the dead-letter gauges from the store thread's latest count of the file.
-    fn publish_dead_count(&self) {
-        if !self.shared.dead_counted.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        if let Some(gauges) = &self.dead_gauges {
-            for (gauge, count) in gauges.iter().zip(&self.shared.dead_letters) {
-                gauge.set(count.load(Ordering::Acquire) as f64);
-            }
+    /// `change` records of `stream` entered (or, negative, left) the store.
+    fn count(&self, stream: Stream, change: f64) {
+        if let Some(gauges) = &self.gauges {
+            gauges.records[stream.index()].increment(change);
         }
     }
 
-    fn count_dead(&self, stream: Stream) {
-        if let Some(gauges) = &self.dead_gauges {
-            gauges[stream_index(stream)].increment(1.0);
-        }
+    /// Up to `limit` rows of each of `streams` from those the thread leased.
+    fn take_ready(&self, streams: StreamSet, limit: usize) -> Vec<DueRecord> {
+        let rows: Vec<LeasedRow> = {
+            let mut ready = self.shared.ready();
+            streams
+                .iter()
+                .flat_map(|stream| {
+                    let queue = &mut ready[stream.index()];
+                    let n = queue.len().min(limit);
+                    queue.drain(..n).collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        rows.into_iter().map(|row| self.hand_out(row)).collect()
     }
 
     fn hand_out(&self, row: LeasedRow) -> DueRecord {
@@ -210,13 +185,7 @@ impl SqliteTier {
         if row.replayed {
             // `dead-letters replay` moved it back while this process ran: count it now.
             self.capacity.adopt();
-            let i = stream_index(row.stream);
-            if let Some(gauges) = &self.dead_gauges {
-                gauges[i].decrement(1.0);
-            }
-            if let Some(gauges) = &self.record_gauges {
-                gauges[i].increment(1.0);
-            }
+            self.count(row.stream, 1.0);
         }
         self.leased().insert(id, (row.attempts, row.stream));
         DueRecord {
@@ -228,6 +197,7 @@ impl SqliteTier {
                 retry_after: None,
                 received_at: from_ms(row.received_at),
             },
+            tried: row.tried,
             id,
         }
     }
@@ -238,14 +208,17 @@ impl RetryTier for SqliteTier {
     async fn enqueue(&self, record: FailedRecord) -> Result<Disposition, TierError> {
         let now = SystemTime::now();
         let due_at = self.next_due_at(record.attempts_made, record.retry_after, now);
-        let reservation = match (due_at, self.settings.when_full) {
+        let reservation = match due_at {
             // Dead-lettered at once: takes no room among the waiting records.
-            (None, _) => None,
-            (Some(_), WhenFull::Block) => Some(self.capacity.reserve().await),
-            (Some(_), WhenFull::DropNewest) => {
-                Some(self.capacity.try_reserve().ok_or(TierError::Full {
-                    max_records: self.capacity.max,
-                })?)
+            None => None,
+            Some(_) => {
+                let reservation = self.capacity.reserve_some(1, self.settings.when_full).await;
+                if reservation.records == 0 {
+                    return Err(TierError::Full {
+                        max_records: self.capacity.max,
+                    });
+                }
+                Some(reservation)
             }
         };
         let stream = record.stream;
@@ -264,53 +237,103 @@ impl RetryTier for SqliteTier {
         match reservation {
             Some(reservation) => {
                 reservation.keep();
+                self.count(stream, 1.0);
                 Ok(Disposition::Rescheduled)
             }
-            None => {
-                self.count_dead(stream);
-                Ok(Disposition::DeadLettered)
-            }
+            None => Ok(Disposition::DeadLettered),
         }
     }
 
-    async fn next_due(&self) -> DueRecord {
-        let mut poll = false;
-        loop {
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            self.publish_dead_count();
-            let row = self.shared.ready().pop_front();
-            if let Some(row) = row {
-                return self.hand_out(row);
+    async fn absorb(&self, records: Vec<AbsorbedRecord>) -> Result<usize, TierError> {
+        let mut records = records.into_iter().peekable();
+        let mut stored = 0;
+        // As much as there is room for at a time: a batch larger than the free room (or than
+        // `max_records`) goes in as room frees.
+        while records.peek().is_some() {
+            let wanted = records.len();
+            let reservation = self
+                .capacity
+                .reserve_some(wanted, self.settings.when_full)
+                .await;
+            if reservation.records == 0 {
+                break;
             }
-            let now = to_ms(SystemTime::now());
-            let due_at = self.shared.next_due_at.load(Ordering::Acquire);
-            if due_at <= now || poll {
-                poll = false;
-                if !self.shared.lease_pending.swap(true, Ordering::AcqRel) {
-                    let lease = Command::Lease {
-                        now,
-                        limit: LEASE_BATCH,
-                    };
-                    if let Err(error) = self.commands.try_send(lease) {
-                        self.shared.lease_pending.store(false, Ordering::Release);
-                        if matches!(error, mpsc::error::TrySendError::Closed(_)) {
-                            tracing::error!(path = %self.path.display(), "the retry store thread stopped; no more retries");
-                            std::future::pending::<()>().await;
-                        }
-                        // Full: the thread signals after its current group; ask again then.
+            let mut per_stream = [0u64; 2];
+            let rows: Vec<AbsorbedRow> = records
+                .by_ref()
+                .take(reservation.records)
+                .map(|record| {
+                    per_stream[record.stream.index()] += 1;
+                    AbsorbedRow {
+                        stream: record.stream,
+                        body: record.body,
+                        received_at: to_ms(record.received_at),
                     }
+                })
+                .collect();
+            let now = to_ms(SystemTime::now());
+            let headers = Arc::clone(&self.headers);
+            self.call(|reply| Command::Absorb {
+                records: rows,
+                headers,
+                now,
+                reply,
+            })
+            .await?;
+            stored += reservation.records;
+            reservation.keep();
+            for stream in Stream::ALL {
+                let n = per_stream[stream.index()];
+                if n > 0 {
+                    self.count(stream, n as f64);
                 }
-                changed.await;
-                continue;
             }
-            let wait = Duration::from_millis(u64::try_from(due_at - now).unwrap_or(u64::MAX))
-                .min(POLL_INTERVAL);
-            tokio::select! {
-                () = tokio::time::sleep(wait) => poll = true,
-                () = &mut changed => {}
-            }
+        }
+        Ok(stored)
+    }
+
+    async fn lease(&self, streams: StreamSet, limit: usize) -> Result<Vec<DueRecord>, TierError> {
+        let ready = self.take_ready(streams, limit);
+        if !ready.is_empty() || streams.is_empty() {
+            return Ok(ready);
+        }
+        let now = to_ms(SystemTime::now());
+        self.call(|reply| Command::Lease {
+            now,
+            streams,
+            limit,
+            reply,
+        })
+        .await?;
+        Ok(self.take_ready(streams, limit))
+    }
+
+    async fn wait_due(&self, streams: StreamSet) {
+        let changed = self.shared.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if streams.is_empty() {
+            return std::future::pending().await;
+        }
+        if self
+            .shared
+            .ready()
+            .iter()
+            .enumerate()
+            .any(|(i, rows)| !rows.is_empty() && streams.contains(Stream::ALL[i]))
+        {
+            return;
+        }
+        let due_at = self.shared.next_due(streams);
+        let now = to_ms(SystemTime::now());
+        if due_at <= now {
+            return;
+        }
+        let wait = Duration::from_millis(u64::try_from(due_at - now).unwrap_or(u64::MAX))
+            .min(POLL_INTERVAL);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = &mut changed => {}
         }
     }
 
@@ -328,7 +351,8 @@ impl RetryTier for SqliteTier {
             Ok(()) => {
                 self.call(|reply| Command::Delete { id: row_id, reply })
                     .await?;
-                self.capacity.release();
+                self.capacity.release(1);
+                self.count(stream, -1.0);
                 Ok(None)
             }
             Err(error) => {
@@ -347,13 +371,26 @@ impl RetryTier for SqliteTier {
                 match due_at {
                     Some(_) => Ok(Some(Disposition::Rescheduled)),
                     None => {
-                        self.capacity.release();
-                        self.count_dead(stream);
+                        self.capacity.release(1);
+                        self.count(stream, -1.0);
                         Ok(Some(Disposition::DeadLettered))
                     }
                 }
             }
         }
+    }
+
+    async fn release(&self, id: u64) -> Result<(), TierError> {
+        if self.leased().remove(&id).is_none() {
+            return Ok(());
+        }
+        let row_id = i64::try_from(id).unwrap_or(i64::MAX);
+        self.call(|reply| Command::Release { id: row_id, reply })
+            .await
+    }
+
+    fn finishing(&self) {
+        self.capacity.finishing();
     }
 
     fn len(&self) -> usize {
@@ -383,6 +420,8 @@ fn headers_json(headers: &HeaderMap) -> Arc<str> {
 struct Capacity {
     max: usize,
     held: AtomicUsize,
+    /// Set once the input ended: room is no longer waited for.
+    finishing: AtomicBool,
     freed: Notify,
 }
 
@@ -391,6 +430,7 @@ impl Capacity {
         Capacity {
             max: max.max(1),
             held: AtomicUsize::new(held),
+            finishing: AtomicBool::new(false),
             freed: Notify::new(),
         }
     }
@@ -399,26 +439,35 @@ impl Capacity {
         self.held.load(Ordering::Acquire)
     }
 
-    /// Room for one record, if there is any now.
-    fn try_reserve(&self) -> Option<Reservation<'_>> {
-        self.held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Reservation {
-                capacity: self,
-                armed: true,
-            })
+    /// Takes room for up to `wanted` records now; returns how many it took.
+    fn try_take(&self, wanted: usize) -> usize {
+        let mut taken = 0;
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                taken = if self.finishing.load(Ordering::Acquire) {
+                    wanted
+                } else {
+                    wanted.min(self.max.saturating_sub(held))
+                };
+                (taken > 0).then_some(held + taken)
+            });
+        taken
     }
 
-    /// Room for one record, waiting until some is freed.
-    async fn reserve(&self) -> Reservation<'_> {
+    /// Room for up to `wanted` records: what is free now, waiting for at least one when
+    /// blocking (none when dropping the newest and full).
+    async fn reserve_some(&self, wanted: usize, when_full: WhenFull) -> Reservation<'_> {
+        let mut reservation = Reservation {
+            capacity: self,
+            records: 0,
+        };
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if let Some(reservation) = self.try_reserve() {
+            reservation.records = self.try_take(wanted);
+            if reservation.records > 0 || when_full == WhenFull::DropNewest || wanted == 0 {
                 return reservation;
             }
             freed.await;
@@ -431,45 +480,65 @@ impl Capacity {
         self.held.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A record left the waiting records.
-    fn release(&self) {
+    /// `records` left the waiting records.
+    fn release(&self, records: usize) {
         let _ = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(1))
+                Some(n.saturating_sub(records))
             });
+        self.freed.notify_waiters();
+    }
+
+    fn finishing(&self) {
+        self.finishing.store(true, Ordering::Release);
         self.freed.notify_waiters();
     }
 }
 
-/// Room taken for a record being written; given back unless the write committed.
+/// Room taken for records being written; given back unless the write committed.
 struct Reservation<'a> {
     capacity: &'a Capacity,
-    armed: bool,
+    records: usize,
 }
 
 impl Reservation<'_> {
-    /// The record is stored: it keeps its room until it leaves.
+    /// The records are stored: they keep their room until they leave.
     fn keep(mut self) {
-        self.armed = false;
+        self.records = 0;
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            self.capacity.release();
+        if self.records > 0 {
+            self.capacity.release(self.records);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::outer::Schedule;
 
-    fn settings(gaps_ms: &[u64], max_records: usize, when_full: WhenFull) -> OuterConfig {
-        OuterConfig {
+    /// Waits for the next due record of either stream, the way the sink's feeders do.
+    pub(in crate::retry) async fn next_due(tier: &SqliteTier) -> DueRecord {
+        loop {
+            tier.wait_due(StreamSet::ALL).await;
+            let due = tier
+                .lease(StreamSet::ALL, 1)
+                .await
+                .expect("the lease works");
+            if let Some(due) = due.into_iter().next() {
+                return due;
+            }
+        }
+    }
+    use crate::retry::dead_letters::DeadLetters;
+    use crate::retry::Schedule;
+
+    fn settings(gaps_ms: &[u64], max_records: usize, when_full: WhenFull) -> StoreSettings {
+        StoreSettings {
             schedule: Schedule::explicit(
                 gaps_ms
                     .iter()
@@ -478,6 +547,7 @@ mod tests {
             ),
             max_records,
             when_full,
+            spill_after: None,
         }
     }
 
@@ -499,13 +569,14 @@ mod tests {
             dir.path(),
             settings(&[0], 10, WhenFull::Block),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         assert_eq!(
             tier.enqueue(record("a")).await.unwrap(),
             Disposition::Rescheduled
         );
-        let leased = tier.next_due().await;
+        let leased = next_due(&tier).await;
         assert_eq!(leased.record.body, "a");
         // The process "crashes" mid-attempt: the lease is never completed.
         drop(tier);
@@ -515,10 +586,11 @@ mod tests {
             dir.path(),
             settings(&[0], 10, WhenFull::Block),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         assert_eq!(tier.len(), 1);
-        let due = tier.next_due().await;
+        let due = next_due(&tier).await;
         assert_eq!(due.record.body, "a");
         assert_eq!(due.record.stream, Stream::Users);
         assert_eq!(due.record.attempts_made, 1);
@@ -531,6 +603,7 @@ mod tests {
             dir.path(),
             settings(&[0], 10, WhenFull::Block),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         assert!(tier.is_empty());
@@ -543,12 +616,13 @@ mod tests {
             dir.path(),
             settings(&[1, 1, 1], 10, WhenFull::Block),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         tier.enqueue(record("a")).await.unwrap();
         let mut dispositions = Vec::new();
         for n in 2..=4 {
-            let due = tier.next_due().await;
+            let due = next_due(&tier).await;
             assert_eq!(due.record.attempts_made, n - 1);
             let outcome = tier
                 .complete(due.id, Err(format!("answered 50{n}")), None)
@@ -592,7 +666,7 @@ mod tests {
         assert_eq!(dead.replay().unwrap(), 1);
         assert!(dead.list().unwrap().is_empty());
         // The running tier notices the replayed record on its next look at the file.
-        let due = tokio::time::timeout(Duration::from_secs(5), tier.next_due())
+        let due = tokio::time::timeout(Duration::from_secs(5), next_due(&tier))
             .await
             .unwrap();
         assert_eq!(due.record.body, "a");
@@ -609,6 +683,7 @@ mod tests {
             dir.path(),
             settings(&[], 1, WhenFull::DropNewest),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         for body in ["a", "b"] {
@@ -632,6 +707,7 @@ mod tests {
             &dir.path().join("drop"),
             settings(&[60_000], 1, WhenFull::DropNewest),
             &HeaderMap::new(),
+            None,
         )
         .unwrap();
         dropping.enqueue(record("a")).await.unwrap();
@@ -645,6 +721,7 @@ mod tests {
                 &dir.path().join("block"),
                 settings(&[0], 1, WhenFull::Block),
                 &HeaderMap::new(),
+                None,
             )
             .unwrap(),
         );
@@ -655,7 +732,7 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!second.is_finished(), "waits for room");
-        let due = blocking.next_due().await;
+        let due = next_due(&blocking).await;
         assert_eq!(due.record.body, "a");
         blocking.complete(due.id, Ok(()), None).await.unwrap();
         assert_eq!(second.await.unwrap().unwrap(), Disposition::Rescheduled);
@@ -670,6 +747,7 @@ mod tests {
                 dir.path(),
                 settings(&[0], 10_000, WhenFull::Block),
                 &HeaderMap::new(),
+                None,
             )
             .unwrap(),
         );
@@ -684,7 +762,7 @@ mod tests {
         }
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..500 {
-            let due = tier.next_due().await;
+            let due = next_due(&tier).await;
             seen.insert(String::from_utf8(due.record.body.to_vec()).unwrap());
             tier.complete(due.id, Ok(()), None).await.unwrap();
         }

@@ -1,0 +1,186 @@
+//! Settlement: the one place where what became of a record turns into its acknowledgement and
+//! its counts.
+//!
+//! Every path a record can take ends here: filtered out, template failed, delivered, stored in
+//! the retry store (after a failed attempt, or absorbed without one), refused by a full store,
+//! dead-lettered. The finalizer status follows the design's rules: Delivered once the webhook
+//! answered 2xx or the record is committed to the store; Rejected when it can never be sent;
+//! Errored when the store failed or was full and dropping. An event whose user record was
+//! produced shares its finalizers with it, so it is acknowledged when both are (worst wins).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use pipeline_core::{EventFinalizers, EventStatus};
+
+use crate::prepare::RenderError;
+use crate::retry::TierError;
+use crate::stream::Stream;
+use crate::telemetry::{AbsorbReason, HotCounts, Outcome, SinkError, SinkMetrics};
+
+/// Acknowledges and counts records; one per sink (clones share its logs' rate limits).
+#[derive(Clone)]
+pub(crate) struct Ledger {
+    metrics: Arc<SinkMetrics>,
+    render_failures: Arc<RateLimitedLog>,
+    refusals: Arc<RateLimitedLog>,
+}
+
+impl Ledger {
+    /// A ledger counting into `metrics`.
+    pub(crate) fn new(metrics: Arc<SinkMetrics>) -> Ledger {
+        Ledger {
+            metrics,
+            render_failures: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
+            refusals: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
+        }
+    }
+
+    /// The same ledger counting into a lane's own handle on the metrics.
+    pub(crate) fn for_lane(&self, metrics: Arc<SinkMetrics>) -> Ledger {
+        Ledger {
+            metrics,
+            ..self.clone()
+        }
+    }
+
+    /// A record yielded no payload (filtered out, or a `$groupidentify`): its finalizers are
+    /// dropped untouched, so it ends as intentionally dropped.
+    pub(crate) fn filtered(&self, finalizers: EventFinalizers) {
+        self.metrics.filtered();
+        drop(finalizers);
+    }
+
+    /// A payload's template failed: the record can never be sent.
+    pub(crate) fn render_failed(
+        &self,
+        stream: Stream,
+        finalizers: &EventFinalizers,
+        error: &RenderError,
+    ) {
+        self.metrics.error(SinkError::TemplateFailed);
+        self.metrics.stream(stream).delivery(Outcome::Discarded);
+        finalizers.update_status(EventStatus::Rejected);
+        self.render_failures.log(|suppressed| {
+            tracing::error!(%error, %stream, suppressed_since_last = suppressed, "payload not rendered; record rejected");
+        });
+    }
+
+    /// The webhook answered 2xx.
+    pub(crate) fn delivered(
+        &self,
+        counts: &HotCounts,
+        delivery: Delivery,
+        finalizers: Option<&EventFinalizers>,
+    ) {
+        let latency = delivery.received_at.elapsed().ok().map(|l| l.as_secs_f64());
+        counts.delivered(delivery.stream, delivery.bytes, latency, delivery.outcome);
+        if let Some(finalizers) = finalizers {
+            finalizers.update_status(EventStatus::Delivered);
+        }
+    }
+
+    /// An attempt failed (the record goes to the store, or on in it).
+    pub(crate) fn attempt_failed(&self) {
+        self.metrics.error(SinkError::RequestFailed);
+    }
+
+    /// The record is committed to the retry store: it is the store's now.
+    pub(crate) fn stored(&self, finalizers: &EventFinalizers) {
+        finalizers.update_status(EventStatus::Delivered);
+    }
+
+    /// `records` of `stream` went to the store without an attempt.
+    pub(crate) fn absorbed(&self, stream: Stream, reason: AbsorbReason, records: u64) {
+        self.metrics.stream(stream).absorbed(reason, records);
+    }
+
+    /// The store did not take the record: it was full and drops the newest, or it failed.
+    pub(crate) fn store_refused(
+        &self,
+        stream: Stream,
+        error: &TierError,
+        finalizers: Option<&EventFinalizers>,
+    ) {
+        match error {
+            TierError::Full { .. } => self.dropped(stream, finalizers),
+            TierError::Store(_) => {
+                self.metrics.error(SinkError::StoreFailed);
+                self.refusals.log(|suppressed| {
+                    tracing::error!(%error, %stream, suppressed_since_last = suppressed, "record not stored");
+                });
+                if let Some(finalizers) = finalizers {
+                    finalizers.update_status(EventStatus::Errored);
+                }
+            }
+        }
+    }
+
+    /// The store was full and drops the newest (`store.when_full = "drop_newest"`): the record
+    /// is lost.
+    pub(crate) fn dropped(&self, stream: Stream, finalizers: Option<&EventFinalizers>) {
+        self.metrics.stream(stream).delivery(Outcome::Discarded);
+        self.metrics.lost(1);
+        self.refusals.log(|suppressed| {
+            tracing::warn!(%stream, suppressed_since_last = suppressed, "the retry store is full; record dropped");
+        });
+        if let Some(finalizers) = finalizers {
+            finalizers.update_status(EventStatus::Errored);
+        }
+    }
+
+    /// The store failed to record the outcome of a stored record's attempt (the record stays
+    /// leased until the next start, when it is attempted again).
+    pub(crate) fn store_failed(&self, stream: Stream, error: &TierError) {
+        self.metrics.error(SinkError::StoreFailed);
+        tracing::error!(%error, %stream, "the retry store failed to record an attempt");
+    }
+
+    /// A record's attempts are spent: it is a dead letter now.
+    pub(crate) fn dead_lettered(&self, stream: Stream, attempts: u32) {
+        self.metrics.stream(stream).delivery(Outcome::Expired);
+        self.metrics.error(SinkError::DeliveryExpired);
+        tracing::warn!(%stream, attempts, "attempts spent; record moved to the dead letters");
+    }
+}
+
+/// What a delivery is counted by.
+pub(crate) struct Delivery {
+    /// The payload's stream.
+    pub(crate) stream: Stream,
+    /// Its body's length.
+    pub(crate) bytes: u64,
+    /// When its record entered the pipeline.
+    pub(crate) received_at: SystemTime,
+    /// First attempt or after a retry.
+    pub(crate) outcome: Outcome,
+}
+
+/// Logs the first occurrence, then at most one per `interval` with the count of those
+/// suppressed meanwhile (a bad template fails every record; a full store drops every one).
+struct RateLimitedLog {
+    interval: Duration,
+    state: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+impl RateLimitedLog {
+    fn new(interval: Duration) -> Self {
+        RateLimitedLog {
+            interval,
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// Calls `log` with the number suppressed since the last line, when a line is due.
+    fn log(&self, log: impl FnOnce(u64)) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, suppressed) = &mut *state;
+        if last.is_none_or(|at| at.elapsed() >= self.interval) {
+            log(*suppressed);
+            *last = Some(Instant::now());
+            *suppressed = 0;
+        } else {
+            *suppressed += 1;
+        }
+    }
+}
