@@ -30,7 +30,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 const WRITERS: usize = 64;
 const BATCH: usize = 100;
 const BATCHES_IN_FLIGHT: usize = 8;
-const LEASE: usize = 32;
+const LEASE: usize = 1024;
 
 fn stream(n: usize) -> Stream {
     Stream::ALL[n % 2]
@@ -165,8 +165,8 @@ fn main() {
             enqueued,
         ),
         ("written 100 per call, 8 in flight (absorbed)", absorbed),
-        ("leased 32 at a time, attempt failed", failed),
-        ("leased 32 at a time, delivered", delivered),
+        ("leased 1024 at a time, attempt failed", failed),
+        ("leased 1024 at a time, delivered", delivered),
     ] {
         println!("{label:<52}{rate:>12.0}");
     }

@@ -17,7 +17,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use tokio::sync::watch;
@@ -43,8 +43,8 @@ impl Default for CircuitSettings {
         CircuitSettings {
             enabled: true,
             failures: 5,
-            probe_interval: Duration::from_secs(1),
-            max_probe_interval: Duration::from_secs(30),
+            probe_interval: Duration::from_millis(500),
+            max_probe_interval: Duration::from_secs(5),
         }
     }
 }
@@ -110,12 +110,26 @@ pub struct Circuit {
 struct State {
     /// Distinct records whose latest attempts failed in a row (closed).
     failing: Vec<RecordKey>,
+    /// When the first of them failed.
+    failing_since: Option<SystemTime>,
     /// Set while open.
     outage: Option<Outage>,
+    /// Outages that ended, and when the last one began (its first failed attempt).
+    ended: Option<EndedOutages>,
+}
+
+/// What a feeder needs to know of the outages that ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedOutages {
+    /// How many ended so far.
+    pub count: u64,
+    /// When the last one began: attempts that failed from then on failed because of it.
+    pub began: SystemTime,
 }
 
 struct Outage {
     since: Instant,
+    began: SystemTime,
     wait: Duration,
     next_probe: Instant,
     probing: bool,
@@ -160,11 +174,15 @@ impl Circuit {
     pub fn attempt_ended(&self, record: RecordKey, verdict: &Verdict, probe: bool) {
         let mut state = self.lock();
         match (&mut state.outage, verdict) {
-            (None, Verdict::Up) => state.failing.clear(),
+            (None, Verdict::Up) => {
+                state.failing.clear();
+                state.failing_since = None;
+            }
             (None, Verdict::Down { reason, .. }) => {
                 if !state.failing.contains(&record) {
                     state.failing.push(record);
                 }
+                state.failing_since.get_or_insert_with(SystemTime::now);
                 if self.settings.enabled && state.failing.len() >= self.settings.failures as usize {
                     let why = format!(
                         "{} consecutive attempts failed, the last: {reason}",
@@ -195,6 +213,11 @@ impl Circuit {
         if self.settings.enabled && state.outage.is_none() {
             self.open_now(&mut state, why);
         }
+    }
+
+    /// The outages that ended so far (`None` before the first).
+    pub fn ended(&self) -> Option<EndedOutages> {
+        self.lock().ended
     }
 
     /// When the next probe may start, while open and no probe is in flight.
@@ -240,9 +263,11 @@ impl Circuit {
 
     fn open_now(&self, state: &mut State, why: &str) {
         state.failing.clear();
+        let began = state.failing_since.take().unwrap_or_else(SystemTime::now);
         let wait = self.settings.probe_interval;
         state.outage = Some(Outage {
             since: Instant::now(),
+            began,
             wait,
             next_probe: Instant::now() + jittered(wait),
             probing: false,
@@ -263,6 +288,10 @@ impl Circuit {
         let Some(outage) = state.outage.take() else {
             return;
         };
+        state.ended = Some(EndedOutages {
+            count: state.ended.map_or(1, |ended| ended.count + 1),
+            began: outage.began,
+        });
         self.open.store(false, Ordering::Relaxed);
         self.metrics.state(CircuitState::Closed);
         tracing::info!(

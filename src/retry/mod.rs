@@ -11,7 +11,10 @@
 //!
 //! A record's attempts count only attempts actually made: while its stream's circuit is open,
 //! records wait without spending any (only the probe is an attempt), so a long outage does not
-//! exhaust them, and a record that was never tried is never a dead letter. The store has no
+//! exhaust them, and a record that was never tried is never a dead letter. When the circuit
+//! closes, the records whose attempt failed during the outage are due at once rather than
+//! after their next gap: the oldest records go first. The gaps of the schedule otherwise run
+//! from the last attempt actually made. The store has no
 //! maximum age: it is bounded by `store.max_records`, and `store.when_full` decides what
 //! happens then.
 //!
@@ -150,6 +153,16 @@ pub trait RetryTier: Send + Sync {
 
     /// Gives a leased record back without an attempt (its stream's circuit opened meanwhile).
     async fn release(&self, id: u64) -> Result<(), TierError>;
+
+    /// An outage of `streams` that began at `began` has ended: the waiting records whose last
+    /// attempt failed since then are due at once, ahead of those stored without an attempt
+    /// (they failed because of the outage, and the oldest go first), keeping their attempt
+    /// counts. Returns how many.
+    async fn outage_ended(&self, streams: StreamSet, began: SystemTime) -> Result<u64, TierError>;
+
+    /// Waits until everything sent to the store before is durable (the sink's last call: the
+    /// deletions of delivered records are not waited for one by one).
+    async fn flush(&self) -> Result<(), TierError>;
 
     /// The input has ended: from now on records are taken without waiting for room, so that
     /// the last attempts can finish (the store may end up to the in-flight count over

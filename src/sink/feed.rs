@@ -2,13 +2,17 @@
 //! stopped answering.
 //!
 //! One feeder per stream. While the stream's circuit is closed, it leases due records (oldest
-//! due first) a chunk at a time and queues them for the lanes beside new records: both wait for
-//! room in the same queue, served in turn, so a backlog drains while new events keep flowing
-//! and neither starves the other. While the circuit is open, it sends one record as the probe
+//! due first) well ahead and queues them for the lanes beside new records: both wait for room
+//! in the same queue, served in turn, and a feeder's turn queues twice the records of a turn of
+//! new ones, so a backlog drains at about two thirds of what the lanes deliver while new events
+//! keep flowing at the rest: neither starves the other. While the circuit is open, it sends one record as the probe
 //! whenever one is due. The watchdog opens both circuits when no try has been answered for ten
 //! times the webhook's usual answer time (at least a second, and only below the request
 //! timeout, which would tell by itself): the webhook accepts requests but does not answer them.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -16,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::Work;
 use crate::dispatch::lanes::{LaneError, Lanes};
 use crate::retry::circuit::Circuits;
-use crate::retry::{DueRecord, RetryTier};
+use crate::retry::{DueRecord, RetryTier, TierError};
 use crate::stream::{Stream, StreamSet};
 use crate::telemetry::Progress;
 
@@ -29,6 +33,16 @@ const STALL_AT_LEAST: Duration = Duration::from_secs(1);
 /// How many times its usual answer time the webhook may take before it counts as stalled.
 const STALL_FACTOR: u32 = 10;
 
+/// A feeder's turn at the lanes' queue queues this many of the router's chunks: a stored record
+/// costs the store a lease and a deletion on top of its request, and the backlog should still
+/// drain at more than half the healthy rate while new records flow.
+const CHUNKS_PER_TURN: usize = 3;
+
+/// Records a feeder keeps leased ahead, so that a lease round trip to the store thread (which
+/// may be committing a group of a few thousand deletions) never leaves the lanes waiting: with
+/// 256, the lanes idled at a third of a core each while a backlog drained.
+const LEASED_AHEAD: usize = 2048;
+
 /// Feeds one stream's stored records to the lanes until `stop`.
 pub(crate) async fn feed_stream(
     stream: Stream,
@@ -40,51 +54,117 @@ pub(crate) async fn feed_stream(
 ) -> Result<(), LaneError> {
     let circuit = circuits.of(stream);
     let mut changes = circuits.watch();
+    let only = StreamSet::only(stream);
+    // Leased records not yet queued, and the lease under way; both outlive the select below,
+    // so nothing leased is dropped when it is interrupted.
+    let mut leased: VecDeque<DueRecord> = VecDeque::new();
+    let mut lease = None;
+    let ahead = LEASED_AHEAD.max(chunk);
+    let mut outages_seen = circuit.ended().map(|ended| ended.count);
     loop {
-        let step = async {
-            if !circuit.is_open() {
-                return drain(stream, lanes, store, chunk).await;
-            }
-            match circuit.probe_due() {
-                Some(at) => {
-                    tokio::time::sleep_until(at.into()).await;
-                    probe(stream, lanes, store, circuits).await
+        if circuit.is_open() {
+            // What was leased for sending goes back: only the probe goes out now.
+            give_back(store, stream, &mut leased).await;
+            let step = async {
+                match circuit.probe_due() {
+                    Some(at) => {
+                        tokio::time::sleep_until(at.into()).await;
+                        probe(stream, lanes, store, circuits).await
+                    }
+                    // A probe is in flight: its outcome is a change.
+                    None => std::future::pending().await,
                 }
-                // A probe is in flight: its outcome is a change.
-                None => std::future::pending().await,
+            };
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                _ = changes.changed() => {}
+                result = step => result?,
+                done = poll_lease(&mut lease) => leased.extend(done),
             }
-        };
+            continue;
+        }
+        if let Some(ended) = circuit.ended().filter(|e| Some(e.count) != outages_seen) {
+            outages_seen = Some(ended.count);
+            match store.outage_ended(only, ended.began).await {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(%stream, records = n, "records that failed during the outage are due now")
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, %stream, "cannot reschedule the records that failed during the outage")
+                }
+            }
+        }
+        let low = lease.is_none() && leased.len() < ahead / 2;
         tokio::select! {
             biased;
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => break,
             _ = changes.changed() => {}
-            result = step => result?,
+            done = poll_lease(&mut lease) => leased.extend(done),
+            room = lanes.room(), if !leased.is_empty() => {
+                let n = leased.len().min(chunk * CHUNKS_PER_TURN);
+                let work = leased
+                    .drain(..n)
+                    .map(|due| Work::Stored { due, probe: false })
+                    .collect();
+                lanes.push(room?, work);
+            }
+            () = store.wait_due(only), if low => {
+                lease = Some(store.lease(only, ahead - leased.len()));
+            }
         }
     }
-}
-
-/// Queues one chunk of due records. Room is taken before the lease and the chunk pushed right
-/// after it, so a feeder stopped midway leaves nothing leased in its hands.
-async fn drain(
-    stream: Stream,
-    lanes: &Lanes<Work>,
-    store: &dyn RetryTier,
-    chunk: usize,
-) -> Result<(), LaneError> {
-    store.wait_due(StreamSet::only(stream)).await;
-    let room = lanes.room().await?;
-    let due = leased(store, stream, chunk).await;
-    if !due.is_empty() {
-        let work = due
-            .into_iter()
-            .map(|due| Work::Stored { due, probe: false })
-            .collect();
-        lanes.push(room, work);
+    // Stopped: what this feeder holds is attempted as the lanes finish.
+    if let Some(lease) = lease {
+        leased.extend(lease.await.unwrap_or_default());
+    }
+    if !leased.is_empty() {
+        if let Ok(room) = lanes.room().await {
+            let work = leased
+                .drain(..)
+                .map(|due| Work::Stored { due, probe: false })
+                .collect();
+            lanes.push(room, work);
+        }
     }
     Ok(())
 }
 
-/// Sends the oldest due record of `stream` as the probe, once there is one.
+/// The records of the lease under way once it is done (none if it failed: logged); pending
+/// while there is none.
+async fn poll_lease(lease: &mut Option<Lease<'_>>) -> Vec<DueRecord> {
+    let Some(pending) = lease else {
+        return std::future::pending().await;
+    };
+    let result = pending.await;
+    *lease = None;
+    match result {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::error!(%error, "cannot lease records from the retry store");
+            // Not a busy loop while the store is broken.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Vec::new()
+        }
+    }
+}
+
+/// A lease under way.
+type Lease<'a> = Pin<Box<dyn Future<Output = Result<Vec<DueRecord>, TierError>> + Send + 'a>>;
+
+/// Hands leased records back to the store without an attempt.
+async fn give_back(store: &dyn RetryTier, stream: Stream, leased: &mut VecDeque<DueRecord>) {
+    for due in leased.drain(..) {
+        if let Err(error) = store.release(due.id).await {
+            tracing::error!(%error, %stream, "cannot give a record back to the retry store");
+        }
+    }
+}
+
+/// Sends the oldest due record of `stream` as the probe, once there is one. Room is taken
+/// before the lease and the record queued right after it, so a probe interrupted midway leaves
+/// nothing leased in its hands.
 async fn probe(
     stream: Stream,
     lanes: &Lanes<Work>,
@@ -93,25 +173,21 @@ async fn probe(
 ) -> Result<(), LaneError> {
     store.wait_due(StreamSet::only(stream)).await;
     let room = lanes.room().await?;
-    let Some(due) = leased(store, stream, 1).await.into_iter().next() else {
+    let due = match store.lease(StreamSet::only(stream), 1).await {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::error!(%error, %stream, "cannot lease a probe from the retry store");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Ok(());
+        }
+    };
+    let Some(due) = due.into_iter().next() else {
         return Ok(());
     };
     // Claimed unless the circuit closed meanwhile; then the record is sent as an ordinary one.
     let probe = circuits.of(stream).start_probe();
     lanes.push(room, vec![Work::Stored { due, probe }]);
     Ok(())
-}
-
-async fn leased(store: &dyn RetryTier, stream: Stream, limit: usize) -> Vec<DueRecord> {
-    match store.lease(StreamSet::only(stream), limit).await {
-        Ok(due) => due,
-        Err(error) => {
-            tracing::error!(%error, %stream, "cannot lease records from the retry store");
-            // Not a busy loop while the store is broken.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Vec::new()
-        }
-    }
 }
 
 /// Opens the circuits when the lanes' tries stop being answered, until `stop`.

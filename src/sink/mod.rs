@@ -101,6 +101,9 @@ impl StreamSink for WebhookSink {
         // What is still in flight may fail and need the store: it takes it without waiting.
         store.finishing();
         let finished = lanes.finish().await;
+        if let Err(error) = store.flush().await {
+            tracing::error!(%error, "the retry store could not finish its last writes");
+        }
         match routed.and(fed).and(finished) {
             Ok(()) => {
                 let waiting = store.len();

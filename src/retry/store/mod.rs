@@ -10,6 +10,7 @@
 //! kept in memory, so a backlog of a million records costs disk, not RAM.
 
 pub(super) mod db;
+mod leases;
 mod worker;
 
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The durable retry store of one sink.
 pub struct SqliteTier {
     commands: mpsc::Sender<Command>,
+    /// Joined on drop, so that what was sent (deletions nobody waits for) is committed.
+    thread: Option<std::thread::JoinHandle<()>>,
     shared: Arc<Shared>,
     settings: StoreSettings,
     capacity: Capacity,
@@ -76,7 +79,7 @@ impl SqliteTier {
         let held = db::count_by_stream(&conn, Table::Records).map_err(fail("counting records"))?;
         let mut earliest = [NOTHING_DUE; 2];
         for stream in Stream::ALL {
-            earliest[stream.index()] = db::earliest_due(&conn, stream)
+            earliest[stream.index()] = db::earliest_due(&conn, stream, &Default::default())
                 .map_err(fail("finding the next due record"))?
                 .unwrap_or(NOTHING_DUE);
         }
@@ -90,7 +93,7 @@ impl SqliteTier {
             }
         }
         let shared = Arc::new(Shared::new(earliest));
-        let commands = worker::spawn(
+        let (commands, thread) = worker::spawn(
             conn,
             path.clone(),
             Arc::clone(&shared),
@@ -103,6 +106,7 @@ impl SqliteTier {
         })?;
         Ok(SqliteTier {
             commands,
+            thread: Some(thread),
             shared,
             capacity: Capacity::new(
                 settings.max_records,
@@ -349,8 +353,15 @@ impl RetryTier for SqliteTier {
         let row_id = i64::try_from(id).unwrap_or(i64::MAX);
         match result {
             Ok(()) => {
-                self.call(|reply| Command::Delete { id: row_id, reply })
-                    .await?;
+                self.commands
+                    .send(Command::Delete { id: row_id })
+                    .await
+                    .map_err(|_| {
+                        TierError::Store(format!(
+                            "{}: the store thread stopped",
+                            self.path.display()
+                        ))
+                    })?;
                 self.capacity.release(1);
                 self.count(stream, -1.0);
                 Ok(None)
@@ -389,12 +400,41 @@ impl RetryTier for SqliteTier {
             .await
     }
 
+    async fn outage_ended(&self, streams: StreamSet, began: SystemTime) -> Result<u64, TierError> {
+        let since = to_ms(began);
+        let now = to_ms(SystemTime::now());
+        let hastened = self
+            .call(|reply| Command::Hasten {
+                streams,
+                since,
+                now,
+                reply,
+            })
+            .await?;
+        Ok(u64::try_from(hastened).unwrap_or(0))
+    }
+
+    async fn flush(&self) -> Result<(), TierError> {
+        self.call(|reply| Command::Flush { reply }).await
+    }
+
     fn finishing(&self) {
         self.capacity.finishing();
     }
 
     fn len(&self) -> usize {
         self.capacity.held()
+    }
+}
+
+impl Drop for SqliteTier {
+    /// Lets the writer thread finish the commands sent so far (at most a group commit).
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.commands, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -597,6 +637,7 @@ pub(super) mod tests {
         assert_eq!(due.record.last_error, "http://x/ answered 500");
         assert_eq!(tier.complete(due.id, Ok(()), None).await.unwrap(), None);
         assert!(tier.is_empty());
+        tier.flush().await.unwrap();
         drop(tier);
 
         let tier = SqliteTier::open(
@@ -768,5 +809,99 @@ pub(super) mod tests {
         }
         assert_eq!(seen.len(), 500);
         assert!(tier.is_empty());
+    }
+
+    fn absorbed(body: &str) -> AbsorbedRecord {
+        AbsorbedRecord {
+            stream: Stream::Users,
+            body: bytes::Bytes::from(body.to_owned()),
+            received_at: SystemTime::now(),
+        }
+    }
+
+    fn bodies(due: &[DueRecord]) -> Vec<String> {
+        due.iter()
+            .map(|d| String::from_utf8_lossy(&d.record.body).into_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn leases_go_in_due_order_skip_what_is_in_flight_and_take_back_what_was_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = SqliteTier::open(
+            dir.path(),
+            settings(&[3_600_000], 10, WhenFull::Block),
+            &HeaderMap::new(),
+            None,
+        )
+        .unwrap();
+        let stored = tier
+            .absorb(["a", "b", "c", "d", "e"].map(absorbed).to_vec())
+            .await
+            .unwrap();
+        assert_eq!(stored, 5);
+        let users = StreamSet::only(Stream::Users);
+        assert!(tier
+            .lease(StreamSet::only(Stream::Events), 5)
+            .await
+            .unwrap()
+            .is_empty());
+        let first = tier.lease(users, 2).await.unwrap();
+        assert_eq!(bodies(&first), ["a", "b"]);
+        assert!(!first[0].tried, "absorbed without an attempt");
+        let second = tier.lease(users, 2).await.unwrap();
+        assert_eq!(
+            bodies(&second),
+            ["c", "d"],
+            "the records in flight are skipped"
+        );
+        // "a" goes back untried; "b" is delivered; "c" fails and waits an hour.
+        tier.release(first[0].id).await.unwrap();
+        tier.complete(first[1].id, Ok(()), None).await.unwrap();
+        tier.complete(second[0].id, Err("answered 503".into()), None)
+            .await
+            .unwrap();
+        let third = tier.lease(users, 5).await.unwrap();
+        assert_eq!(
+            bodies(&third),
+            ["a", "e"],
+            "given back, it is due again first"
+        );
+        assert!(tier.lease(users, 5).await.unwrap().is_empty());
+        assert_eq!(tier.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn when_an_outage_ends_the_records_that_failed_during_it_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = SqliteTier::open(
+            dir.path(),
+            settings(&[3_600_000, 3_600_000], 10, WhenFull::Block),
+            &HeaderMap::new(),
+            None,
+        )
+        .unwrap();
+        let before = SystemTime::now() - Duration::from_secs(5);
+        // Failed before the outage: its gap is kept.
+        let mut earlier = record("failed before");
+        earlier.received_at = before;
+        tier.enqueue(earlier).await.unwrap();
+        // Times are kept in milliseconds.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let outage_began = SystemTime::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tier.enqueue(record("failed during")).await.unwrap();
+        tier.absorb(vec![absorbed("stored while open")])
+            .await
+            .unwrap();
+        let users = StreamSet::only(Stream::Users);
+        assert_eq!(
+            tier.outage_ended(users, outage_began).await.unwrap(),
+            1,
+            "only the one that failed during the outage"
+        );
+        let due = tier.lease(users, 5).await.unwrap();
+        assert_eq!(bodies(&due), ["failed during", "stored while open"]);
+        assert!(due[0].tried && due[0].record.attempts_made == 1);
     }
 }

@@ -17,6 +17,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::db::{self, AbsorbedRow, LeasedRow, NewRecord, Table};
+use super::leases::Leases;
 use crate::stream::{Stream, StreamSet};
 use crate::telemetry::StoreGauges;
 
@@ -46,11 +47,9 @@ pub enum Command {
         now: i64,
         reply: oneshot::Sender<WorkerResult<()>>,
     },
-    /// Remove a delivered record.
-    Delete {
-        id: i64,
-        reply: oneshot::Sender<WorkerResult<()>>,
-    },
+    /// Remove a delivered record. Nobody waits for it: the record is acknowledged already, and
+    /// a crash before the commit only sends it once more after the restart.
+    Delete { id: i64 },
     /// Record a failed later attempt (reschedule, or dead-letter when `due_at` is `None`).
     Fail {
         id: i64,
@@ -58,6 +57,17 @@ pub enum Command {
         error: String,
         at: i64,
         due_at: Option<i64>,
+        reply: oneshot::Sender<WorkerResult<()>>,
+    },
+    /// Make the records of `streams` due at `now` whose attempt failed since `since`.
+    Hasten {
+        streams: StreamSet,
+        since: i64,
+        now: i64,
+        reply: oneshot::Sender<WorkerResult<i64>>,
+    },
+    /// Answer once everything sent before is committed.
+    Flush {
         reply: oneshot::Sender<WorkerResult<()>>,
     },
     /// Give a leased record back without an attempt.
@@ -110,16 +120,17 @@ impl Shared {
     }
 }
 
-/// Starts the thread on `conn`; it ends when every sender of the returned channel is dropped.
+/// Starts the thread on `conn`; it ends, once the commands sent are done, when every sender of
+/// the returned channel is dropped.
 pub fn spawn(
     conn: Connection,
     path: PathBuf,
     shared: Arc<Shared>,
     gauges: Option<StoreGauges>,
     capacity: usize,
-) -> std::io::Result<mpsc::Sender<Command>> {
+) -> std::io::Result<(mpsc::Sender<Command>, std::thread::JoinHandle<()>)> {
     let (sender, receiver) = mpsc::channel(capacity);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("retry-store".into())
         .spawn(move || {
             let worker = Worker {
@@ -128,10 +139,11 @@ pub fn spawn(
                 shared,
                 gauges,
                 last_upkeep: None,
+                leases: Leases::default(),
             };
             worker.run(receiver);
         })?;
-    Ok(sender)
+    Ok((sender, thread))
 }
 
 struct Worker {
@@ -140,6 +152,8 @@ struct Worker {
     shared: Arc<Shared>,
     gauges: Option<StoreGauges>,
     last_upkeep: Option<Instant>,
+    /// Records handed to the sink whose attempt has not ended.
+    leases: Leases,
 }
 
 impl Worker {
@@ -192,9 +206,38 @@ impl Worker {
     /// Runs a group in one transaction. On success every command is answered and `group` is
     /// empty; on failure nothing is committed and the caller answers the commands with the error.
     fn run_group(&mut self, group: &mut Vec<Command>) -> rusqlite::Result<()> {
+        let mut leased = Vec::new();
+        let mut ended = Vec::new();
+        let result = self.run_commands(group, &mut leased, &mut ended);
+        match &result {
+            Ok(()) => {
+                for (id, hole) in ended {
+                    if let Some(stream) = self.leases.end(id) {
+                        if hole {
+                            self.leases.reset(stream);
+                        }
+                    }
+                }
+            }
+            // Rolled back: what this group leased is not leased.
+            Err(_) => {
+                for row in &leased {
+                    self.leases.end(row.id);
+                }
+                self.leases.reset_all();
+            }
+        }
+        result
+    }
+
+    fn run_commands(
+        &mut self,
+        group: &mut Vec<Command>,
+        leased: &mut Vec<LeasedRow>,
+        ended: &mut Vec<(i64, bool)>,
+    ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         let mut answers = Vec::with_capacity(group.len());
-        let mut leased = Vec::new();
         for command in group.iter() {
             let answer = match command {
                 Command::Insert { record, .. } => Answer::Id(db::insert(&tx, record)?),
@@ -207,8 +250,9 @@ impl Worker {
                     db::insert_absorbed(&tx, records, headers, *now)?;
                     Answer::Done
                 }
-                Command::Delete { id, .. } => {
+                Command::Delete { id } => {
                     db::delete(&tx, *id)?;
+                    ended.push((*id, false));
                     Answer::Done
                 }
                 Command::Fail {
@@ -220,11 +264,28 @@ impl Worker {
                     ..
                 } => {
                     db::fail(&tx, *id, *attempts, error, *at, *due_at)?;
+                    ended.push((*id, false));
                     Answer::Done
                 }
+                // Given back, it waits before the cursor again.
                 Command::Release { id, .. } => {
-                    db::release(&tx, *id)?;
+                    ended.push((*id, true));
                     Answer::Done
+                }
+                Command::Flush { .. } => Answer::Done,
+                Command::Hasten {
+                    streams,
+                    since,
+                    now,
+                    ..
+                } => {
+                    let mut hastened = 0;
+                    for stream in streams.iter() {
+                        hastened += db::hasten(&tx, stream, *since, *now)?;
+                        // Moved ahead of the cursor.
+                        self.leases.reset(stream);
+                    }
+                    Answer::Id(i64::try_from(hastened).unwrap_or(i64::MAX))
                 }
                 Command::Lease {
                     now,
@@ -232,24 +293,22 @@ impl Worker {
                     limit,
                     ..
                 } => {
-                    let mut rows = Vec::new();
                     for stream in streams.iter() {
-                        rows.extend(db::lease_due(&tx, stream, *now, *limit)?);
+                        leased.extend(db::lease_due(&tx, stream, *now, *limit, &mut self.leases)?);
                     }
-                    leased.extend(rows);
                     Answer::Done
                 }
             };
             answers.push(answer);
         }
-        let earliest = Stream::ALL.map(|stream| db::earliest_due(&tx, stream));
+        let earliest = Stream::ALL.map(|stream| db::earliest_due(&tx, stream, &self.leases));
         tx.commit()?;
         for (slot, earliest) in self.shared.next_due_at.iter().zip(earliest) {
             slot.store(earliest?.unwrap_or(NOTHING_DUE), Ordering::Release);
         }
         if !leased.is_empty() {
             let mut ready = self.shared.ready();
-            for row in leased {
+            for row in leased.drain(..) {
                 ready[row.stream.index()].push_back(row);
             }
         }
@@ -262,9 +321,6 @@ impl Worker {
     /// Refreshes the dead-letter and oldest-age gauges, at most once per [`UPKEEP_INTERVAL`]
     /// unless `now` (a record just became a dead letter).
     fn upkeep(&mut self, now: bool) {
-        let Some(gauges) = &self.gauges else {
-            return;
-        };
         if !now
             && self
                 .last_upkeep
@@ -273,6 +329,12 @@ impl Worker {
             return;
         }
         self.last_upkeep = Some(Instant::now());
+        // Once a second the next lease reads from the start: a clock step, or a record another
+        // process put into the file, may have left one behind a cursor.
+        self.leases.reset_all();
+        let Some(gauges) = &self.gauges else {
+            return;
+        };
         if let Ok(counts) = db::count_by_stream(&self.conn, Table::DeadLetters) {
             for (gauge, count) in gauges.dead_letters.iter().zip(counts) {
                 gauge.set(count as f64);
@@ -280,7 +342,7 @@ impl Worker {
         }
         let now_ms = db::to_ms(SystemTime::now());
         for stream in Stream::ALL {
-            if let Ok(oldest) = db::oldest_received(&self.conn, stream) {
+            if let Ok(oldest) = db::oldest_received(&self.conn, stream, now_ms) {
                 let age = oldest.map_or(0, |at| now_ms.saturating_sub(at).max(0));
                 gauges.oldest_age[stream.index()].set(age as f64 / 1000.0);
             }
@@ -296,7 +358,7 @@ enum Answer {
 
 fn answer_with(command: Command, result: Answer) {
     match (command, result) {
-        (Command::Insert { reply, .. }, Answer::Id(id)) => {
+        (Command::Insert { reply, .. } | Command::Hasten { reply, .. }, Answer::Id(id)) => {
             let _ = reply.send(Ok(id));
         }
         (command, _) => answer(command, Ok(())),
@@ -306,14 +368,15 @@ fn answer_with(command: Command, result: Answer) {
 /// Answers one command with `result` (a caller that stopped waiting is not an error).
 fn answer(command: Command, result: WorkerResult<()>) {
     match command {
-        Command::Insert { reply, .. } => {
+        Command::Insert { reply, .. } | Command::Hasten { reply, .. } => {
             let _ = reply.send(result.map(|()| 0));
         }
+        Command::Delete { .. } => {}
         Command::Absorb { reply, .. }
         | Command::Lease { reply, .. }
-        | Command::Delete { reply, .. }
         | Command::Fail { reply, .. }
-        | Command::Release { reply, .. } => {
+        | Command::Release { reply, .. }
+        | Command::Flush { reply } => {
             let _ = reply.send(result);
         }
     }
