@@ -7,11 +7,10 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use host_support::{collect, free_port, scrape, wait_until, Workspace};
+use host_support::{collect, free_port, kill, rows, scrape, store_file, wait_until, Workspace};
 use support::{Receiver, Reply};
 
 /// stdin -> webhook (events only, `{"n": N}` payloads), with the API on `api`; the later attempts
@@ -43,25 +42,6 @@ max_probe_interval = "1s"
     )
 }
 
-fn store_file(workspace: &Workspace) -> PathBuf {
-    workspace
-        .dir
-        .path()
-        .join("data")
-        .join("hook")
-        .join(webhook_sink::retry::store::FILE_NAME)
-}
-
-fn rows(file: &Path) -> u64 {
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return 0;
-    };
-    conn.query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))
-        .unwrap_or(0)
-}
-
 fn write_events(child: &mut Child, numbers: std::ops::Range<u32>) {
     let stdin = child.stdin.as_mut().expect("piped stdin");
     let mut lines = String::new();
@@ -86,12 +66,6 @@ fn distinct(receiver: &Receiver) -> BTreeSet<u64> {
         .collect()
 }
 
-fn kill(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String {
-    let _ = child.kill();
-    let _ = child.wait();
-    stderr.join().unwrap_or_default()
-}
-
 #[test]
 fn the_circuit_opens_and_closes_and_the_input_keeps_flowing_meanwhile() {
     const N: u32 = 3000;
@@ -100,7 +74,7 @@ fn the_circuit_opens_and_closes_and_the_input_keeps_flowing_meanwhile() {
     receiver.set_default(Reply::Status(503));
     let api = free_port();
     let workspace = Workspace::with_config(&pipeline(api, &receiver.url()));
-    let file = store_file(&workspace);
+    let file = store_file(&workspace, "hook");
     let mut child = workspace.spawn_run();
     let stderr = collect(child.stderr.take().expect("piped stderr"));
     let state = || {
@@ -115,7 +89,9 @@ fn the_circuit_opens_and_closes_and_the_input_keeps_flowing_meanwhile() {
     // record goes to the store without a request.
     let started = Instant::now();
     write_events(&mut child, 0..N);
-    let stored = wait_until(Duration::from_secs(30), || rows(&file) == u64::from(N));
+    let stored = wait_until(Duration::from_secs(30), || {
+        rows(&file, "records") == u64::from(N)
+    });
     let stored_in = started.elapsed();
     let open = state();
     let requests_while_down = receiver.count();
@@ -131,10 +107,14 @@ fn the_circuit_opens_and_closes_and_the_input_keeps_flowing_meanwhile() {
         distinct(&receiver).len() == N as usize
     });
     let closed = wait_until(Duration::from_secs(5), || state() == 0.0);
-    let drained = wait_until(Duration::from_secs(10), || rows(&file) == 0);
+    let drained = wait_until(Duration::from_secs(10), || rows(&file, "records") == 0);
     let log = kill(child, stderr);
 
-    assert!(stored, "{} of {N} stored; log:\n{log}", rows(&file));
+    assert!(
+        stored,
+        "{} of {N} stored; log:\n{log}",
+        rows(&file, "records")
+    );
     assert!(open >= 1.0, "circuit state {open} while down; log:\n{log}");
     // The 64 attempts in flight when the outage began (three tries each), then only probes.
     assert!(
@@ -168,7 +148,7 @@ fn sigkill_during_an_outage_with_100000_records_absorbed_loses_none() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/webhook");
     let workspace = Workspace::with_config(&pipeline(free_port(), &url));
-    let file = store_file(&workspace);
+    let file = store_file(&workspace, "hook");
 
     // Nothing listens: the circuit opens and the records pile up in the store.
     let mut child = workspace.spawn_run();
@@ -188,11 +168,21 @@ fn sigkill_during_an_outage_with_100000_records_absorbed_loses_none() {
             drop(stdin);
         })
     };
-    let absorbed = wait_until(Duration::from_secs(240), || rows(&file) >= u64::from(N));
+    let absorbed = wait_until(Duration::from_secs(240), || {
+        rows(&file, "records") >= u64::from(N)
+    });
     let log = kill(child, stderr);
     drop(writer);
-    assert!(absorbed, "{} of {N} in the store; log:\n{log}", rows(&file));
-    assert_eq!(rows(&file), u64::from(N), "SIGKILL lost committed records");
+    assert!(
+        absorbed,
+        "{} of {N} in the store; log:\n{log}",
+        rows(&file, "records")
+    );
+    assert_eq!(
+        rows(&file, "records"),
+        u64::from(N),
+        "SIGKILL lost committed records"
+    );
 
     // Restarted with the webhook up: every record arrives.
     let listener = runtime
@@ -204,7 +194,7 @@ fn sigkill_during_an_outage_with_100000_records_absorbed_loses_none() {
     let all = wait_until(Duration::from_secs(240), || {
         receiver.count() >= u64::from(N) && distinct(&receiver).len() == N as usize
     });
-    let drained = wait_until(Duration::from_secs(20), || rows(&file) == 0);
+    let drained = wait_until(Duration::from_secs(20), || rows(&file, "records") == 0);
     let log = kill(child, stderr);
     let seen = distinct(&receiver);
     let missing: Vec<u64> = (0..u64::from(N))

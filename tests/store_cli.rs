@@ -7,11 +7,12 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use host_support::{bin, collect, free_port, scrape, wait_until, Workspace};
+use host_support::{
+    bin, collect, free_port, kill, rows, scrape, store_file, wait_until, Workspace,
+};
 use support::{Receiver, Reply};
 
 /// A sink sending `{"n": N}` per event (users off), one try per attempt, nine later attempts
@@ -39,28 +40,6 @@ schedule = [{schedule}]
 }
 
 const STDIN: &str = "[sources.in]\ntype = \"stdin\"";
-
-fn store_file(workspace: &Workspace) -> PathBuf {
-    workspace
-        .dir
-        .path()
-        .join("data")
-        .join("hook")
-        .join(webhook_sink::retry::store::FILE_NAME)
-}
-
-/// Rows in a table of the store file (0 while the file does not exist yet).
-fn rows(file: &Path, table: &str) -> u64 {
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return 0;
-    };
-    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-        row.get(0)
-    })
-    .unwrap_or(0)
-}
 
 /// `run`, with its stdin kept open by the caller and its stderr drained in the background.
 fn spawn(workspace: &Workspace) -> (Child, std::thread::JoinHandle<String>) {
@@ -106,12 +85,6 @@ fn numbers(receiver: &Receiver) -> Vec<u64> {
         .collect()
 }
 
-fn kill(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String {
-    let _ = child.kill();
-    let _ = child.wait();
-    stderr.join().unwrap_or_default()
-}
-
 #[test]
 fn records_acknowledged_into_the_store_survive_sigkill() {
     const N: u32 = 300;
@@ -119,7 +92,7 @@ fn records_acknowledged_into_the_store_survive_sigkill() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/webhook");
     let workspace = Workspace::with_config(&sink_config(STDIN, &url, "1s", ""));
-    let file = store_file(&workspace);
+    let file = store_file(&workspace, "hook");
 
     // The receiver is down: every first attempt is refused and the record goes to the store.
     let (mut child, stderr) = spawn(&workspace);
@@ -174,7 +147,7 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
         labels.extend(outcome.map(|o| ("outcome", o)));
         scrape(api, name, &labels)
     };
-    let file = store_file(&workspace);
+    let file = store_file(&workspace, "hook");
 
     let (mut child, stderr) = spawn(&workspace);
     write_events(&mut child, 7..8);
@@ -258,7 +231,7 @@ fn a_full_blocking_store_stops_the_input_until_space_frees() {
     let source = format!("[api]\naddress = \"127.0.0.1:{api}\"\n[sources.in]\ntype = \"demo\"");
     let store = format!("[sinks.hook.store]\nmax_records = {MAX}\nwhen_full = \"block\"");
     let workspace = Workspace::with_config(&sink_config(&source, &url, "500ms", &store));
-    let file = store_file(&workspace);
+    let file = store_file(&workspace, "hook");
 
     let (child, stderr) = spawn(&workspace);
     let emitted = || {

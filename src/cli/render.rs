@@ -111,11 +111,7 @@ pub fn execute(args: RenderArgs) -> ExitCode {
 /// The sink's default settings, then each `NAME=VALUE` in order.
 fn settings(pairs: &[String]) -> Result<Settings, String> {
     let mut settings = Settings::default();
-    for (name, value) in [
-        ("number_format", "computer"),
-        ("locale", "en_US"),
-        ("time_zone", "UTC"),
-    ] {
+    for (name, value) in webhook_sink::prepare::template::SINK_DEFAULTS {
         settings
             .set(name, value)
             .map_err(|error| format!("default setting {name}: {error}"))?;

@@ -34,7 +34,7 @@ pub const CHUNKS_QUEUED_PER_LANE: usize = 4;
 pub struct LaneStack<L> {
     /// Its dispatch stack.
     pub stack: DispatchService,
-    /// The tally its tries count into (flushed by the lane).
+    /// The counts its tries go into (added to the shared metrics by the lane).
     pub counts: HotCounts,
     /// What its attempts share: the lane's own copies of what they reference (a reference
     /// count both cores bump per request costs a cache-line transfer each time).

@@ -12,7 +12,7 @@ use super::{Payload, TryError, TryResponse};
 use crate::stream::Stream;
 use crate::telemetry::{HotCounts, InFlight};
 
-/// Measures each try into `counts` (a lane's tally, or the metrics directly).
+/// Measures each try into `counts` (a lane's own, or the metrics directly).
 #[derive(Clone)]
 pub struct MeasureLayer {
     counts: HotCounts,

@@ -42,14 +42,18 @@ impl Render for FreemarkerTemplate {
     }
 }
 
+/// Where the sink's FreeMarker settings differ from FreeMarker's defaults (`webhook-sink render`
+/// starts from them too).
+pub const SINK_DEFAULTS: [(&str, &str); 3] = [
+    ("number_format", "computer"),
+    ("locale", "en_US"),
+    ("time_zone", "UTC"),
+];
+
 /// The sink's FreeMarker settings: its defaults, then `template_settings` in order.
 pub fn settings(overrides: &[(String, String)]) -> Result<freemarker::Settings, ConfigError> {
     let mut settings = freemarker::Settings::default();
-    for (name, value) in [
-        ("number_format", "computer"),
-        ("locale", "en_US"),
-        ("time_zone", "UTC"),
-    ] {
+    for (name, value) in SINK_DEFAULTS {
         settings
             .set(name, value)
             .map_err(|e| ConfigError::new("template_settings", e.to_string()))?;

@@ -100,6 +100,9 @@ pub struct Circuit {
     settings: CircuitSettings,
     /// Read on every record; written only when the state changes.
     open: AtomicBool,
+    /// Whether failures are being counted: while neither this nor `open` is set, a success has
+    /// nothing to change, and skips the lock (both lanes end attempts on every request).
+    suspect: AtomicBool,
     state: Mutex<State>,
     /// Bumped on every change of any of the sink's circuits.
     changed: Arc<watch::Sender<u64>>,
@@ -150,6 +153,7 @@ impl Circuit {
             stream,
             settings,
             open: AtomicBool::new(false),
+            suspect: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             changed,
             metrics,
@@ -172,16 +176,22 @@ impl Circuit {
 
     /// Takes the outcome of an attempt of `record` (`probe` when it was sent as the probe).
     pub fn attempt_ended(&self, record: RecordKey, verdict: &Verdict, probe: bool) {
+        let quiet = !self.suspect.load(Ordering::Relaxed) && !self.is_open();
+        if quiet && *verdict == Verdict::Up {
+            return;
+        }
         let mut state = self.lock();
         match (&mut state.outage, verdict) {
             (None, Verdict::Up) => {
                 state.failing.clear();
                 state.failing_since = None;
+                self.suspect.store(false, Ordering::Relaxed);
             }
             (None, Verdict::Down { reason, .. }) => {
                 if !state.failing.contains(&record) {
                     state.failing.push(record);
                 }
+                self.suspect.store(true, Ordering::Relaxed);
                 state.failing_since.get_or_insert_with(SystemTime::now);
                 if self.settings.enabled && state.failing.len() >= self.settings.failures as usize {
                     let why = format!(
@@ -263,6 +273,7 @@ impl Circuit {
 
     fn open_now(&self, state: &mut State, why: &str) {
         state.failing.clear();
+        self.suspect.store(false, Ordering::Relaxed);
         let began = state.failing_since.take().unwrap_or_else(SystemTime::now);
         let wait = self.settings.probe_interval;
         state.outage = Some(Outage {

@@ -33,12 +33,8 @@ impl DeadLetters {
     /// Returns how many were re-queued.
     pub fn replay(&mut self) -> Result<usize, StoreError> {
         let now = to_ms(SystemTime::now());
-        let path = self.path.clone();
-        db::replay_dead_letters(&mut self.conn, now).map_err(|source| StoreError::Sqlite {
-            path,
-            context: "replaying dead letters",
-            source,
-        })
+        db::replay_dead_letters(&mut self.conn, now)
+            .map_err(StoreError::sqlite(&self.path, "replaying dead letters"))
     }
 
     /// Deletes every dead letter. Returns how many were deleted.
@@ -54,11 +50,6 @@ impl DeadLetters {
     }
 
     fn fail(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-        let path = self.path.clone();
-        move |source| StoreError::Sqlite {
-            path,
-            context,
-            source,
-        }
+        StoreError::sqlite(&self.path, context)
     }
 }

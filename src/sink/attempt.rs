@@ -66,7 +66,7 @@ impl Shared {
 /// What the attempts of one lane share.
 pub(crate) struct LaneContext {
     pub(crate) shared: Arc<Shared>,
-    /// The lane's tally, for the delivered counts.
+    /// The lane's counts, for the delivered records.
     pub(crate) counts: HotCounts,
 }
 

@@ -8,7 +8,7 @@
 //! ([`crate::dispatch`]), the sink's settlement counts records ([`crate::sink`]), the retry
 //! store sets its gauges and the circuits their state, all through the handles below.
 
-mod tally;
+mod lane_counts;
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,7 +18,7 @@ use pipeline_core::metrics_names::{self as component, stage};
 use crate::retry::circuit::CircuitState;
 use crate::stream::Stream;
 
-pub use tally::{HotCounts, InFlight, Progress, FLUSH_EVERY};
+pub use lane_counts::{HotCounts, InFlight, Progress, FLUSH_EVERY};
 
 /// The `webhook_*` metric names.
 pub mod names {

@@ -184,3 +184,33 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// The retry store file of sink `sink` in `workspace` (created by its first start).
+pub fn store_file(workspace: &Workspace, sink: &str) -> PathBuf {
+    workspace
+        .dir
+        .path()
+        .join("data")
+        .join(sink)
+        .join(webhook_sink::retry::store::FILE_NAME)
+}
+
+/// Rows in a table of a store file (0 while the file does not exist yet).
+pub fn rows(file: &std::path::Path, table: &str) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+        row.get(0)
+    })
+    .unwrap_or(0)
+}
+
+/// SIGKILLs `child` and returns what it wrote on the stderr being collected.
+pub fn kill(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String {
+    let _ = child.kill();
+    let _ = child.wait();
+    stderr.join().unwrap_or_default()
+}

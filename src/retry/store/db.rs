@@ -66,6 +66,21 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Turns SQLite's error while doing `context` on the file at `path` into a store error.
+    pub fn sqlite(
+        path: &Path,
+        context: &'static str,
+    ) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        let path = path.to_owned();
+        move |source| StoreError::Sqlite {
+            path,
+            context,
+            source,
+        }
+    }
+}
+
 /// The schema version this build writes, kept in `PRAGMA user_version`. Version 1 (files from
 /// before versioning, `user_version` 0) lacked `records.replayed`; version 2 added it; version 3
 /// indexes records by stream and due time (each stream's circuit opens on its own) and keeps
@@ -118,14 +133,7 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
         source,
     })?;
     let path = dir.join(FILE_NAME);
-    let fail = |context| {
-        let path = path.clone();
-        move |source| StoreError::Sqlite {
-            path,
-            context,
-            source,
-        }
-    };
+    let fail = |context| StoreError::sqlite(&path, context);
     let mut conn = Connection::open(&path).map_err(fail("opening"))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(fail("setting the busy timeout"))?;
@@ -151,13 +159,7 @@ pub fn open(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
 /// one, refuses a newer one. One write transaction, so a second process opening the same file
 /// at the same time (`dead-letters` while the sink runs) waits and then finds it migrated.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let fail = |context| {
-        move |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            context,
-            source,
-        }
-    };
+    let fail = |context| StoreError::sqlite(path, context);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail("locking the file to check its schema"))?;

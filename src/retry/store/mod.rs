@@ -67,14 +67,7 @@ impl SqliteTier {
         gauges: Option<StoreGauges>,
     ) -> Result<SqliteTier, StoreError> {
         let (conn, path) = db::open(dir)?;
-        let fail = |context| {
-            let path = path.clone();
-            move |source| StoreError::Sqlite {
-                path,
-                context,
-                source,
-            }
-        };
+        let fail = |context| StoreError::sqlite(&path, context);
         let resumed = db::release_leases(&conn).map_err(fail("voiding old leases"))?;
         let held = db::count_by_stream(&conn, Table::Records).map_err(fail("counting records"))?;
         let mut earliest = [NOTHING_DUE; 2];

@@ -1,0 +1,436 @@
+//! `[sinks.ID]` as written, and its validation into [`WebhookConfig`], table by table.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pipeline_core::condition::Condition;
+use pipeline_core::ConfigError;
+use serde::Deserialize;
+
+use super::http::{load_ca_file, resolve, validate_headers, validate_url};
+use super::values::{duration_in_range, in_range, ConfigDuration};
+use super::{StreamConfig, TemplateSource, WebhookConfig, DEFAULT_CONCURRENCY};
+use crate::dispatch::{AttemptSettings, Concurrency, StackSettings};
+use crate::retry::circuit::CircuitSettings;
+use crate::retry::{Schedule, StoreSettings, WhenFull};
+use crate::stream::Stream;
+
+/// `[sinks.ID]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    user_agent: Option<String>,
+    #[serde(default)]
+    events: RawStream,
+    #[serde(default)]
+    users: RawUsers,
+    #[serde(default)]
+    template_settings: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    request: RawRequest,
+    #[serde(default)]
+    retry: RawRetry,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    circuit: RawCircuit,
+    #[serde(default)]
+    acknowledgements: RawAcks,
+    #[serde(default)]
+    tls: RawTls,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStream {
+    #[serde(default = "yes")]
+    enabled: bool,
+    template: Option<String>,
+    template_file: Option<PathBuf>,
+    event_types: Option<Vec<String>>,
+    condition: Option<Condition>,
+}
+
+impl Default for RawStream {
+    fn default() -> Self {
+        RawStream {
+            enabled: true,
+            template: None,
+            template_file: None,
+            event_types: None,
+            condition: None,
+        }
+    }
+}
+
+/// `[sinks.ID.users]`: like the event stream's table, without `event_types`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsers {
+    #[serde(default = "yes")]
+    enabled: bool,
+    template: Option<String>,
+    template_file: Option<PathBuf>,
+    condition: Option<Condition>,
+}
+
+impl Default for RawUsers {
+    fn default() -> Self {
+        RawUsers {
+            enabled: true,
+            template: None,
+            template_file: None,
+            condition: None,
+        }
+    }
+}
+
+impl From<RawUsers> for RawStream {
+    fn from(users: RawUsers) -> RawStream {
+        RawStream {
+            enabled: users.enabled,
+            template: users.template,
+            template_file: users.template_file,
+            event_types: None,
+            condition: users.condition,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    timeout: Option<ConfigDuration>,
+    concurrency: Option<RawConcurrency>,
+    rate_limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawConcurrency {
+    Fixed(i64),
+    Named(String),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    tries: Option<u32>,
+    initial_backoff: Option<ConfigDuration>,
+    jitter: Option<f64>,
+    attempt_budget: Option<ConfigDuration>,
+    attempts: Option<u32>,
+    window: Option<ConfigDuration>,
+    schedule: Option<Vec<ConfigDuration>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    max_records: Option<u64>,
+    when_full: Option<String>,
+    spill_after: Option<ConfigDuration>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCircuit {
+    enabled: Option<bool>,
+    failures: Option<u32>,
+    probe_interval: Option<ConfigDuration>,
+    max_probe_interval: Option<ConfigDuration>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAcks {
+    #[serde(default)]
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+}
+
+impl RawConfig {
+    pub(super) fn validate(self, config_dir: Option<&Path>) -> Result<WebhookConfig, ConfigError> {
+        let uri = validate_url(&self.url)?;
+        let headers = validate_headers(&self.headers, self.user_agent.as_deref())?;
+        let events = self.events.validate(Stream::Events, config_dir)?;
+        let users = RawStream::from(self.users).validate(Stream::Users, config_dir)?;
+        let extra_roots = match &self.tls.ca_file {
+            Some(path) => load_ca_file(&resolve(config_dir, path))?,
+            None => Vec::new(),
+        };
+        let template_settings = self
+            .template_settings
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => {
+                        return Err(ConfigError::new(
+                            format!("template_settings.{name}"),
+                            "a setting's value must be a string, number or boolean",
+                        ))
+                    }
+                };
+                Ok((name, text))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stack = self.request.validate(self.retry.attempt()?)?;
+        let store = StoreSettings {
+            schedule: self.retry.schedule()?,
+            max_records: self.store.max_records()?,
+            when_full: self.store.when_full()?,
+            spill_after: self.store.spill_after()?,
+        };
+        let circuit = self.circuit.validate()?;
+        Ok(WebhookConfig {
+            url: self.url,
+            uri,
+            headers,
+            events,
+            users,
+            template_settings,
+            stack,
+            store,
+            circuit,
+            acknowledgements: self.acknowledgements.enabled,
+            extra_roots,
+        })
+    }
+}
+
+impl RawStream {
+    fn validate(
+        self,
+        stream: Stream,
+        config_dir: Option<&Path>,
+    ) -> Result<StreamConfig, ConfigError> {
+        let prefix = stream.as_str();
+        let template = match (self.template, self.template_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    format!("{prefix}.template_file"),
+                    "give either `template` or `template_file`, not both",
+                ))
+            }
+            (Some(text), None) => Some(TemplateSource {
+                key: format!("{prefix}.template"),
+                name: prefix.to_owned(),
+                text,
+            }),
+            (None, Some(path)) => {
+                let key = format!("{prefix}.template_file");
+                let path = resolve(config_dir, &path);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::new(&key, format!("cannot read `{}`: {e}", path.display()))
+                })?;
+                Some(TemplateSource {
+                    key,
+                    name: path.display().to_string(),
+                    text,
+                })
+            }
+            (None, None) => None,
+        };
+        if let Some(types) = &self.event_types {
+            if let Some(i) = types.iter().position(|t| t.is_empty()) {
+                return Err(ConfigError::new(
+                    format!("events.event_types[{i}]"),
+                    "an event type must not be empty",
+                ));
+            }
+        }
+        Ok(StreamConfig {
+            enabled: self.enabled,
+            template,
+            event_types: self.event_types,
+            condition: self.condition,
+        })
+    }
+}
+
+impl RawRequest {
+    fn validate(self, attempt: AttemptSettings) -> Result<StackSettings, ConfigError> {
+        let timeout = duration_in_range(
+            "request.timeout",
+            self.timeout,
+            Duration::from_secs(10),
+            Duration::from_millis(1),
+            Duration::from_secs(600),
+        )?;
+        let concurrency = match self.concurrency {
+            None => Concurrency::Fixed(DEFAULT_CONCURRENCY),
+            Some(RawConcurrency::Fixed(n)) => {
+                Concurrency::Fixed(in_range("request.concurrency", n, 1, 10_000)? as usize)
+            }
+            Some(RawConcurrency::Named(name)) if name == "adaptive" => {
+                Concurrency::Adaptive(DEFAULT_CONCURRENCY * 2)
+            }
+            Some(RawConcurrency::Named(name)) => {
+                return Err(ConfigError::new(
+                    "request.concurrency",
+                    format!("`{name}` is neither a number nor \"adaptive\""),
+                ))
+            }
+        };
+        let rate_limit = in_range(
+            "request.rate_limit",
+            self.rate_limit.unwrap_or(0),
+            0,
+            1_000_000,
+        )?;
+        Ok(StackSettings {
+            timeout,
+            concurrency,
+            rate_limit,
+            attempt,
+        })
+    }
+}
+
+impl RawRetry {
+    fn attempt(&self) -> Result<AttemptSettings, ConfigError> {
+        let defaults = AttemptSettings::default();
+        Ok(AttemptSettings {
+            tries: in_range("retry.tries", self.tries.unwrap_or(defaults.tries), 1, 10)?,
+            initial_backoff: duration_in_range(
+                "retry.initial_backoff",
+                self.initial_backoff,
+                defaults.initial_backoff,
+                Duration::from_millis(1),
+                Duration::from_secs(60),
+            )?,
+            jitter: {
+                let jitter = self.jitter.unwrap_or(defaults.jitter);
+                if !(0.0..=1.0).contains(&jitter) {
+                    return Err(ConfigError::new(
+                        "retry.jitter",
+                        format!("{jitter} is out of range (0 to 1)"),
+                    ));
+                }
+                jitter
+            },
+            attempt_budget: duration_in_range(
+                "retry.attempt_budget",
+                self.attempt_budget,
+                defaults.attempt_budget,
+                Duration::from_millis(1),
+                Duration::from_secs(600),
+            )?,
+        })
+    }
+
+    fn schedule(&self) -> Result<Schedule, ConfigError> {
+        if let Some(gaps) = &self.schedule {
+            if self.window.is_some() {
+                return Err(ConfigError::new(
+                    "retry.schedule",
+                    "give either `window` or `schedule`, not both",
+                ));
+            }
+            if let Some(attempts) = self.attempts {
+                if attempts as usize != gaps.len() {
+                    return Err(ConfigError::new(
+                        "retry.schedule",
+                        format!("{} gaps given but `attempts` is {attempts}", gaps.len()),
+                    ));
+                }
+            }
+            in_range("retry.schedule", gaps.len(), 0, 30)?;
+            return Ok(Schedule::explicit(gaps.iter().map(|d| d.0).collect()));
+        }
+        let attempts = in_range("retry.attempts", self.attempts.unwrap_or(9), 0, 30)?;
+        let window = duration_in_range(
+            "retry.window",
+            self.window,
+            Duration::from_secs(4 * 3600),
+            Duration::from_millis(1),
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+        Ok(Schedule::spread(attempts, window))
+    }
+}
+
+impl RawStore {
+    fn max_records(&self) -> Result<usize, ConfigError> {
+        let n = in_range(
+            "store.max_records",
+            self.max_records.unwrap_or(1_000_000),
+            1,
+            100_000_000,
+        )?;
+        Ok(n as usize)
+    }
+
+    fn when_full(&self) -> Result<WhenFull, ConfigError> {
+        match self.when_full.as_deref() {
+            None | Some("block") => Ok(WhenFull::Block),
+            Some("drop_newest") => Ok(WhenFull::DropNewest),
+            Some(other) => Err(ConfigError::new(
+                "store.when_full",
+                format!("`{other}` is neither \"block\" nor \"drop_newest\""),
+            )),
+        }
+    }
+
+    fn spill_after(&self) -> Result<Option<Duration>, ConfigError> {
+        self.spill_after
+            .map(|after| {
+                duration_in_range(
+                    "store.spill_after",
+                    Some(after),
+                    after.0,
+                    Duration::from_millis(1),
+                    Duration::from_secs(3600),
+                )
+            })
+            .transpose()
+    }
+}
+
+impl RawCircuit {
+    fn validate(&self) -> Result<CircuitSettings, ConfigError> {
+        let defaults = CircuitSettings::default();
+        let probe_interval = duration_in_range(
+            "circuit.probe_interval",
+            self.probe_interval,
+            defaults.probe_interval,
+            Duration::from_millis(1),
+            Duration::from_secs(3600),
+        )?;
+        let max_probe_interval = duration_in_range(
+            "circuit.max_probe_interval",
+            self.max_probe_interval,
+            defaults.max_probe_interval.max(probe_interval),
+            probe_interval,
+            Duration::from_secs(24 * 3600),
+        )?;
+        Ok(CircuitSettings {
+            enabled: self.enabled.unwrap_or(defaults.enabled),
+            failures: in_range(
+                "circuit.failures",
+                self.failures.unwrap_or(defaults.failures),
+                1,
+                10_000,
+            )?,
+            probe_interval,
+            max_probe_interval,
+        })
+    }
+}
