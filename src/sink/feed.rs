@@ -115,19 +115,11 @@ pub(crate) async fn feed_stream(
             }
         }
     }
-    // Stopped: what this feeder holds is attempted as the lanes finish.
+    // Stopped: what this feeder holds waits in the store for the next start.
     if let Some(lease) = lease {
         leased.extend(lease.await.unwrap_or_default());
     }
-    if !leased.is_empty() {
-        if let Ok(room) = lanes.room().await {
-            let work = leased
-                .drain(..)
-                .map(|due| Work::Stored { due, probe: false })
-                .collect();
-            lanes.push(room, work);
-        }
-    }
+    give_back(store, stream, &mut leased).await;
     Ok(())
 }
 
