@@ -7,10 +7,12 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use host_support::{collect, free_port, kill, rows, scrape, store_file, wait_until, Workspace};
+use host_support::{
+    collect, free_port, kill, rows, scrape, store_file, test_events, wait_until, write_events,
+    Workspace,
+};
 use support::{Receiver, Reply};
 
 /// stdin -> webhook (events only, `{"n": N}` payloads), with the API on `api`; the later attempts
@@ -40,20 +42,6 @@ probe_interval = "200ms"
 max_probe_interval = "1s"
 "#
     )
-}
-
-fn write_events(child: &mut Child, numbers: std::ops::Range<u32>) {
-    let stdin = child.stdin.as_mut().expect("piped stdin");
-    let mut lines = String::new();
-    for n in numbers {
-        lines.push_str(&format!(
-            "{{\"event_type\":\"Test\",\"user_id\":\"u\",\"n\":{n}}}\n"
-        ));
-    }
-    stdin
-        .write_all(lines.as_bytes())
-        .expect("write to the sink's stdin");
-    stdin.flush().expect("flush stdin");
 }
 
 /// Distinct `n` the receiver got.
@@ -156,13 +144,7 @@ fn sigkill_during_an_outage_with_100000_records_absorbed_loses_none() {
     let writer = {
         let mut stdin = child.stdin.take().expect("piped stdin");
         std::thread::spawn(move || {
-            let mut lines = String::new();
-            for n in 0..N {
-                lines.push_str(&format!(
-                    "{{\"event_type\":\"Test\",\"user_id\":\"u\",\"n\":{n}}}\n"
-                ));
-            }
-            let _ = stdin.write_all(lines.as_bytes());
+            let _ = stdin.write_all(test_events(0..N).as_bytes());
             // Held open: the sink must not see the end of its input before the kill.
             std::thread::sleep(Duration::from_secs(600));
             drop(stdin);

@@ -71,6 +71,14 @@ fn requests_per_record(receiver: &Receiver) -> HashMap<u64, usize> {
     counts
 }
 
+/// Whether sink `id`'s series reaches `value` within five seconds.
+async fn reaches(id: &str, name: &str, labels: &[(&str, &str)], value: f64) -> bool {
+    wait_until(Duration::from_secs(5), || {
+        metric(id, name, labels) == Some(value)
+    })
+    .await
+}
+
 async fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -147,14 +155,7 @@ async fn an_outage_opens_the_circuit_and_records_wait_in_the_store_without_attem
             .wait_for(15 + probes + 505, Duration::from_secs(10))
             .await
     );
-    assert!(
-        wait_until(Duration::from_secs(2), || metric(
-            "outage",
-            "webhook_circuit_state",
-            &[]
-        ) == Some(0.0))
-        .await
-    );
+    assert!(reaches("outage", "webhook_circuit_state", &[], 0.0).await);
     let per_record = requests_per_record(&receiver);
     assert_eq!(per_record.len(), 505);
     // The absorbed records were not tried while the webhook was down: one request each (the
@@ -164,14 +165,7 @@ async fn an_outage_opens_the_circuit_and_records_wait_in_the_store_without_attem
         once >= 500 - probes as usize / 3,
         "{once} of 500 arrived on their only request"
     );
-    assert!(
-        wait_until(Duration::from_secs(2), || metric(
-            "outage",
-            "webhook_retry_store_records",
-            &[]
-        ) == Some(0.0))
-        .await
-    );
+    assert!(reaches("outage", "webhook_retry_store_records", &[], 0.0).await);
     drop(sink.input);
     sink.done.await.unwrap().unwrap();
 }
@@ -193,11 +187,12 @@ async fn one_record_the_webhook_keeps_refusing_never_opens_the_circuit() {
     // Seven attempts of three tries, then a dead letter; never an open circuit.
     assert!(receiver.wait_for(21, Duration::from_secs(5)).await);
     assert!(
-        wait_until(Duration::from_secs(2), || metric(
+        reaches(
             "one-record",
             "webhook_deliveries_total",
-            &[("outcome", "expired")]
-        ) == Some(1.0))
+            &[("outcome", "expired")],
+            1.0
+        )
         .await
     );
     assert_eq!(receiver.count(), 21);
@@ -255,14 +250,7 @@ async fn a_webhook_that_stops_answering_opens_the_circuit_long_before_the_timeou
             == 450)
         .await
     );
-    assert!(
-        wait_until(Duration::from_secs(2), || metric(
-            "stall",
-            "webhook_circuit_state",
-            &[]
-        ) == Some(0.0))
-        .await
-    );
+    assert!(reaches("stall", "webhook_circuit_state", &[], 0.0).await);
     drop(sink.input);
     sink.done.await.unwrap().unwrap();
 }
@@ -284,14 +272,7 @@ async fn the_backlog_drains_oldest_first_while_new_records_keep_flowing() {
 
     // Back, and slow enough that the backlog takes a while: new records flow meanwhile.
     receiver.set_default(Reply::Delay(Duration::from_millis(5)));
-    assert!(
-        wait_until(Duration::from_secs(5), || metric(
-            "drain",
-            "webhook_circuit_state",
-            &[]
-        ) == Some(0.0))
-        .await
-    );
+    assert!(reaches("drain", "webhook_circuit_state", &[], 0.0).await);
     let mut acks = Vec::new();
     for from in (1000..1400).step_by(20) {
         let (batch, ack) = acked_batch(records(from, from + 20));
@@ -434,14 +415,7 @@ async fn a_full_store_that_drops_the_newest_drops_them_while_the_circuit_is_open
             == 20)
         .await
     );
-    assert!(
-        wait_until(Duration::from_secs(2), || metric(
-            "drop",
-            "webhook_retry_store_records",
-            &[]
-        ) == Some(0.0))
-        .await
-    );
+    assert!(reaches("drop", "webhook_retry_store_records", &[], 0.0).await);
     drop(sink.input);
     sink.done.await.unwrap().unwrap();
 }

@@ -6,12 +6,11 @@ mod host_support;
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::process::{Child, Command};
 use std::time::Duration;
 
 use host_support::{
-    bin, collect, free_port, kill, rows, scrape, store_file, wait_until, Workspace,
+    bin, collect, free_port, kill, rows, scrape, store_file, wait_until, write_events, Workspace,
 };
 use support::{Receiver, Reply};
 
@@ -46,18 +45,6 @@ fn spawn(workspace: &Workspace) -> (Child, std::thread::JoinHandle<String>) {
     let mut child = workspace.spawn_run();
     let stderr = child.stderr.take().expect("piped stderr");
     (child, collect(stderr))
-}
-
-fn write_events(child: &mut Child, numbers: std::ops::Range<u32>) {
-    let stdin = child.stdin.as_mut().expect("piped stdin");
-    for n in numbers {
-        writeln!(
-            stdin,
-            r#"{{"event_type": "Test", "user_id": "u", "n": {n}}}"#
-        )
-        .expect("write to the sink's stdin");
-    }
-    stdin.flush().expect("flush stdin");
 }
 
 fn dead_letters(workspace: &Workspace, action: &str) -> String {

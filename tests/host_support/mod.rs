@@ -214,3 +214,19 @@ pub fn kill(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String
     let _ = child.wait();
     stderr.join().unwrap_or_default()
 }
+
+/// NDJSON lines `{"event_type":"Test","user_id":"u","n":N}` for each `n`.
+pub fn test_events(numbers: std::ops::Range<u32>) -> String {
+    numbers
+        .map(|n| format!("{{\"event_type\":\"Test\",\"user_id\":\"u\",\"n\":{n}}}\n"))
+        .collect()
+}
+
+/// Writes [`test_events`] to the child's piped stdin (kept open).
+pub fn write_events(child: &mut Child, numbers: std::ops::Range<u32>) {
+    let stdin = child.stdin.as_mut().expect("piped stdin");
+    stdin
+        .write_all(test_events(numbers).as_bytes())
+        .expect("write to the sink's stdin");
+    stdin.flush().expect("flush stdin");
+}

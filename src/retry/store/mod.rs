@@ -554,6 +554,11 @@ impl Drop for Reservation<'_> {
 pub(super) mod tests {
     use super::*;
 
+    /// A store in `dir` with `settings`, no headers and no gauges.
+    fn open(dir: &Path, settings: StoreSettings) -> SqliteTier {
+        SqliteTier::open(dir, settings, &HeaderMap::new(), None).expect("the store opens")
+    }
+
     /// Waits for the next due record of either stream, the way the sink's feeders do.
     pub(in crate::retry) async fn next_due(tier: &SqliteTier) -> DueRecord {
         loop {
@@ -598,13 +603,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn a_committed_record_survives_reopening_and_leaves_when_delivered() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[0], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[0], 10, WhenFull::Block));
         assert_eq!(
             tier.enqueue(record("a")).await.unwrap(),
             Disposition::Rescheduled
@@ -615,13 +614,7 @@ pub(super) mod tests {
         drop(tier);
 
         assert_eq!(DeadLetters::open(dir.path()).unwrap().waiting().unwrap(), 1);
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[0], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[0], 10, WhenFull::Block));
         assert_eq!(tier.len(), 1);
         let due = next_due(&tier).await;
         assert_eq!(due.record.body, "a");
@@ -633,26 +626,14 @@ pub(super) mod tests {
         tier.flush().await.unwrap();
         drop(tier);
 
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[0], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[0], 10, WhenFull::Block));
         assert!(tier.is_empty());
     }
 
     #[tokio::test]
     async fn a_record_failing_every_attempt_becomes_a_dead_letter_with_its_history() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[1, 1, 1], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[1, 1, 1], 10, WhenFull::Block));
         tier.enqueue(record("a")).await.unwrap();
         let mut dispositions = Vec::new();
         for n in 2..=4 {
@@ -713,13 +694,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn no_attempts_after_the_first_dead_letters_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[], 1, WhenFull::DropNewest),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[], 1, WhenFull::DropNewest));
         for body in ["a", "b"] {
             assert_eq!(
                 tier.enqueue(record(body)).await.unwrap(),
@@ -737,28 +712,20 @@ pub(super) mod tests {
     #[tokio::test]
     async fn a_full_store_drops_or_blocks_as_configured() {
         let dir = tempfile::tempdir().unwrap();
-        let dropping = SqliteTier::open(
+        let dropping = open(
             &dir.path().join("drop"),
             settings(&[60_000], 1, WhenFull::DropNewest),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        );
         dropping.enqueue(record("a")).await.unwrap();
         assert!(matches!(
             dropping.enqueue(record("b")).await,
             Err(TierError::Full { max_records: 1 })
         ));
 
-        let blocking = Arc::new(
-            SqliteTier::open(
-                &dir.path().join("block"),
-                settings(&[0], 1, WhenFull::Block),
-                &HeaderMap::new(),
-                None,
-            )
-            .unwrap(),
-        );
+        let blocking = Arc::new(open(
+            &dir.path().join("block"),
+            settings(&[0], 1, WhenFull::Block),
+        ));
         blocking.enqueue(record("a")).await.unwrap();
         let second = tokio::spawn({
             let blocking = Arc::clone(&blocking);
@@ -776,15 +743,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn records_stored_together_share_a_group_and_all_come_back() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = Arc::new(
-            SqliteTier::open(
-                dir.path(),
-                settings(&[0], 10_000, WhenFull::Block),
-                &HeaderMap::new(),
-                None,
-            )
-            .unwrap(),
-        );
+        let tier = Arc::new(open(dir.path(), settings(&[0], 10_000, WhenFull::Block)));
         let writers: Vec<_> = (0..500)
             .map(|i| {
                 let tier = Arc::clone(&tier);
@@ -821,13 +780,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn leases_go_in_due_order_skip_what_is_in_flight_and_take_back_what_was_given_back() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = SqliteTier::open(
-            dir.path(),
-            settings(&[3_600_000], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        let tier = open(dir.path(), settings(&[3_600_000], 10, WhenFull::Block));
         let stored = tier
             .absorb(["a", "b", "c", "d", "e"].map(absorbed).to_vec())
             .await
@@ -867,13 +820,10 @@ pub(super) mod tests {
     #[tokio::test]
     async fn when_an_outage_ends_the_records_that_failed_during_it_go_first() {
         let dir = tempfile::tempdir().unwrap();
-        let tier = SqliteTier::open(
+        let tier = open(
             dir.path(),
             settings(&[3_600_000, 3_600_000], 10, WhenFull::Block),
-            &HeaderMap::new(),
-            None,
-        )
-        .unwrap();
+        );
         let before = SystemTime::now() - Duration::from_secs(5);
         // Failed before the outage: its gap is kept.
         let mut earlier = record("failed before");
