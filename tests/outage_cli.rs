@@ -13,7 +13,7 @@ use host_support::{
     collect, free_port, kill, rows, scrape, store_file, test_events, wait_until, write_events,
     Workspace,
 };
-use support::{Receiver, Reply};
+use support::{numbers, Receiver, Reply};
 
 /// stdin -> webhook (events only, `{"n": N}` payloads), with the API on `api`; the later attempts
 /// of a record whose first attempt failed come within seconds.
@@ -46,12 +46,7 @@ max_probe_interval = "1s"
 
 /// Distinct `n` the receiver got.
 fn distinct(receiver: &Receiver) -> BTreeSet<u64> {
-    receiver
-        .received()
-        .iter()
-        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .filter_map(|body| body["n"].as_u64())
-        .collect()
+    numbers(receiver).into_iter().collect()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use host_support::{
     bin, collect, free_port, kill, rows, scrape, store_file, wait_until, write_events, Workspace,
 };
-use support::{Receiver, Reply};
+use support::{numbers, Receiver, Reply};
 
 /// A sink sending `{"n": N}` per event (users off), one try per attempt, nine later attempts
 /// `gap` apart, plus `extra` TOML lines for the sink table.
@@ -60,16 +60,6 @@ fn dead_letters(workspace: &Workspace, action: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
-}
-
-/// The `n` of every request the receiver got.
-fn numbers(receiver: &Receiver) -> Vec<u64> {
-    receiver
-        .received()
-        .iter()
-        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .filter_map(|body| body["n"].as_u64())
-        .collect()
 }
 
 #[test]

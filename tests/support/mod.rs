@@ -116,3 +116,13 @@ pub fn bodies(receiver: &Receiver) -> Vec<String> {
 pub fn json_text(map: &Map<String, Value>) -> String {
     Value::Object(map.clone()).to_string()
 }
+
+/// The `n` field of every request body the receiver got, in arrival order.
+pub fn numbers(receiver: &Receiver) -> Vec<u64> {
+    receiver
+        .received()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .filter_map(|body| body["n"].as_u64())
+        .collect()
+}
