@@ -8,9 +8,11 @@
 //! - [`dispatch`]: the HTTP stack (rate limit, concurrency, in-attempt retry, timeout, pool) and
 //!   the lanes that drive it;
 //! - [`retry`]: the retry store, its schedule, dead letters and the circuit breakers;
-//! - [`telemetry`]: every metric the sink emits.
+//! - [`telemetry`]: every metric the sink emits;
+//! - [`dashboard`]: the delivery dashboard the host serves, read from those metrics.
 
 pub mod config;
+pub mod dashboard;
 pub mod dispatch;
 pub mod prepare;
 pub mod retry;

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pipeline_host::{
-    install_prometheus_recorder, spawn_upkeep, ApiServer, Config, RunningTopology,
+    install_prometheus_recorder, spawn_upkeep, Api, ApiServer, Config, HealthBoard,
+    PrometheusHandle, RunningTopology,
 };
+use webhook_sink::dashboard::{self, Dashboard};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -62,8 +64,9 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     spawn_upkeep(handle.clone());
+    let health = HealthBoard::new();
     let api = match &config.api {
-        Some(api) => match ApiServer::start(api.address, handle).await {
+        Some(api) => match ApiServer::start(api.address, api_pages(handle, &health)).await {
             Ok(server) => Some(server),
             Err(error) => {
                 tracing::error!(%error);
@@ -72,7 +75,7 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let topology = match RunningTopology::start(config).await {
+    let topology = match RunningTopology::start_reporting(config, health).await {
         Ok(topology) => topology,
         Err(error) => {
             tracing::error!(%error, "cannot start the pipeline");
@@ -113,6 +116,23 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `[api]` serves: `/metrics`, `/health`, and the delivery dashboard (`/` and
+/// `/dashboard`, fed by `/api/figures`).
+fn api_pages(metrics: PrometheusHandle, health: &HealthBoard) -> Api {
+    let figures = {
+        let metrics = metrics.clone();
+        Dashboard::new(move || metrics.render())
+    };
+    figures.spawn_sampler();
+    let html = "text/html; charset=utf-8";
+    Api::new(metrics, health.clone())
+        .page("/", html, || dashboard::PAGE.to_owned())
+        .page("/dashboard", html, || dashboard::PAGE.to_owned())
+        .page("/api/figures", "application/json", move || {
+            figures.figures_json()
+        })
 }
 
 /// SIGINT and SIGTERM, listened for from creation on.

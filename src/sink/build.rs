@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pipeline_core::{
-    BuildError, ConfigError, FactoryContext, Healthcheck, Registry, SinkConfig, SinkContext,
-    StreamSink,
+    BuildError, ConfigError, FactoryContext, HealthHandle, Healthcheck, Registry, SinkConfig,
+    SinkContext, StreamSink,
 };
 
 use super::attempt::{LaneContext, Shared};
@@ -156,6 +156,8 @@ impl WebhookSinkConfig {
             slots,
             timeout: config.stack.timeout,
             spill_after: config.store.spill_after,
+            health: HealthHandle::default(),
+            max_records: config.store.max_records,
         }
     }
 }
@@ -181,7 +183,9 @@ impl SinkConfig for WebhookSinkConfig {
         &self,
         cx: SinkContext,
     ) -> Result<(Box<dyn StreamSink>, Healthcheck), BuildError> {
-        let sink = self.build_sink(&cx.component_id, &cx.data_dir)?;
+        let sink = self
+            .build_sink(&cx.component_id, &cx.data_dir)?
+            .with_health(cx.health);
         let healthcheck = healthcheck(self.config.uri.clone());
         Ok((Box::new(sink), healthcheck))
     }

@@ -14,6 +14,7 @@ mod absorb;
 mod attempt;
 mod build;
 mod feed;
+mod health;
 pub(crate) mod settle;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use pipeline_core::{EventArray, StreamSink};
+use pipeline_core::{EventArray, HealthHandle, StreamSink};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +49,18 @@ pub struct WebhookSink {
     /// The per-try timeout (the watchdog leaves slower stalls to it).
     timeout: Duration,
     spill_after: Option<Duration>,
+    /// Where the sink says how it is (see [`health`]).
+    health: HealthHandle,
+    /// `store.max_records`, against which the store's fill is judged.
+    max_records: usize,
+}
+
+impl WebhookSink {
+    /// The same sink reporting its health through `health`.
+    pub fn with_health(mut self, health: HealthHandle) -> WebhookSink {
+        self.health = health;
+        self
+    }
 }
 
 #[async_trait]
@@ -61,6 +74,8 @@ impl StreamSink for WebhookSink {
             slots,
             timeout,
             spill_after,
+            health,
+            max_records,
         } = *self;
         let lanes = match Lanes::start(stacks, attempt::start) {
             Ok(lanes) => lanes,
@@ -90,10 +105,11 @@ impl StreamSink for WebhookSink {
             result
         };
         let feeding = async {
-            let (events, users, ()) = tokio::join!(
+            let (events, users, (), ()) = tokio::join!(
                 feed::feed_stream(Stream::Events, &lanes, store, circuits, chunk, &stop),
                 feed::feed_stream(Stream::Users, &lanes, store, circuits, chunk, &stop),
                 feed::watch_stalls(&lanes, circuits, timeout, &stop),
+                health::report(&health, circuits, store, max_records, &stop),
             );
             events.and(users)
         };

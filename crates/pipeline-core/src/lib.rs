@@ -9,6 +9,7 @@ pub mod condition;
 pub mod config;
 pub mod event;
 pub mod finalization;
+pub mod health;
 pub mod json;
 pub mod manifest;
 pub mod metrics_names;
@@ -20,6 +21,7 @@ pub use event::{Event, EventArray, EventMetadata};
 pub use finalization::{
     BatchNotifier, BatchStatus, BatchStatusReceiver, EventFinalizer, EventFinalizers, EventStatus,
 };
+pub use health::{Health, HealthHandle};
 pub use registry::{FactoryContext, Registry, SinkFactory};
 pub use sink::{BuildError, Healthcheck, SinkConfig, SinkContext, StreamSink};
 
@@ -28,4 +30,4 @@ pub use sink::{BuildError, Healthcheck, SinkConfig, SinkContext, StreamSink};
 /// `plugin-manifest.toml` repeats it, and a test keeps the two in step: a host refuses a plugin
 /// whose manifest names another version, so bump it whenever a public item of this crate changes
 /// in a way a plugin can notice.
-pub const HOST_API_VERSION: &str = "0.2";
+pub const HOST_API_VERSION: &str = "0.3";

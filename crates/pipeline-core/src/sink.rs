@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use crate::event::EventArray;
+use crate::health::HealthHandle;
 
 /// A running sink: consumes batches until the input ends, then finishes its in-flight work and
 /// returns.
@@ -35,6 +36,8 @@ pub struct SinkContext {
     /// The directory for durable state (`data_dir` of the config); the sink makes its own
     /// subdirectory under it.
     pub data_dir: PathBuf,
+    /// Where the sink says how it is (the host's `/health` reads it).
+    pub health: HealthHandle,
 }
 
 impl SinkContext {
@@ -43,7 +46,14 @@ impl SinkContext {
         SinkContext {
             component_id: component_id.into(),
             data_dir: data_dir.into(),
+            health: HealthHandle::default(),
         }
+    }
+
+    /// The same context reporting health through `health`.
+    pub fn with_health(mut self, health: HealthHandle) -> SinkContext {
+        self.health = health;
+        self
     }
 }
 

@@ -1,8 +1,10 @@
-//! The HTTP API on `[api].address`: `GET /health` answers 200 while the process runs, and
-//! `GET /metrics` renders every metric in the Prometheus text format.
+//! The HTTP API on `[api].address`: `GET /health` reports the [`HealthBoard`] (200 while
+//! serving, 503 otherwise), `GET /metrics` renders every metric in the Prometheus text format,
+//! and the binary may add pages of its own ([`Api::page`], e.g. a dashboard).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -12,6 +14,41 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use crate::health::HealthBoard;
+
+/// Renders a page's body on each request.
+type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What the API serves: the metrics, the health board, and any pages added.
+#[derive(Clone)]
+pub struct Api {
+    metrics: PrometheusHandle,
+    health: HealthBoard,
+    pages: Vec<(&'static str, &'static str, Render)>,
+}
+
+impl Api {
+    /// `/metrics` from `metrics`, `/health` from `health`.
+    pub fn new(metrics: PrometheusHandle, health: HealthBoard) -> Api {
+        Api {
+            metrics,
+            health,
+            pages: Vec::new(),
+        }
+    }
+
+    /// Also serve `GET path` with `content_type`, its body made by `render` on each request.
+    pub fn page(
+        mut self,
+        path: &'static str,
+        content_type: &'static str,
+        render: impl Fn() -> String + Send + Sync + 'static,
+    ) -> Api {
+        self.pages.push((path, content_type, Arc::new(render)));
+        self
+    }
+}
 
 /// The API could not listen on its address.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +68,8 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Listen on `address` and serve `/health` and `/metrics` from `handle`.
-    pub async fn start(
-        address: SocketAddr,
-        handle: PrometheusHandle,
-    ) -> Result<ApiServer, ApiError> {
+    /// Listen on `address` and serve `api`.
+    pub async fn start(address: SocketAddr, api: Api) -> Result<ApiServer, ApiError> {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| ApiError { address, source })?;
@@ -43,7 +77,7 @@ impl ApiServer {
             .local_addr()
             .map_err(|source| ApiError { address, source })?;
         tracing::info!(address = %local_addr, "API listening");
-        let task = tokio::spawn(accept_loop(listener, handle));
+        let task = tokio::spawn(accept_loop(listener, Arc::new(api)));
         Ok(ApiServer { local_addr, task })
     }
 
@@ -58,7 +92,7 @@ impl ApiServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, handle: PrometheusHandle) {
+async fn accept_loop(listener: TcpListener, api: Arc<Api>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -67,11 +101,11 @@ async fn accept_loop(listener: TcpListener, handle: PrometheusHandle) {
                 continue;
             }
         };
-        let handle = handle.clone();
+        let api = Arc::clone(&api);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let handle = handle.clone();
-                async move { Ok::<_, Infallible>(respond(&request, &handle)) }
+                let api = Arc::clone(&api);
+                async move { Ok::<_, Infallible>(respond(&request, &api)) }
             });
             let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -83,17 +117,21 @@ async fn accept_loop(listener: TcpListener, handle: PrometheusHandle) {
     }
 }
 
-fn respond(request: &Request<Incoming>, handle: &PrometheusHandle) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/health") => (
-            StatusCode::OK,
-            "application/json",
-            r#"{"ok":true}"#.to_string(),
-        ),
-        (&Method::GET, "/metrics") => {
-            (StatusCode::OK, "text/plain; version=0.0.4", handle.render())
+fn respond(request: &Request<Incoming>, api: &Api) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    let page = api.pages.iter().find(|(at, _, _)| *at == path);
+    let known = page.is_some() || path == "/health" || path == "/metrics";
+    let (status, content_type, body) = match (request.method(), path, page) {
+        (&Method::GET, _, Some((_, content_type, render))) => {
+            (StatusCode::OK, *content_type, render())
         }
-        (_, "/health" | "/metrics") => (
+        (&Method::GET, "/health", _) => health(&api.health),
+        (&Method::GET, "/metrics", _) => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            api.metrics.render(),
+        ),
+        _ if known => (
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "method not allowed\n".to_string(),
@@ -106,9 +144,27 @@ fn respond(request: &Request<Incoming>, handle: &PrometheusHandle) -> Response<F
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
     );
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     response
+}
+
+/// `/health`: the board's report, 200 while serving and 503 otherwise.
+fn health(board: &HealthBoard) -> (StatusCode, &'static str, String) {
+    let report = board.report();
+    let status = if report.serving {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::to_string(&report)
+        .unwrap_or_else(|error| format!(r#"{{"status":"failed","error":"{error}"}}"#));
+    (status, "application/json", body + "\n")
 }

@@ -11,14 +11,17 @@
 
 pub mod api;
 pub mod config;
+pub mod health;
 pub mod metrics;
 pub mod sinks;
 pub mod sources;
 pub mod topology;
 pub mod transforms;
 
-pub use api::{ApiError, ApiServer};
+pub use api::{Api, ApiError, ApiServer};
 pub use config::{ApiConfig, Config};
+pub use health::{HealthBoard, HealthReport, Phase};
 pub use metrics::{install_prometheus_recorder, spawn_upkeep, RecorderError};
+pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use sinks::register_builtins;
 pub use topology::{RunningTopology, ShutdownHandle, StartError, TopologyError, CHANNEL_CAPACITY};

@@ -9,11 +9,13 @@
 pub mod fanout;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use pipeline_core::metrics_names::{ComponentKind, ComponentMetrics};
-use pipeline_core::{BuildError, EventArray, SinkContext, StreamSink};
+use pipeline_core::{BuildError, EventArray, Health, HealthHandle, SinkContext, StreamSink};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -21,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::{Config, SinkEntry, TransformConfig};
+use crate::health::{HealthBoard, Phase};
 use crate::sources::{self, SourceContext};
 use fanout::Fanout;
 
@@ -60,12 +63,17 @@ pub struct TopologyError {
 
 /// Lets anyone ask a running topology to stop gracefully.
 #[derive(Clone, Debug)]
-pub struct ShutdownHandle(CancellationToken);
+pub struct ShutdownHandle {
+    token: CancellationToken,
+    health: HealthBoard,
+}
 
 impl ShutdownHandle {
-    /// Stop the sources; what is in flight drains through transforms and sinks.
+    /// Stop the sources; what is in flight drains through transforms and sinks (and `/health`
+    /// answers 503 from now on).
     pub fn shutdown(&self) {
-        self.0.cancel();
+        self.health.set_phase(Phase::Draining);
+        self.token.cancel();
     }
 }
 
@@ -73,6 +81,7 @@ impl ShutdownHandle {
 #[derive(Debug)]
 pub struct RunningTopology {
     shutdown: CancellationToken,
+    health: HealthBoard,
     tasks: Vec<(String, JoinHandle<Result<(), ()>>)>,
 }
 
@@ -80,24 +89,33 @@ impl RunningTopology {
     /// Build every component of `config` and start it. Install the metrics recorder before
     /// this, so components bind their counters to it.
     pub async fn start(config: Config) -> Result<RunningTopology, StartError> {
+        RunningTopology::start_reporting(config, HealthBoard::new()).await
+    }
+
+    /// [`RunningTopology::start`], with every component reporting its health on `health`
+    /// (which `/health` serves).
+    pub async fn start_reporting(
+        config: Config,
+        health: HealthBoard,
+    ) -> Result<RunningTopology, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let sinks = build_sinks(&config).await?;
+        let sinks = build_sinks(&config, &health).await?;
         let mut wiring = Wiring::new(&config);
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
-        for (entry, sink) in sinks {
+        for (entry, sink, handle) in sinks {
             let Some(input) = wiring.take_input(&entry.id) else {
                 continue;
             };
             let metrics =
                 ComponentMetrics::new(ComponentKind::Sink, &entry.id, &entry.component_type);
             let span = component_span("sink", &entry.id, &entry.component_type);
-            let task =
-                tokio::spawn(run_sink(entry.id.clone(), sink, input, metrics).instrument(span));
+            let run = run_sink(entry.id.clone(), sink, input, metrics);
+            let task = tokio::spawn(watched(run, handle).instrument(span));
             tasks.push((format!("sink {}", entry.id), task));
         }
 
@@ -112,9 +130,9 @@ impl RunningTopology {
                 entry.config.type_name(),
             );
             let span = component_span("transform", &entry.id, entry.config.type_name());
-            let task = tokio::spawn(
-                run_transform(entry.config.clone(), input, out, metrics).instrument(span),
-            );
+            let handle = health.register("transform", &entry.id, entry.config.type_name());
+            let run = run_transform(entry.config.clone(), input, out, metrics);
+            let task = tokio::spawn(watched(run, handle).instrument(span));
             tasks.push((format!("transform {}", entry.id), task));
         }
 
@@ -135,7 +153,9 @@ impl RunningTopology {
                 acknowledgements,
             };
             let span = component_span("source", &entry.id, entry.config.type_name());
-            let task = tokio::spawn(sources::run(entry.config.clone(), cx).instrument(span));
+            let handle = health.register("source", &entry.id, entry.config.type_name());
+            let run = sources::run(entry.config.clone(), cx);
+            let task = tokio::spawn(watched(run, handle).instrument(span));
             tasks.push((format!("source {}", entry.id), task));
         }
         // Only the fanouts hold senders now: channels close when their producers finish.
@@ -147,12 +167,20 @@ impl RunningTopology {
             sinks = config.sinks.len(),
             "topology started"
         );
-        Ok(RunningTopology { shutdown, tasks })
+        health.set_phase(Phase::Serving);
+        Ok(RunningTopology {
+            shutdown,
+            health,
+            tasks,
+        })
     }
 
     /// A handle to stop this topology gracefully from elsewhere (e.g. a signal handler).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.shutdown.clone())
+        ShutdownHandle {
+            token: self.shutdown.clone(),
+            health: self.health.clone(),
+        }
     }
 
     /// Wait until every component has finished: sources done (or stopped) and everything in
@@ -164,11 +192,12 @@ impl RunningTopology {
                 Ok(Ok(())) => tracing::debug!(component = %name, "finished"),
                 Ok(Err(())) => failed.push(name),
                 Err(error) => {
-                    tracing::error!(component = %name, %error, "component panicked");
+                    tracing::error!(component = %name, %error, "component task ended abnormally");
                     failed.push(name);
                 }
             }
         }
+        self.health.set_phase(Phase::Stopped);
         if failed.is_empty() {
             Ok(())
         } else {
@@ -188,13 +217,44 @@ fn component_span(kind: &str, id: &str, component_type: &str) -> tracing::Span {
     )
 }
 
+/// Runs a component's task, marking it failed on `health` if it stops with an error or panics
+/// (a panic is logged and becomes an error, so the other components keep running).
+async fn watched(
+    task: impl Future<Output = Result<(), ()>>,
+    health: HealthHandle,
+) -> Result<(), ()> {
+    match AssertUnwindSafe(task).catch_unwind().await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(())) => {
+            health.set(Health::Failed("stopped with an error (see the log)".into()));
+            Err(())
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            tracing::error!(panic = %message, "component panicked");
+            health.set(Health::Failed(format!("panicked: {message}")));
+            Err(())
+        }
+    }
+}
+
+/// A built sink, with the handle its health shows on.
+type BuiltSink<'a> = (&'a SinkEntry, Box<dyn StreamSink>, HealthHandle);
+
 /// Build every sink of `config` and start its healthcheck (whose failure is only logged).
-async fn build_sinks(
-    config: &Config,
-) -> Result<Vec<(&SinkEntry, Box<dyn StreamSink>)>, StartError> {
+async fn build_sinks<'a>(
+    config: &'a Config,
+    board: &HealthBoard,
+) -> Result<Vec<BuiltSink<'a>>, StartError> {
     let mut sinks = Vec::new();
     for entry in &config.sinks {
-        let cx = SinkContext::new(entry.id.clone(), config.data_dir.clone());
+        let health = board.register("sink", &entry.id, &entry.component_type);
+        let cx =
+            SinkContext::new(entry.id.clone(), config.data_dir.clone()).with_health(health.clone());
         let (sink, healthcheck) =
             entry
                 .config
@@ -211,7 +271,7 @@ async fn build_sinks(
                 Err(error) => tracing::warn!(component_id = %id, %error, "healthcheck failed"),
             }
         });
-        sinks.push((entry, sink));
+        sinks.push((entry, sink, health));
     }
     Ok(sinks)
 }
