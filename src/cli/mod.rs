@@ -5,6 +5,7 @@ mod dead_letters;
 mod demo;
 mod logging;
 mod preview;
+mod redact;
 mod render;
 mod run;
 mod runtime;
@@ -45,7 +46,7 @@ enum Command {
     /// Render a FreeMarker template once per NDJSON input line, with the sink's engine and default
     /// settings, printing each output (or error).
     Render(render::RenderArgs),
-    /// List, replay or purge the records a webhook sink gave up on.
+    /// List, show, replay or purge the records a webhook sink gave up on.
     DeadLetters(dead_letters::DeadLettersArgs),
 }
 

@@ -23,10 +23,11 @@ pub struct PreviewArgs {
 /// Runs `webhook-sink preview`, printing to standard output; exit 1 on a bad config or input.
 pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let text = match std::fs::read_to_string(&args.config) {
+    // Read like `run` reads it: environment variables replaced.
+    let text = match pipeline_host::config::read_config_text(&args.config) {
         Ok(text) => text,
         Err(error) => {
-            tracing::error!("cannot read {}: {error}", args.config.display());
+            tracing::error!("invalid config {}: {error}", args.config.display());
             return ExitCode::FAILURE;
         }
     };

@@ -1,5 +1,8 @@
-//! The pipeline config file: parsing the TOML, validating every component strictly (unknown keys
-//! refused, errors naming the key path) and checking the `inputs` graph.
+//! The pipeline config file: reading it with its environment variables replaced ([`env`]),
+//! parsing the TOML, validating every component strictly (unknown keys refused, errors naming
+//! the key path) and checking the `inputs` graph.
+
+pub mod env;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -118,10 +121,10 @@ impl Config {
     /// Read and validate the config at `path`; sink types are looked up in `registry` (plus the
     /// host's built-ins). A relative `data_dir`, and the relative paths in sink tables, are
     /// resolved against the file's directory.
+    ///
+    /// The text is read with [`read_config_text`], so `${VAR}` references are replaced first.
     pub fn from_path(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::new("", format!("cannot read {}: {error}", path.display()))
-        })?;
+        let text = read_config_text(path)?;
         let config_dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -131,6 +134,8 @@ impl Config {
 
     /// Validate a config given as TOML text; sink types are looked up in `registry` (plus the
     /// host's built-ins). `data_dir` and sinks take relative paths from the working directory.
+    /// The text is taken as it is: environment variables are replaced only when reading a file
+    /// (or by calling [`env::interpolate_env`] first).
     pub fn from_toml_str(text: &str, registry: &Registry) -> Result<Config, ConfigError> {
         Config::parse(text, registry, &FactoryContext::default())
     }
@@ -313,6 +318,19 @@ impl Config {
             .filter(|sink| sink.inputs.iter().any(|i| reached.contains(i.as_str())))
             .collect()
     }
+}
+
+/// The text of the config file at `path` with its environment variable references replaced
+/// (`${VAR}`, `${VAR:-default}`, `$$`; see [`env`]): what every command that reads a config file
+/// parses, so they all see the same config.
+///
+/// Fails when the file cannot be read, or with every reference that names an unset variable or
+/// is malformed, each with its line, column and key.
+pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::new("", format!("cannot read {}: {error}", path.display()))
+    })?;
+    env::interpolate_env(&text).map_err(|error| ConfigError::new("", error.to_string()))
 }
 
 /// `data_dir` under the config file's directory when it is relative and the config came from a
@@ -673,6 +691,32 @@ inputs = ["b"]
             let config = Config::from_toml_str_in(&text, &Registry::new(), &conf).unwrap();
             assert_eq!(config.data_dir, expected, "{text}");
         }
+    }
+
+    #[test]
+    fn from_path_replaces_environment_variables_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipeline.toml");
+        let text = format!(
+            "data_dir = \"${{PIPELINE_HOST_TEST_UNSET_DIR:-/tmp/from-default}}\"\n{MINIMAL}"
+        );
+        std::fs::write(&file, text).unwrap();
+        let config = Config::from_path(&file, &Registry::new()).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/from-default"));
+
+        std::fs::write(
+            &file,
+            format!("{MINIMAL}max_line_bytes = ${{PIPELINE_HOST_TEST_UNSET}}\n"),
+        )
+        .unwrap();
+        let error = Config::from_path(&file, &Registry::new()).unwrap_err();
+        assert_eq!(error.path, "");
+        assert_eq!(
+            error.message,
+            "environment variable PIPELINE_HOST_TEST_UNSET is not set (line 6, column 18, in key sinks.out.max_line_bytes)"
+        );
+        let missing = read_config_text(&dir.path().join("absent.toml")).unwrap_err();
+        assert!(missing.message.starts_with("cannot read "), "{missing}");
     }
 
     #[test]
