@@ -47,9 +47,12 @@ fn spawn(workspace: &Workspace) -> (Child, std::thread::JoinHandle<String>) {
     (child, collect(stderr))
 }
 
-fn dead_letters(workspace: &Workspace, action: &str) -> String {
+/// `dead-letters ARGS... --config pipeline.toml --sink hook`, which must succeed.
+fn dead_letters(workspace: &Workspace, args: &[&str]) -> String {
     let output = Command::new(bin())
-        .args(["dead-letters", action, "--config"])
+        .arg("dead-letters")
+        .args(args)
+        .arg("--config")
         .arg(workspace.config_path())
         .args(["--sink", "hook"])
         .output()
@@ -144,7 +147,7 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     let sink = [("component_id", "hook"), ("component_kind", "sink")];
     assert_eq!(scrape(api, "component_received_events_total", &sink), 1.0);
 
-    let listed = dead_letters(&workspace, "list");
+    let listed = dead_letters(&workspace, &["list", "--json"]);
     let lines: Vec<serde_json::Value> = listed
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -158,12 +161,12 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
         "{letter}"
     );
     assert_eq!(letter["history"].as_array().unwrap().len(), 10);
-    assert!(letter["first_attempt_at"].as_i64() < letter["last_attempt_at"].as_i64());
+    assert!(letter["first_attempt_at"].as_str() < letter["last_attempt_at"].as_str());
 
     // Replayed while the sink runs: it is sent again, once, and delivered this time.
     receiver.set_default(Reply::Status(200));
     assert_eq!(
-        dead_letters(&workspace, "replay"),
+        dead_letters(&workspace, &["replay"]),
         "replayed 1 dead letters\n"
     );
     let sent_again = wait_until(Duration::from_secs(10), || receiver.count() == 11);
@@ -174,7 +177,7 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     let dead_gauge = events("webhook_dead_letter_records", None);
     let store_gauge = events("webhook_retry_store_records", None);
     assert_eq!(numbers(&receiver), vec![7; 11]);
-    assert_eq!(dead_letters(&workspace, "list"), "");
+    assert_eq!(dead_letters(&workspace, &["list", "--json"]), "");
 
     // Purged by another process while the sink runs: the gauge follows within seconds.
     receiver.set_default(Reply::Status(500));
@@ -182,7 +185,7 @@ fn a_record_failing_every_attempt_is_dead_lettered_after_ten_and_replay_sends_it
     let dead_again = wait_until(Duration::from_secs(20), || {
         rows(&file, "dead_letters") == 1 && events("webhook_dead_letter_records", None) == 1.0
     });
-    let purged = dead_letters(&workspace, "purge");
+    let purged = dead_letters(&workspace, &["purge", "--all"]);
     let gauge_followed = wait_until(Duration::from_secs(10), || {
         events("webhook_dead_letter_records", None) == 0.0
     });

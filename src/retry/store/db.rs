@@ -7,6 +7,8 @@
 //! The file runs in WAL mode with `synchronous = NORMAL`: a COMMIT is written to the WAL before it
 //! returns, so a process crash (even SIGKILL) loses nothing committed; only a power loss or kernel
 //! crash may lose the last transactions since the WAL was last synced (at checkpoints).
+//! The operators' statements on the dead letters (filtered list, replay, purge) are in
+//! `retry::dead_letters`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -586,74 +588,10 @@ impl Table {
     }
 }
 
-/// A dead letter as `dead-letters list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeadLetterRow {
-    /// Its id in the dead-letter table.
-    pub id: i64,
-    /// Its stream.
-    pub stream: &'static str,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last attempt's error (it names the status when the webhook answered).
-    pub last_error: String,
-    /// When the first attempt failed (Unix ms).
-    pub first_attempt_at: i64,
-    /// When the last attempt failed (Unix ms).
-    pub last_attempt_at: i64,
-    /// When the record was given up on (Unix ms).
-    pub dead_at: i64,
-    /// Every failed attempt: `[{at, error}, ...]`.
-    pub history: serde_json::Value,
-}
-
-/// Every dead letter, oldest first.
-pub fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<DeadLetterRow>> {
-    conn.prepare(
-        "SELECT id, stream, attempts, last_error, first_attempt_at, last_attempt_at, dead_at,
-         history FROM dead_letters ORDER BY id",
-    )?
-    .query_map([], |row| {
-        let history: String = row.get(7)?;
-        Ok(DeadLetterRow {
-            id: row.get(0)?,
-            stream: stream_from(&row.get::<_, String>(1)?).as_str(),
-            attempts: row.get(2)?,
-            last_error: row.get(3)?,
-            first_attempt_at: row.get(4)?,
-            last_attempt_at: row.get(5)?,
-            dead_at: row.get(6)?,
-            history: serde_json::from_str(&history).unwrap_or(serde_json::Value::Null),
-        })
-    })?
-    .collect()
-}
-
-/// Moves every dead letter back into `records`, due at `now` with its attempt count reset, so it
-/// gets a full new schedule starting at once. Returns how many moved.
-pub fn replay_dead_letters(conn: &mut Connection, now: i64) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let moved = tx.execute(
-        "INSERT INTO records (stream, body, headers, attempts, due_at, replayed, last_error,
-         received_at, first_attempt_at, last_attempt_at, history)
-         SELECT stream, body, headers, 0, ?1, 1, last_error, received_at, first_attempt_at,
-         last_attempt_at, history FROM dead_letters ORDER BY id",
-        [now],
-    )?;
-    tx.execute("DELETE FROM dead_letters", [])?;
-    tx.commit()?;
-    Ok(moved)
-}
-
-/// Deletes every dead letter. Returns how many were deleted.
-pub fn purge_dead_letters(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM dead_letters", [])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::dead_letters::DeadLetters;
+    use crate::retry::dead_letters::{DeadLetters, Filter};
     use crate::retry::store::tests::next_due;
     use crate::retry::store::SqliteTier;
     use crate::retry::{Disposition, FailedRecord, RetryTier, Schedule, StoreSettings, WhenFull};
@@ -787,8 +725,8 @@ CREATE TABLE dead_letters (
 
         // The old dead letter replays into the migrated table (which writes `replayed`).
         let mut dead = DeadLetters::open(dir.path()).unwrap();
-        assert_eq!(dead.list().unwrap()[0].attempts, 3);
-        assert_eq!(dead.replay().unwrap(), 1);
+        assert_eq!(dead.list(&Filter::ALL).unwrap()[0].attempts, 3);
+        assert_eq!(dead.replay(&Filter::ALL).unwrap(), 1);
         assert_eq!(dead.waiting().unwrap(), 1);
         drop(dead);
         let tier = open_tier(dir.path()).unwrap();

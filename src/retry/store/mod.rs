@@ -31,7 +31,7 @@ use crate::stream::{Stream, StreamSet};
 use crate::telemetry::StoreGauges;
 
 use db::{from_ms, to_ms, AbsorbedRow, LeasedRow, NewRecord, Table};
-pub use db::{DeadLetterRow, StoreError, FILE_NAME};
+pub use db::{StoreError, FILE_NAME};
 use worker::{Command, Shared, NOTHING_DUE};
 
 /// Commands that may wait for the writer thread before senders wait.
@@ -572,7 +572,7 @@ pub(super) mod tests {
             }
         }
     }
-    use crate::retry::dead_letters::DeadLetters;
+    use crate::retry::dead_letters::{DeadLetters, Filter};
     use crate::retry::Schedule;
 
     fn settings(gaps_ms: &[u64], max_records: usize, when_full: WhenFull) -> StoreSettings {
@@ -655,18 +655,12 @@ pub(super) mod tests {
         assert!(tier.is_empty());
 
         let mut dead = DeadLetters::open(dir.path()).unwrap();
-        let rows = dead.list().unwrap();
+        let rows = dead.list(&Filter::ALL).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].attempts, 4);
-        assert_eq!(rows[0].stream, "users");
+        assert_eq!(rows[0].stream, Stream::Users);
         assert_eq!(rows[0].last_error, "answered 504");
-        let errors: Vec<_> = rows[0]
-            .history
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["error"].as_str().unwrap().to_owned())
-            .collect();
+        let errors: Vec<_> = rows[0].history.iter().map(|h| h.error.as_str()).collect();
         assert_eq!(
             errors,
             [
@@ -678,8 +672,8 @@ pub(super) mod tests {
         );
         assert!(rows[0].first_attempt_at <= rows[0].last_attempt_at);
 
-        assert_eq!(dead.replay().unwrap(), 1);
-        assert!(dead.list().unwrap().is_empty());
+        assert_eq!(dead.replay(&Filter::ALL).unwrap(), 1);
+        assert!(dead.list(&Filter::ALL).unwrap().is_empty());
         // The running tier notices the replayed record on its next look at the file.
         let due = tokio::time::timeout(Duration::from_secs(5), next_due(&tier))
             .await
@@ -703,10 +697,20 @@ pub(super) mod tests {
         }
         assert!(tier.is_empty());
         assert_eq!(
-            DeadLetters::open(dir.path()).unwrap().list().unwrap().len(),
+            DeadLetters::open(dir.path())
+                .unwrap()
+                .list(&Filter::ALL)
+                .unwrap()
+                .len(),
             2
         );
-        assert_eq!(DeadLetters::open(dir.path()).unwrap().purge().unwrap(), 2);
+        assert_eq!(
+            DeadLetters::open(dir.path())
+                .unwrap()
+                .purge(&Filter::ALL)
+                .unwrap(),
+            2
+        );
     }
 
     #[tokio::test]
