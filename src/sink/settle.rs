@@ -9,8 +9,9 @@
 //! produced shares its finalizers with it, so it is acknowledged when both are (worst wins).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
+use pipeline_core::log_limit::LogLimiter;
 use pipeline_core::{EventFinalizers, EventStatus};
 
 use crate::prepare::RenderError;
@@ -22,17 +23,21 @@ use crate::telemetry::{AbsorbReason, HotCounts, Outcome, SinkError, SinkMetrics}
 #[derive(Clone)]
 pub(crate) struct Ledger {
     metrics: Arc<SinkMetrics>,
-    render_failures: Arc<RateLimitedLog>,
-    refusals: Arc<RateLimitedLog>,
+    /// A bad template fails every record and a full store drops every one: their lines are
+    /// rate limited, keyed by message.
+    logs: Arc<LogLimiter>,
 }
+
+const NOT_RENDERED: &str = "payload not rendered; record rejected";
+const NOT_STORED: &str = "record not stored";
+const STORE_FULL: &str = "the retry store is full; record dropped";
 
 impl Ledger {
     /// A ledger counting into `metrics`.
     pub(crate) fn new(metrics: Arc<SinkMetrics>) -> Ledger {
         Ledger {
             metrics,
-            render_failures: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
-            refusals: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
+            logs: Arc::new(LogLimiter::default()),
         }
     }
 
@@ -61,8 +66,11 @@ impl Ledger {
         self.metrics.error(SinkError::TemplateFailed);
         self.metrics.stream(stream).delivery(Outcome::Discarded);
         finalizers.update_status(EventStatus::Rejected);
-        self.render_failures.log(|suppressed| {
-            tracing::error!(%error, %stream, suppressed_since_last = suppressed, "payload not rendered; record rejected");
+        self.logs.log(&NOT_RENDERED, Instant::now(), |repeated| {
+            if let Some(repeated) = repeated {
+                tracing::error!(repeated = repeated.count, "{repeated}");
+            }
+            tracing::error!(%error, %stream, "{NOT_RENDERED}");
         });
     }
 
@@ -106,8 +114,11 @@ impl Ledger {
             TierError::Full { .. } => self.dropped(stream, finalizers),
             TierError::Store(_) => {
                 self.metrics.error(SinkError::StoreFailed);
-                self.refusals.log(|suppressed| {
-                    tracing::error!(%error, %stream, suppressed_since_last = suppressed, "record not stored");
+                self.logs.log(&NOT_STORED, Instant::now(), |repeated| {
+                    if let Some(repeated) = repeated {
+                        tracing::error!(repeated = repeated.count, "{repeated}");
+                    }
+                    tracing::error!(%error, %stream, "{NOT_STORED}");
                 });
                 if let Some(finalizers) = finalizers {
                     finalizers.update_status(EventStatus::Errored);
@@ -121,8 +132,11 @@ impl Ledger {
     pub(crate) fn dropped(&self, stream: Stream, finalizers: Option<&EventFinalizers>) {
         self.metrics.stream(stream).delivery(Outcome::Discarded);
         self.metrics.lost(1);
-        self.refusals.log(|suppressed| {
-            tracing::warn!(%stream, suppressed_since_last = suppressed, "the retry store is full; record dropped");
+        self.logs.log(&STORE_FULL, Instant::now(), |repeated| {
+            if let Some(repeated) = repeated {
+                tracing::warn!(repeated = repeated.count, "{repeated}");
+            }
+            tracing::warn!(%stream, "{STORE_FULL}");
         });
         if let Some(finalizers) = finalizers {
             finalizers.update_status(EventStatus::Errored);
@@ -154,33 +168,4 @@ pub(crate) struct Delivery {
     pub(crate) received_at: SystemTime,
     /// First attempt or after a retry.
     pub(crate) outcome: Outcome,
-}
-
-/// Logs the first occurrence, then at most one per `interval` with the count of those
-/// suppressed meanwhile (a bad template fails every record; a full store drops every one).
-struct RateLimitedLog {
-    interval: Duration,
-    state: std::sync::Mutex<(Option<Instant>, u64)>,
-}
-
-impl RateLimitedLog {
-    fn new(interval: Duration) -> Self {
-        RateLimitedLog {
-            interval,
-            state: std::sync::Mutex::new((None, 0)),
-        }
-    }
-
-    /// Calls `log` with the number suppressed since the last line, when a line is due.
-    fn log(&self, log: impl FnOnce(u64)) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (last, suppressed) = &mut *state;
-        if last.is_none_or(|at| at.elapsed() >= self.interval) {
-            log(*suppressed);
-            *last = Some(Instant::now());
-            *suppressed = 0;
-        } else {
-            *suppressed += 1;
-        }
-    }
 }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod finalization;
 pub mod health;
 pub mod json;
+pub mod log_limit;
 pub mod manifest;
 pub mod metrics_names;
 pub mod registry;

@@ -11,6 +11,10 @@
 //! reverse proxy the socket's peer is the proxy, so the first address of an `X-Forwarded-For`
 //! header is taken instead when it parses as an IP address (the socket's otherwise). The header
 //! is not checked against a list of trusted proxies: a client could as well send its own `ip`.
+//!
+//! Warnings that can come once per request or connection (a failed accept, a request whose
+//! events were not delivered) are rate limited ([`pipeline_core::log_limit`]), so an outage
+//! downstream does not turn into a log line per client request.
 
 mod request;
 
@@ -18,13 +22,14 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use pipeline_core::log_limit::LogLimiter;
 use pipeline_core::metrics_names::{error_type, stage, ComponentMetrics};
 use pipeline_core::{BatchNotifier, BatchStatus, Event, EventArray};
 use serde::Deserialize;
@@ -78,6 +83,21 @@ struct Shared {
     metrics: ComponentMetrics,
     acknowledgements: bool,
     in_flight: Semaphore,
+    /// Rate limits the warnings, keyed by their messages.
+    logs: LogLimiter,
+}
+
+/// The rate-limited warnings' messages (and keys).
+const ACCEPT_FAILED: &str = "accept failed";
+const NOT_DELIVERED: &str = "request's events not delivered";
+
+impl Shared {
+    /// Logs the counts of rate-limited warnings not logged yet.
+    fn flush_logs(&self) {
+        for repeated in self.logs.flush(Instant::now()) {
+            tracing::warn!(component_id = %self.id, repeated = repeated.count, "{repeated}");
+        }
+    }
 }
 
 /// Listen on `config.address` and serve until `cx.shutdown` fires.
@@ -109,6 +129,7 @@ pub(super) async fn serve(
         out: Mutex::new(cx.out),
         metrics: cx.metrics,
         acknowledgements: cx.acknowledgements,
+        logs: LogLimiter::default(),
     });
     loop {
         let (stream, peer) = tokio::select! {
@@ -116,7 +137,12 @@ pub(super) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(component_id = %shared.id, %error, "accept failed");
+                    shared.logs.log(&ACCEPT_FAILED, Instant::now(), |repeated| {
+                        if let Some(repeated) = repeated {
+                            tracing::warn!(component_id = %shared.id, repeated = repeated.count, "{repeated}");
+                        }
+                        tracing::warn!(component_id = %shared.id, %error, "{ACCEPT_FAILED}");
+                    });
                     continue;
                 }
             },
@@ -138,6 +164,7 @@ pub(super) async fn serve(
     // Connections may outlive the listener (keep-alive): let go of the outputs now so the
     // pipeline downstream sees its input end; later requests are answered 503.
     *shared.out.lock().await = Fanout::new(Vec::new());
+    shared.flush_logs();
     Ok(())
 }
 
@@ -257,7 +284,12 @@ async fn emit(
     match receiver.await {
         BatchStatus::Delivered => Ok(()),
         status => {
-            tracing::warn!(component_id = %shared.id, count, ?status, "request's events not delivered");
+            shared.logs.log(&NOT_DELIVERED, Instant::now(), |repeated| {
+                if let Some(repeated) = repeated {
+                    tracing::warn!(component_id = %shared.id, repeated = repeated.count, "{repeated}");
+                }
+                tracing::warn!(component_id = %shared.id, count, ?status, "{NOT_DELIVERED}");
+            });
             let (code, error) = match status {
                 BatchStatus::Rejected => (500, "Some events were rejected downstream"),
                 _ => (500, "Some events could not be delivered downstream"),

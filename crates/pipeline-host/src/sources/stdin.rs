@@ -1,9 +1,15 @@
 //! The `stdin` source: NDJSON, one JSON object per line. A line that is not a JSON object is
 //! counted as a receiving error, logged with its line number and skipped; the rest goes on.
+//! Input that is wrong throughout would log every line, so the warnings are rate limited per
+//! kind of fault ([`pipeline_core::log_limit`]): the first in ten seconds is logged with its line
+//! number, the others counted, and the count is logged with the next one or when input ends.
 //!
 //! Lines are read in chunks: a batch holds what is already buffered (up to [`MAX_BATCH_EVENTS`]),
 //! so a fast producer gets large batches and a slow one gets each line without waiting.
 
+use std::time::Instant;
+
+use pipeline_core::log_limit::LogLimiter;
 use pipeline_core::metrics_names::{error_type, stage};
 use pipeline_core::Event;
 use serde::Deserialize;
@@ -91,6 +97,18 @@ pub(super) async fn run<R: AsyncRead + Unpin>(
     input: R,
     mut cx: SourceContext,
 ) -> Result<(), ()> {
+    let rejections = Rejections::default();
+    let result = read(config, input, &mut cx, &rejections).await;
+    rejections.finish(&cx);
+    result
+}
+
+async fn read<R: AsyncRead + Unpin>(
+    config: StdinConfig,
+    input: R,
+    cx: &mut SourceContext,
+    rejections: &Rejections,
+) -> Result<(), ()> {
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, input);
     let mut line = Vec::new();
     let mut line_number: u64 = 0;
@@ -115,12 +133,13 @@ pub(super) async fn run<R: AsyncRead + Unpin>(
         line_number += 1;
         cx.metrics.received_bytes(raw_len);
         if too_long {
-            reject(
-                &cx,
+            rejections.reject(
+                cx,
                 line_number,
+                Fault::TooLong,
                 &format!("longer than max_line_bytes ({})", config.max_line_bytes),
             );
-        } else if let Some(event) = decode(&cx, line_number, &line) {
+        } else if let Some(event) = decode(cx, rejections, line_number, &line) {
             cx.metrics.received_events(1, event.json_byte_size());
             batch.push(event);
         }
@@ -138,7 +157,12 @@ pub(super) async fn run<R: AsyncRead + Unpin>(
 
 /// One line as an event; blank lines are skipped silently, anything else that is not a JSON
 /// object is rejected.
-fn decode(cx: &SourceContext, line_number: u64, line: &[u8]) -> Option<Event> {
+fn decode(
+    cx: &SourceContext,
+    rejections: &Rejections,
+    line_number: u64,
+    line: &[u8],
+) -> Option<Event> {
     let text = line.strip_suffix(b"\r").unwrap_or(line);
     if text.iter().all(u8::is_ascii_whitespace) {
         return None;
@@ -153,25 +177,64 @@ fn decode(cx: &SourceContext, line_number: u64, line: &[u8]) -> Option<Event> {
                 Value::Bool(_) => "a boolean",
                 _ => "null",
             };
-            reject(
+            rejections.reject(
                 cx,
                 line_number,
+                Fault::NotAnObject,
                 &format!("expected a JSON object, found {kind}"),
             );
             None
         }
         Err(error) => {
-            reject(cx, line_number, &error.to_string());
+            rejections.reject(cx, line_number, Fault::NotJson, &error.to_string());
             None
         }
     }
 }
 
-fn reject(cx: &SourceContext, line_number: u64, reason: &str) {
-    cx.metrics
-        .error(error_type::PARSER_FAILED, stage::RECEIVING);
-    cx.metrics.discarded(1, false);
-    tracing::warn!(component_id = %cx.id, line = line_number, error = reason, "skipping malformed line");
+/// What is wrong with a skipped line; each kind is rate limited on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    NotJson,
+    NotAnObject,
+    TooLong,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::NotJson => "skipping malformed line: not JSON",
+            Fault::NotAnObject => "skipping malformed line: not a JSON object",
+            Fault::TooLong => "skipping malformed line: longer than max_line_bytes",
+        })
+    }
+}
+
+/// Counts every skipped line and logs them, rate limited per [`Fault`].
+#[derive(Default)]
+struct Rejections {
+    logs: LogLimiter<Fault>,
+}
+
+impl Rejections {
+    fn reject(&self, cx: &SourceContext, line_number: u64, fault: Fault, reason: &str) {
+        cx.metrics
+            .error(error_type::PARSER_FAILED, stage::RECEIVING);
+        cx.metrics.discarded(1, false);
+        self.logs.log(&fault, Instant::now(), |repeated| {
+            if let Some(repeated) = repeated {
+                tracing::warn!(component_id = %cx.id, repeated = repeated.count, "{repeated}");
+            }
+            tracing::warn!(component_id = %cx.id, line = line_number, error = reason, "skipping malformed line");
+        });
+    }
+
+    /// Logs the counts not yet logged (input ended, or the source stops).
+    fn finish(&self, cx: &SourceContext) {
+        for repeated in self.logs.flush(Instant::now()) {
+            tracing::warn!(component_id = %cx.id, repeated = repeated.count, "{repeated}");
+        }
+    }
 }
 
 #[cfg(test)]
