@@ -120,6 +120,7 @@ impl StreamSink for WebhookSink {
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "the retry store could not finish its last writes");
         }
+        shared.ledger.flush_logs();
         match routed.and(fed).and(finished) {
             Ok(()) => {
                 let waiting = store.len();

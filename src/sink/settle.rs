@@ -31,6 +31,8 @@ pub(crate) struct Ledger {
 const NOT_RENDERED: &str = "payload not rendered; record rejected";
 const NOT_STORED: &str = "record not stored";
 const STORE_FULL: &str = "the retry store is full; record dropped";
+const NOT_RECORDED: &str = "the retry store failed to record an attempt";
+const DEAD_LETTERED: &str = "attempts spent; record moved to the dead letters";
 
 impl Ledger {
     /// A ledger counting into `metrics`.
@@ -147,14 +149,31 @@ impl Ledger {
     /// leased until the next start, when it is attempted again).
     pub(crate) fn store_failed(&self, stream: Stream, error: &TierError) {
         self.metrics.error(SinkError::StoreFailed);
-        tracing::error!(%error, %stream, "the retry store failed to record an attempt");
+        self.logs.log(&NOT_RECORDED, Instant::now(), |repeated| {
+            if let Some(repeated) = repeated {
+                tracing::error!(repeated = repeated.count, "{repeated}");
+            }
+            tracing::error!(%error, %stream, "{NOT_RECORDED}");
+        });
     }
 
     /// A record's attempts are spent: it is a dead letter now.
     pub(crate) fn dead_lettered(&self, stream: Stream, attempts: u32) {
         self.metrics.stream(stream).delivery(Outcome::Expired);
         self.metrics.error(SinkError::DeliveryExpired);
-        tracing::warn!(%stream, attempts, "attempts spent; record moved to the dead letters");
+        self.logs.log(&DEAD_LETTERED, Instant::now(), |repeated| {
+            if let Some(repeated) = repeated {
+                tracing::warn!(repeated = repeated.count, "{repeated}");
+            }
+            tracing::warn!(%stream, attempts, "{DEAD_LETTERED}");
+        });
+    }
+
+    /// Logs what the rate limit held back, when the sink stops.
+    pub(crate) fn flush_logs(&self) {
+        for repeated in self.logs.flush(Instant::now()) {
+            tracing::warn!(repeated = repeated.count, "{repeated}");
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use metrics_exporter_prometheus::PrometheusHandle;
+use pipeline_core::log_limit::LogLimiter;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -93,11 +94,24 @@ impl ApiServer {
 }
 
 async fn accept_loop(listener: TcpListener, api: Arc<Api>) {
+    let logs = LogLimiter::default();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
-                tracing::warn!(%error, "API accept failed");
+                // E.g. out of file descriptors: fails again at once, so wait a little and say
+                // so once per interval.
+                logs.log(
+                    &"API accept failed",
+                    std::time::Instant::now(),
+                    |repeated| {
+                        if let Some(repeated) = repeated {
+                            tracing::warn!(repeated = repeated.count, "{repeated}");
+                        }
+                        tracing::warn!(%error, "API accept failed");
+                    },
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };

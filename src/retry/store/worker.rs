@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use pipeline_core::log_limit::LogLimiter;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -140,11 +141,14 @@ pub fn spawn(
                 gauges,
                 last_upkeep: None,
                 leases: Leases::default(),
+                logs: LogLimiter::default(),
             };
             worker.run(receiver);
         })?;
     Ok((sender, thread))
 }
+
+const TRANSACTION_FAILED: &str = "retry store transaction failed";
 
 struct Worker {
     conn: Connection,
@@ -154,6 +158,8 @@ struct Worker {
     last_upkeep: Option<Instant>,
     /// Records handed to the sink whose attempt has not ended.
     leases: Leases,
+    /// A broken disk fails every group commit: one log line per interval says so.
+    logs: LogLimiter,
 }
 
 impl Worker {
@@ -192,7 +198,12 @@ impl Worker {
                     || matches!(command, Command::Insert { record, .. } if record.due_at.is_none())
             });
             if let Err(error) = self.run_group(&mut group) {
-                tracing::error!(path = %self.path.display(), %error, "retry store transaction failed");
+                self.logs.log(&TRANSACTION_FAILED, Instant::now(), |repeated| {
+                    if let Some(repeated) = repeated {
+                        tracing::error!(repeated = repeated.count, "{repeated}");
+                    }
+                    tracing::error!(path = %self.path.display(), %error, "{TRANSACTION_FAILED}");
+                });
                 let message = format!("{}: {error}", self.path.display());
                 for command in group.drain(..) {
                     answer(command, Err(message.clone()));

@@ -387,6 +387,7 @@ mod tests {
             shutdown: shutdown.clone(),
             metrics: ComponentMetrics::new(ComponentKind::Source, "amp", "amplitude_http"),
             acknowledgements,
+            logs: Default::default(),
         };
         let config = AmplitudeHttpConfig {
             address,

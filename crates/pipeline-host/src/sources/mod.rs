@@ -7,6 +7,7 @@ mod stdin;
 
 use std::sync::Arc;
 
+use pipeline_core::log_limit::LogLimiter;
 use pipeline_core::metrics_names::ComponentMetrics;
 use pipeline_core::{BatchNotifier, BatchStatus, Event, EventArray};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,8 @@ pub use amplitude_http::AmplitudeHttpConfig;
 pub use demo::{generate as generate_demo_record, DemoConfig};
 pub use stdin::StdinConfig;
 
+const NOT_DELIVERED: &str = "batch not delivered";
+
 /// Everything a running source needs.
 pub(crate) struct SourceContext {
     pub id: Arc<str>,
@@ -25,6 +28,8 @@ pub(crate) struct SourceContext {
     pub metrics: ComponentMetrics,
     /// Whether a downstream sink asked for end-to-end acknowledgements.
     pub acknowledgements: bool,
+    /// Limits the "batch not delivered" lines (one per batch during an outage otherwise).
+    pub logs: Arc<LogLimiter>,
 }
 
 impl SourceContext {
@@ -39,14 +44,18 @@ impl SourceContext {
         let notifier = self.acknowledgements.then(|| {
             let (notifier, receiver) = BatchNotifier::new_with_receiver();
             let id = Arc::clone(&self.id);
+            let logs = Arc::clone(&self.logs);
             tokio::spawn(async move {
                 match receiver.await {
                     BatchStatus::Delivered => {
                         tracing::trace!(component_id = %id, count, "batch acknowledged")
                     }
-                    status => {
-                        tracing::warn!(component_id = %id, count, ?status, "batch not delivered")
-                    }
+                    status => logs.log(&NOT_DELIVERED, std::time::Instant::now(), |repeated| {
+                        if let Some(repeated) = repeated {
+                            tracing::warn!(component_id = %id, repeated = repeated.count, "{repeated}");
+                        }
+                        tracing::warn!(component_id = %id, count, ?status, "{NOT_DELIVERED}");
+                    }),
                 }
             });
             notifier

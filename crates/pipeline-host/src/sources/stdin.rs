@@ -254,6 +254,7 @@ mod tests {
             shutdown: CancellationToken::new(),
             metrics: ComponentMetrics::new(ComponentKind::Source, "in", "stdin"),
             acknowledgements: false,
+            logs: Default::default(),
         };
         run(StdinConfig { max_line_bytes }, input, cx)
             .await

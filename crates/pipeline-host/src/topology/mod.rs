@@ -151,6 +151,7 @@ impl RunningTopology {
                     entry.config.type_name(),
                 ),
                 acknowledgements,
+                logs: Default::default(),
             };
             let span = component_span("source", &entry.id, entry.config.type_name());
             let handle = health.register("source", &entry.id, entry.config.type_name());
