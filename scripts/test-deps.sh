@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests use besides Rust, when it is missing: Debian's `chromium` (the dashboard
+# test loads the page in it), `prometheus` (the Grafana dashboard test queries it), and Python with
+# the official Amplitude SDK (the ingestion end-to-end test). Needs root (or sudo) for apt-get;
+# does nothing when everything is there. The tests fail, never skip, without these.
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import amplitude' 2>/dev/null; then
+  echo "== python3 -m pip install amplitude-analytics"
+  python3 -m pip install --quiet --disable-pip-version-check amplitude-analytics \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages amplitude-analytics
+fi
