@@ -12,6 +12,9 @@
 //! header is taken instead when it parses as an IP address (the socket's otherwise). The header
 //! is not checked against a list of trusted proxies: a client could as well send its own `ip`.
 //!
+//! Web pages on other origins may post here (Amplitude's browser SDK does): preflights are
+//! answered and every answer carries the CORS headers ([`super::cors`]).
+//!
 //! Warnings that can come once per request or connection (a failed accept, a request whose
 //! events were not delivered) are rate limited ([`pipeline_core::log_limit`]), so an outage
 //! downstream does not turn into a log line per client request.
@@ -37,6 +40,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::cors::CorsConfig;
 use super::SourceContext;
 use crate::topology::fanout::Fanout;
 use request::{Endpoint, Rejection};
@@ -61,6 +65,9 @@ pub struct AmplitudeHttpConfig {
     /// answered 503 at once, so memory stays bounded.
     #[serde(default = "default_max_in_flight_requests")]
     pub max_in_flight_requests: usize,
+    /// Which web pages may post here (any, by default, as Amplitude's endpoints).
+    #[serde(default)]
+    pub cors: CorsConfig,
 }
 
 fn default_min_id_length() -> usize {
@@ -174,13 +181,19 @@ async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
-    let Ok(_permit) = shared.in_flight.try_acquire() else {
-        return busy();
-    };
-    match ingest(shared, request, peer).await {
-        Ok(body) => reply(StatusCode::OK, body),
-        Err(response) => response,
+    if let Some(preflight) = shared.config.cors.preflight(&request) {
+        return preflight;
     }
+    let headers = request.headers().clone();
+    let mut response = match shared.in_flight.try_acquire() {
+        Err(_) => busy(),
+        Ok(_permit) => match ingest(shared, request, peer).await {
+            Ok(body) => reply(StatusCode::OK, body),
+            Err(response) => response,
+        },
+    };
+    shared.config.cors.apply(&headers, &mut response);
+    response
 }
 
 async fn ingest(
@@ -395,6 +408,7 @@ mod tests {
             min_id_length: 5,
             backpressure_timeout_ms: timeout_ms,
             max_in_flight_requests: 8,
+            cors: CorsConfig::default(),
         };
         tokio::spawn(serve(config, listener, cx));
         Server {
@@ -427,6 +441,46 @@ mod tests {
             .map(|i| json!({"event_type": "click", "user_id": format!("user-{i}"), "insert_id": format!("i-{i}")}))
             .collect();
         json!({"api_key": "k", "events": events}).to_string()
+    }
+
+    /// Sends `request` as is over a fresh connection; the whole answer as text.
+    async fn exchange(address: SocketAddr, request: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        String::from_utf8_lossy(&response).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn web_pages_get_their_preflight_answered_and_the_cors_headers() {
+        let mut server = start(4, false, 1000).await;
+        let preflight = exchange(
+            server.address,
+            "OPTIONS /2/httpapi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Origin: http://app.test\r\nAccess-Control-Request-Method: POST\r\n\
+             Access-Control-Request-Headers: content-type\r\n\r\n",
+        )
+        .await;
+        assert!(preflight.starts_with("http/1.1 204"), "{preflight}");
+        assert!(preflight.contains("access-control-allow-origin: *"));
+        assert!(preflight.contains("access-control-allow-methods: post, options"));
+        assert!(preflight.contains("access-control-allow-headers: content-type"));
+
+        let body = events_body(1);
+        let post = exchange(
+            server.address,
+            &format!(
+                "POST /2/httpapi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Origin: http://app.test\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(post.starts_with("http/1.1 200"), "{post}");
+        assert!(post.contains("access-control-allow-origin: *"));
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
     }
 
     #[tokio::test]

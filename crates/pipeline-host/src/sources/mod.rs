@@ -2,6 +2,7 @@
 //! the shutdown signal, its metrics, and whether to request acknowledgements.
 
 mod amplitude_http;
+pub mod cors;
 mod demo;
 mod stdin;
 

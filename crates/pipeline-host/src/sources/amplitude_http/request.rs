@@ -371,6 +371,7 @@ mod tests {
             min_id_length: 5,
             backpressure_timeout_ms: 1000,
             max_in_flight_requests: 4,
+            cors: Default::default(),
         }
     }
 
