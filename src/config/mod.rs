@@ -19,6 +19,7 @@ use pipeline_core::condition::Condition;
 use pipeline_core::ConfigError;
 use rustls::pki_types::CertificateDer;
 
+use crate::dispatch::network::NetworkPolicy;
 use crate::dispatch::StackSettings;
 use crate::retry::circuit::CircuitSettings;
 use crate::retry::StoreSettings;
@@ -92,6 +93,8 @@ pub struct WebhookConfig {
     pub acknowledgements: bool,
     /// Certificates trusted besides Mozilla's roots (`tls.ca_file`), e.g. a private CA.
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Which addresses may be dialled (`[network]`).
+    pub network: NetworkPolicy,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -118,6 +121,7 @@ impl fmt::Debug for WebhookConfig {
             .field("circuit", &self.circuit)
             .field("acknowledgements", &self.acknowledgements)
             .field("extra_roots", &self.extra_roots.len())
+            .field("network", &self.network)
             .finish()
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::http::{load_ca_file, resolve, validate_headers, validate_url};
 use super::values::{duration_in_range, in_range, ConfigDuration};
 use super::{StreamConfig, TemplateSource, WebhookConfig, DEFAULT_CONCURRENCY};
+use crate::dispatch::network::NetworkPolicy;
 use crate::dispatch::{AttemptSettings, Concurrency, StackSettings};
 use crate::retry::circuit::CircuitSettings;
 use crate::retry::{Schedule, StoreSettings, WhenFull};
@@ -42,6 +43,8 @@ pub struct RawConfig {
     acknowledgements: RawAcks,
     #[serde(default)]
     tls: RawTls,
+    #[serde(default)]
+    network: RawNetwork,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +165,47 @@ struct RawTls {
     ca_file: Option<PathBuf>,
 }
 
+/// `[sinks.ID.network]`: which addresses may be dialled (see [`crate::dispatch::network`]).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    allow_private: Option<bool>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+impl RawNetwork {
+    fn validate(&self) -> Result<NetworkPolicy, ConfigError> {
+        Ok(NetworkPolicy {
+            deny: ranges("network.deny", &self.deny)?,
+            allow: ranges("network.allow", &self.allow)?,
+            allow_private: self.allow_private.unwrap_or(true),
+        })
+    }
+}
+
+/// CIDR ranges (`10.0.0.0/8`, `::1/128`) or single addresses (`127.0.0.1`, a /32 or /128).
+fn ranges(key: &str, texts: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        format!("{key}[{i}]"),
+                        format!("`{text}` is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)"),
+                    )
+                })
+        })
+        .collect()
+}
+
 impl RawConfig {
     pub(super) fn validate(self, config_dir: Option<&Path>) -> Result<WebhookConfig, ConfigError> {
         let uri = validate_url(&self.url)?;
@@ -199,6 +243,7 @@ impl RawConfig {
             spill_after: self.store.spill_after()?,
         };
         let circuit = self.circuit.validate()?;
+        let network = self.network.validate()?;
         Ok(WebhookConfig {
             url: self.url,
             uri,
@@ -211,6 +256,7 @@ impl RawConfig {
             circuit,
             acknowledgements: self.acknowledgements.enabled,
             extra_roots,
+            network,
         })
     }
 }

@@ -16,16 +16,17 @@ use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 
+use super::connect::GuardedConnector;
+use super::network::NetworkPolicy;
 use super::pool::Http1Pool;
 use super::{Payload, TryError, TryResponse};
 
 /// The pooled client every try of a sink goes through.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<HttpsConnector<GuardedConnector>, Full<Bytes>>;
 
 /// Most response-body bytes read (and discarded) so the connection can be reused.
 const MAX_DRAINED_BODY: usize = 64 * 1024;
@@ -33,18 +34,17 @@ const MAX_DRAINED_BODY: usize = 64 * 1024;
 /// Builds the client: rustls with the webpki roots, HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool
 /// holding up to `max_idle` idle connections.
 pub fn build_client(max_idle: usize) -> HttpClient {
-    build_client_trusting(max_idle, &[])
+    build_client_trusting(max_idle, &[], Arc::default())
 }
 
 /// [`build_client`], also trusting `extra_roots` (the certificates of `tls.ca_file`) besides
-/// Mozilla's roots, for webhooks behind a private CA.
+/// Mozilla's roots, for webhooks behind a private CA, and dialling only what `policy` allows.
 pub fn build_client_trusting(
     max_idle: usize,
     extra_roots: &[CertificateDer<'static>],
+    policy: Arc<NetworkPolicy>,
 ) -> HttpClient {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
+    let http = GuardedConnector::new(policy);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(extra_roots))
         .https_or_http()
@@ -97,10 +97,22 @@ impl HttpService {
     /// A service posting to `target` through `client`. A plain `http` target goes through a
     /// lean pool of at most `max_idle` idle connections instead of `client`.
     pub fn new(client: HttpClient, target: Arc<Target>, max_idle: usize) -> Self {
+        HttpService::under_policy(client, target, max_idle, Arc::default())
+    }
+
+    /// [`HttpService::new`], the plain pool dialling only what `policy` allows (give `client`
+    /// the same policy: [`build_client_trusting`]).
+    pub fn under_policy(
+        client: HttpClient,
+        target: Arc<Target>,
+        max_idle: usize,
+        policy: Arc<NetworkPolicy>,
+    ) -> Self {
         let transport = match plain_target(&target) {
-            Some((authority, origin_form)) => {
-                Transport::Plain(Http1Pool::new(authority, max_idle), Arc::new(origin_form))
-            }
+            Some((authority, origin_form)) => Transport::Plain(
+                Http1Pool::under_policy(authority, max_idle, policy),
+                Arc::new(origin_form),
+            ),
             None => Transport::Client(Arc::new(client)),
         };
         HttpService { transport, target }

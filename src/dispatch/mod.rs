@@ -7,9 +7,11 @@
 //! concurrency permit) before it takes the next record.
 
 pub mod adaptive;
+pub mod connect;
 pub mod http;
 pub mod lanes;
 pub mod measure;
+pub mod network;
 pub mod pool;
 pub(crate) mod scheduling;
 pub mod timeout;

@@ -17,6 +17,9 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::connect::resolve_allowed;
+use super::network::NetworkPolicy;
+
 /// Why an exchange got no response head.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -44,6 +47,8 @@ struct Inner {
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     /// Most idle connections kept; more are closed when they come back.
     max_idle: usize,
+    /// Which resolved addresses may be dialled.
+    policy: Arc<NetworkPolicy>,
 }
 
 /// A connection taken from the pool for one exchange; give it back with [`Http1Pool::put_back`].
@@ -54,11 +59,18 @@ pub struct Taken {
 impl Http1Pool {
     /// A pool for `authority` (`host:port`) keeping at most `max_idle` idle connections.
     pub fn new(authority: String, max_idle: usize) -> Self {
+        Http1Pool::under_policy(authority, max_idle, Arc::default())
+    }
+
+    /// [`Http1Pool::new`], dialling only the addresses `policy` allows (checked after each
+    /// resolution, before connecting).
+    pub fn under_policy(authority: String, max_idle: usize, policy: Arc<NetworkPolicy>) -> Self {
         Http1Pool {
             inner: Arc::new(Inner {
                 authority,
                 idle: Mutex::new(Vec::with_capacity(max_idle)),
                 max_idle: max_idle.max(1),
+                policy,
             }),
         }
     }
@@ -111,7 +123,10 @@ impl Http1Pool {
     }
 
     async fn connect(&self) -> Result<Taken, PoolError> {
-        let stream = TcpStream::connect(self.inner.authority.as_str())
+        let addresses = resolve_allowed(&self.inner.authority, &self.inner.policy)
+            .await
+            .map_err(PoolError::Connect)?;
+        let stream = TcpStream::connect(addresses.as_slice())
             .await
             .map_err(PoolError::Connect)?;
         stream.set_nodelay(true).map_err(PoolError::Connect)?;

@@ -155,14 +155,14 @@ async fn finish(shared: &Shared, counts: &HotCounts, work: Work, result: Attempt
                 stream: job.stream,
                 body: job.body,
                 attempts_made: 1,
-                last_error: reason,
+                last_error: reason.clone(),
                 retry_after,
                 received_at: job.received_at,
             };
             match shared.store.enqueue(record).await {
                 Ok(Disposition::Rescheduled) => ledger.stored(&job.finalizers),
                 Ok(Disposition::DeadLettered) => {
-                    ledger.dead_lettered(job.stream, 1);
+                    ledger.dead_lettered(job.stream, 1, &reason);
                     ledger.stored(&job.finalizers);
                 }
                 Err(error) => ledger.store_refused(job.stream, &error, Some(&job.finalizers)),
@@ -174,6 +174,7 @@ async fn finish(shared: &Shared, counts: &HotCounts, work: Work, result: Attempt
             circuit.attempt_ended(RecordKey::Stored(due.id), &verdict, probe);
             let made = due.record.attempts_made;
             let tried = due.tried;
+            let last_error = failed.as_ref().map(|(reason, _)| reason.clone());
             let (outcome, retry_after) = match failed {
                 None => (Ok(()), None),
                 Some((reason, retry_after)) => {
@@ -197,7 +198,9 @@ async fn finish(shared: &Shared, counts: &HotCounts, work: Work, result: Attempt
                     };
                     ledger.delivered(counts, delivery, None);
                 }
-                Ok(Some(Disposition::DeadLettered)) => ledger.dead_lettered(stream, made + 1),
+                Ok(Some(Disposition::DeadLettered)) => {
+                    ledger.dead_lettered(stream, made + 1, last_error.as_deref().unwrap_or(""))
+                }
                 Ok(_) => {}
                 Err(error) => ledger.store_failed(stream, &error),
             }

@@ -15,8 +15,10 @@ use super::attempt::{LaneContext, Shared};
 use super::settle::Ledger;
 use super::WebhookSink;
 use crate::config::WebhookConfig;
+use crate::dispatch::connect::resolve_allowed;
 use crate::dispatch::http::build_client_trusting;
 use crate::dispatch::lanes::{LaneStack, CHUNKS_QUEUED_PER_LANE};
+use crate::dispatch::network::NetworkPolicy;
 use crate::dispatch::{build_stack, Concurrency, HttpService, StackSettings, Target};
 use crate::prepare::payload::Payloads;
 use crate::prepare::Preparer;
@@ -126,9 +128,10 @@ impl WebhookSinkConfig {
                     Concurrency::Fixed(_) => Concurrency::Fixed(share),
                     Concurrency::Adaptive(_) => Concurrency::Adaptive(share),
                 };
-                let client = build_client_trusting(share, &config.extra_roots);
+                let policy = Arc::new(config.network.clone());
+                let client = build_client_trusting(share, &config.extra_roots, Arc::clone(&policy));
                 let counts = HotCounts::tallied(Arc::clone(&metrics));
-                let http = HttpService::new(client, target, share);
+                let http = HttpService::under_policy(client, target, share, policy);
                 LaneStack {
                     stack: build_stack(http, &settings, counts.clone()),
                     counts: counts.clone(),
@@ -186,7 +189,7 @@ impl SinkConfig for WebhookSinkConfig {
         let sink = self
             .build_sink(&cx.component_id, &cx.data_dir)?
             .with_health(cx.health);
-        let healthcheck = healthcheck(self.config.uri.clone());
+        let healthcheck = healthcheck(self.config.uri.clone(), self.config.network.clone());
         Ok((Box::new(sink), healthcheck))
     }
 
@@ -197,7 +200,8 @@ impl SinkConfig for WebhookSinkConfig {
 
 /// Checks that the webhook's host accepts TCP connections (any HTTP answer would need a request
 /// the webhook might count).
-fn healthcheck(uri: http::Uri) -> Healthcheck {
+/// The address is checked against the network policy first: a refused one is never dialled.
+fn healthcheck(uri: http::Uri, policy: NetworkPolicy) -> Healthcheck {
     Box::pin(async move {
         let host = uri.host().unwrap_or_default().to_owned();
         let port = uri
@@ -207,7 +211,12 @@ fn healthcheck(uri: http::Uri) -> Healthcheck {
             } else {
                 80
             });
-        let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+        // `Uri::host` keeps an IPv6 literal's brackets, which `host:port` needs.
+        let host_port = format!("{host}:{port}");
+        let connect = async {
+            let addresses = resolve_allowed(&host_port, &policy).await?;
+            tokio::net::TcpStream::connect(addresses.as_slice()).await
+        };
         match tokio::time::timeout(Duration::from_secs(5), connect).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(BuildError::with_source(

@@ -158,14 +158,14 @@ impl Ledger {
     }
 
     /// A record's attempts are spent: it is a dead letter now.
-    pub(crate) fn dead_lettered(&self, stream: Stream, attempts: u32) {
+    pub(crate) fn dead_lettered(&self, stream: Stream, attempts: u32, last_error: &str) {
         self.metrics.stream(stream).delivery(Outcome::Expired);
         self.metrics.error(SinkError::DeliveryExpired);
         self.logs.log(&DEAD_LETTERED, Instant::now(), |repeated| {
             if let Some(repeated) = repeated {
                 tracing::warn!(repeated = repeated.count, "{repeated}");
             }
-            tracing::warn!(%stream, attempts, "{DEAD_LETTERED}");
+            tracing::warn!(%stream, attempts, last_error, "{DEAD_LETTERED}");
         });
     }
 
