@@ -13,6 +13,7 @@ use pipeline_core::{deserialize_table, ConfigError, FactoryContext, Registry, Si
 use serde::Deserialize;
 
 use crate::sinks::register_builtins;
+use crate::sources::http_server::HttpServerConfig;
 use crate::sources::{AmplitudeHttpConfig, DemoConfig, StdinConfig};
 use crate::transforms::FilterConfig;
 
@@ -64,6 +65,8 @@ pub enum SourceConfig {
     Demo(DemoConfig),
     /// `type = "amplitude_http"`: Amplitude's HTTP V2, Batch and Identify ingestion APIs.
     AmplitudeHttp(AmplitudeHttpConfig),
+    /// `type = "http_server"`: JSON, JSON arrays or NDJSON posted by any HTTP client.
+    HttpServer(HttpServerConfig),
 }
 
 impl SourceConfig {
@@ -73,6 +76,7 @@ impl SourceConfig {
             SourceConfig::Stdin(_) => "stdin",
             SourceConfig::Demo(_) => "demo",
             SourceConfig::AmplitudeHttp(_) => "amplitude_http",
+            SourceConfig::HttpServer(_) => "http_server",
         }
     }
 }
@@ -453,11 +457,16 @@ fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, Confi
         "amplitude_http" => {
             SourceConfig::AmplitudeHttp(deserialize_table(table).map_err(|e| e.within(&path))?)
         }
+        "http_server" => {
+            let http: HttpServerConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
+            http.validate().map_err(|e| e.within(&path))?;
+            SourceConfig::HttpServer(http)
+        }
         other => {
             return Err(ConfigError::new(
                 join_path(&path, "type"),
                 format!(
-                    "unknown source type `{other}`, expected one of: amplitude_http, demo, stdin"
+                    "unknown source type `{other}`, expected one of: amplitude_http, demo, http_server, stdin"
                 ),
             ))
         }

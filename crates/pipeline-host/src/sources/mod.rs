@@ -1,9 +1,10 @@
-//! The built-in sources (`stdin`, `demo`, `amplitude_http`) and what every source is given to run: its output,
+//! The built-in sources (`stdin`, `demo`, `amplitude_http`, `http_server`) and what every source is given to run: its output,
 //! the shutdown signal, its metrics, and whether to request acknowledgements.
 
 mod amplitude_http;
 pub mod cors;
 mod demo;
+pub mod http_server;
 mod stdin;
 
 use std::sync::Arc;
@@ -91,5 +92,6 @@ pub(crate) async fn run(config: crate::config::SourceConfig, cx: SourceContext) 
         }
         crate::config::SourceConfig::Demo(config) => demo::run(config, cx).await,
         crate::config::SourceConfig::AmplitudeHttp(config) => amplitude_http::run(config, cx).await,
+        crate::config::SourceConfig::HttpServer(config) => http_server::run(config, cx).await,
     }
 }
