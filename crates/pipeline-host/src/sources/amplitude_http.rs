@@ -40,6 +40,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::client_limit::ClientLimit;
 use super::cors::CorsConfig;
 use super::SourceContext;
 use crate::topology::fanout::Fanout;
@@ -68,6 +69,10 @@ pub struct AmplitudeHttpConfig {
     /// Which web pages may post here (any, by default, as Amplitude's endpoints).
     #[serde(default)]
     pub cors: CorsConfig,
+    /// Requests per second allowed from one client address (burst as many); more are answered
+    /// 429. Off when absent.
+    #[serde(default)]
+    pub client_requests_per_second: Option<u32>,
 }
 
 fn default_min_id_length() -> usize {
@@ -90,6 +95,8 @@ struct Shared {
     metrics: ComponentMetrics,
     acknowledgements: bool,
     in_flight: Semaphore,
+    /// `client_requests_per_second`, when set.
+    client_limit: Option<ClientLimit>,
     /// Rate limits the warnings, keyed by their messages.
     logs: LogLimiter,
 }
@@ -131,6 +138,7 @@ pub(super) async fn serve(
     let shutdown = cx.shutdown.clone();
     let shared = Arc::new(Shared {
         in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
+        client_limit: config.client_requests_per_second.map(ClientLimit::new),
         config,
         id: cx.id,
         out: Mutex::new(cx.out),
@@ -185,12 +193,21 @@ async fn handle(
         return preflight;
     }
     let headers = request.headers().clone();
-    let mut response = match shared.in_flight.try_acquire() {
-        Err(_) => busy(),
-        Ok(_permit) => match ingest(shared, request, peer).await {
-            Ok(body) => reply(StatusCode::OK, body),
-            Err(response) => response,
-        },
+    let client = client_address(&headers, peer).ip();
+    let throttled = shared
+        .client_limit
+        .as_ref()
+        .is_some_and(|limit| !limit.admit(client, Instant::now()));
+    let mut response = if throttled {
+        throttled_reply()
+    } else {
+        match shared.in_flight.try_acquire() {
+            Err(_) => busy(),
+            Ok(_permit) => match ingest(shared, request, peer).await {
+                Ok(body) => reply(StatusCode::OK, body),
+                Err(response) => response,
+            },
+        }
     };
     shared.config.cors.apply(&headers, &mut response);
     response
@@ -351,6 +368,19 @@ fn rejected(shared: &Shared, rejection: Rejection) -> Response<Full<Bytes>> {
     reply(rejection.status(), rejection.body())
 }
 
+/// 429: this client sent more than `client_requests_per_second`; Amplitude's SDKs back off.
+fn throttled_reply() -> Response<Full<Bytes>> {
+    let mut response = reply(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"code": 429, "error": "Too many requests for this client"}),
+    );
+    response.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("1"),
+    );
+    response
+}
+
 /// 503: the pipeline cannot take the request now; Amplitude clients retry it.
 fn busy() -> Response<Full<Bytes>> {
     unavailable("Server is busy, retry later")
@@ -390,6 +420,16 @@ mod tests {
     }
 
     async fn start(capacity: usize, acknowledgements: bool, timeout_ms: u64) -> Server {
+        start_limited(capacity, acknowledgements, timeout_ms, None).await
+    }
+
+    /// [`start`] with a per-client request rate.
+    async fn start_limited(
+        capacity: usize,
+        acknowledgements: bool,
+        timeout_ms: u64,
+        client_requests_per_second: Option<u32>,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (tx, batches) = mpsc::channel(capacity);
@@ -409,6 +449,7 @@ mod tests {
             backpressure_timeout_ms: timeout_ms,
             max_in_flight_requests: 8,
             cors: CorsConfig::default(),
+            client_requests_per_second,
         };
         tokio::spawn(serve(config, listener, cx));
         Server {
@@ -481,6 +522,45 @@ mod tests {
         assert!(post.starts_with("http/1.1 200"), "{post}");
         assert!(post.contains("access-control-allow-origin: *"));
         assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_hundred_thousand_nested_arrays_are_refused_not_a_stack_overflow() {
+        let mut server = start(4, false, 1000).await;
+        let depth = 100_000;
+        let body = format!(
+            r#"{{"api_key":"k","events":[{{"event_type":"a","user_id":"user-1","event_properties":{{"deep":{}{}}}}}]}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let (status, reply) = post(server.address, "/2/httpapi", "", body.as_bytes()).await;
+        assert_eq!(status, 400, "{reply}");
+        // The source still serves.
+        let (status, _) = post(server.address, "/2/httpapi", "", events_body(1).as_bytes()).await;
+        assert_eq!(status, 200);
+        assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_client_over_its_request_rate_gets_429_and_others_do_not() {
+        let mut server = start_limited(16, false, 1000, Some(2)).await;
+        let address = server.address;
+        let body = events_body(1);
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(post(address, "/2/httpapi", "", body.as_bytes()).await.0);
+        }
+        assert_eq!(statuses, [200, 200, 429, 429]);
+        // Another client (as a proxy's X-Forwarded-For says) has its own allowance.
+        let other = "X-Forwarded-For: 203.0.113.9\r\n";
+        assert_eq!(
+            post(address, "/2/httpapi", other, body.as_bytes()).await.0,
+            200
+        );
+        for _ in 0..3 {
+            assert_eq!(server.batches.recv().await.unwrap().len(), 1);
+        }
+        server.shutdown.cancel();
     }
 
     #[tokio::test]

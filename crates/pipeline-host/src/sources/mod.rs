@@ -2,9 +2,11 @@
 //! the shutdown signal, its metrics, and whether to request acknowledgements.
 
 mod amplitude_http;
+mod client_limit;
 pub mod cors;
 mod demo;
 pub mod http_server;
+mod secret;
 mod stdin;
 
 use std::sync::Arc;

@@ -131,7 +131,7 @@ pub fn parse(
             (api_key, items, request.remove("options"), false)
         }
     };
-    if !config.api_keys.is_empty() && !config.api_keys.contains(&api_key) {
+    if !config.api_keys.is_empty() && !crate::sources::secret::one_of(&api_key, &config.api_keys) {
         return Err(Rejection::InvalidApiKey);
     }
     if items.len() > MAX_EVENTS {
@@ -372,6 +372,7 @@ mod tests {
             backpressure_timeout_ms: 1000,
             max_in_flight_requests: 4,
             cors: Default::default(),
+            client_requests_per_second: None,
         }
     }
 

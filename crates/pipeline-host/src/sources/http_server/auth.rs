@@ -7,6 +7,8 @@ use std::fmt;
 use hyper::header::{HeaderMap, AUTHORIZATION};
 use serde::Deserialize;
 
+use crate::sources::secret::constant_time_eq;
+
 /// `[sources.ID.auth]`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -52,18 +54,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
     scheme
         .eq_ignore_ascii_case(b"bearer")
         .then(|| rest.trim_ascii())
-}
-
-/// Equality whose time depends only on the lengths, not on where the bytes differ.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    if given.len() != expected.len() {
-        return false;
-    }
-    let difference = given
-        .iter()
-        .zip(expected)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    std::hint::black_box(difference) == 0
 }
 
 #[cfg(test)]
