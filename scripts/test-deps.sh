@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests use besides Rust, when it is missing: Debian's `chromium` (the dashboard
 # test loads the page in it), `prometheus` (the Grafana dashboard test queries it), and Python with
-# the official Amplitude SDK (the ingestion end-to-end test), and npm with Amplitude's browser SDK
+# the official Amplitude SDK (the ingestion end-to-end test) and the Standard Webhooks and Svix
+# verifiers (tests/sink_signing.rs), and npm with Amplitude's browser SDK
 # (tests/browser_sdk.rs loads it into Chromium). Needs root (or sudo) for apt-get;
 # does nothing when everything is there. The tests fail, never skip, without these.
 set -euo pipefail
@@ -26,6 +27,12 @@ if ! python3 -c 'import amplitude' 2>/dev/null; then
   echo "== python3 -m pip install amplitude-analytics"
   python3 -m pip install --quiet --disable-pip-version-check amplitude-analytics \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages amplitude-analytics
+fi
+
+if ! python3 -c 'import standardwebhooks, svix' 2>/dev/null; then
+  echo "== python3 -m pip install standardwebhooks svix"
+  python3 -m pip install --quiet --disable-pip-version-check standardwebhooks svix \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages standardwebhooks svix
 fi
 
 if [ ! -d tests/browser_sdk/node_modules/@amplitude/analytics-browser ]; then

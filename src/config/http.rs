@@ -11,8 +11,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use super::{DEFAULT_USER_AGENT, MAX_CUSTOM_HEADERS};
+use crate::dispatch::signing::SIGNING_HEADERS;
 
-/// Headers a user may not set: the presets, and those the HTTP client must own.
+/// Headers a user may not set: the presets, and those the HTTP client must own. The Standard
+/// Webhooks headers ([`SIGNING_HEADERS`]) are refused too, even while signing is off, so that
+/// turning it on never meets a static copy.
 const RESERVED_HEADERS: [&str; 6] = [
     "content-type",
     "user-agent",
@@ -70,6 +73,12 @@ pub(super) fn validate_headers(
         let key = format!("headers.{name}");
         let parsed = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ConfigError::new(&key, format!("`{name}` is not a valid header name")))?;
+        if SIGNING_HEADERS.contains(&parsed) {
+            return Err(ConfigError::new(
+                &key,
+                format!("`{parsed}` is a Standard Webhooks header, set by `[signing]`"),
+            ));
+        }
         if RESERVED_HEADERS.contains(&parsed.as_str()) {
             let why = match parsed.as_str() {
                 "user-agent" => "User-Agent is preset; change it with `user_agent`".to_owned(),

@@ -5,7 +5,7 @@
 //! [`values`] holds the value types it shares (durations, ranges); [`http`] the URL, header and
 //! CA file checks. Every refusal names its key (relative to the sink's table; the host prefixes
 //! `sinks.ID.`). Custom header values are secrets (API keys, bearer tokens): they are marked
-//! sensitive and never printed by `Debug`.
+//! sensitive and never printed by `Debug`; so are the signing secrets (`Debug` shows their count).
 
 mod http;
 mod raw;
@@ -20,6 +20,7 @@ use pipeline_core::ConfigError;
 use rustls::pki_types::CertificateDer;
 
 use crate::dispatch::network::NetworkPolicy;
+use crate::dispatch::signing::SigningSecret;
 use crate::dispatch::StackSettings;
 use crate::retry::circuit::CircuitSettings;
 use crate::retry::StoreSettings;
@@ -95,6 +96,8 @@ pub struct WebhookConfig {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Which addresses may be dialled (`[network]`).
     pub network: NetworkPolicy,
+    /// Standard Webhooks secrets (`[signing]`), the new one first; empty: requests are unsigned.
+    pub signing_secrets: Vec<SigningSecret>,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -122,6 +125,7 @@ impl fmt::Debug for WebhookConfig {
             .field("acknowledgements", &self.acknowledgements)
             .field("extra_roots", &self.extra_roots.len())
             .field("network", &self.network)
+            .field("signing_secrets", &self.signing_secrets.len())
             .finish()
     }
 }
@@ -354,5 +358,105 @@ mod tests {
         assert!(debug.contains("Amplitude/Webhook/1.0"), "{debug}");
         let header_debug = format!("{:?}", config.headers);
         assert!(!header_debug.contains("s3cr3t"), "{header_debug}");
+    }
+
+    /// A 24-byte secret in the `whsec_` format (the spec's test vector).
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    /// Another, 32 bytes.
+    const OLD_SECRET: &str = "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQ=";
+
+    #[test]
+    fn signing_takes_one_secret_or_several_and_is_off_without_the_table() {
+        assert!(parse(r#"url = "http://x/""#)
+            .unwrap()
+            .signing_secrets
+            .is_empty());
+        let one = parse(&format!(
+            "url = \"http://x/\"\n[signing]\nsecret = \"{SECRET}\""
+        ))
+        .unwrap();
+        assert_eq!(one.signing_secrets.len(), 1);
+        let rotation =
+            format!("url = \"http://x/\"\n[signing]\nsecrets = [\"{SECRET}\", \"{OLD_SECRET}\"]");
+        let two = parse(&rotation).unwrap();
+        assert_eq!(two.signing_secrets.len(), 2);
+        assert_eq!(two.signing_secrets[0], one.signing_secrets[0]);
+        let debug = format!("{two:?}");
+        assert!(debug.contains("signing_secrets: 2"), "{debug}");
+        assert!(!debug.contains("MfKQ9r8G"), "{debug}");
+    }
+
+    #[test]
+    fn signing_refusals_name_their_key_and_never_the_secret() {
+        let cases = [
+            ("[signing]".to_owned(), "signing"),
+            (
+                format!("[signing]\nsecret = \"{SECRET}\"\nsecrets = [\"{OLD_SECRET}\"]"),
+                "signing.secrets",
+            ),
+            ("[signing]\nsecrets = []".to_owned(), "signing.secrets"),
+            (
+                "[signing]\nsecret = \"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"".to_owned(),
+                "signing.secret",
+            ),
+            (
+                "[signing]\nsecret = \"whsec_MfKQ9r8G-KYqrTwjUPD8ILPZIo2LaLaSw\"".to_owned(),
+                "signing.secret",
+            ),
+            (
+                "[signing]\nsecret = \"whsec_c2hvcnQ=\"".to_owned(),
+                "signing.secret",
+            ),
+            (
+                format!("[signing]\nsecrets = [\"{SECRET}\", \"whsec_!\"]"),
+                "signing.secrets[1]",
+            ),
+            (
+                format!("[signing]\nsecrets = [\"{SECRET}\", \"{SECRET}\"]"),
+                "signing.secrets[1]",
+            ),
+            (
+                "[signing]\nsecret_file = \"x\"".to_owned(),
+                "signing.secret_file",
+            ),
+            (
+                format!("[signing]\nsecrets = \"{SECRET}\""),
+                "signing.secrets",
+            ),
+            (
+                format!("[signing]\nsecret = [\"{SECRET}\"]"),
+                "signing.secret",
+            ),
+            (format!("signing = \"{SECRET}\""), "signing"),
+            (
+                format!("signing.secrets = [[\"{SECRET}\"]]"),
+                "signing.secrets[0]",
+            ),
+        ];
+        for (table, key) in cases {
+            let error = refusal(&format!("url = \"http://x/\"\n{table}"));
+            assert_eq!(error.path, key, "{table}: {error}");
+            let message = error.to_string();
+            assert!(!message.contains("MfKQ9r8G"), "{message}");
+            assert!(!message.contains("c2hvcnQ"), "{message}");
+        }
+    }
+
+    #[test]
+    fn signing_headers_are_presets_outside_the_custom_header_limit() {
+        for name in ["webhook-id", "Webhook-Timestamp", "webhook-signature"] {
+            let error = refusal(&format!(
+                "url = \"http://x/\"\nheaders = {{ {name} = \"v\" }}"
+            ));
+            assert_eq!(error.path, format!("headers.{name}"));
+            assert!(error.message.contains("Standard Webhooks"), "{error}");
+        }
+        let five = parse(&format!(
+            "url = \"http://x/\"\nheaders = {{ A = \"1\", B = \"2\", C = \"3\", D = \"4\", E = \"5\" }}\n\
+             [signing]\nsecret = \"{SECRET}\""
+        ))
+        .unwrap();
+        assert_eq!(five.headers.len(), 7);
+        assert_eq!(five.signing_secrets.len(), 1);
     }
 }

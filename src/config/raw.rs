@@ -12,6 +12,7 @@ use super::http::{load_ca_file, resolve, validate_headers, validate_url};
 use super::values::{duration_in_range, in_range, ConfigDuration};
 use super::{StreamConfig, TemplateSource, WebhookConfig, DEFAULT_CONCURRENCY};
 use crate::dispatch::network::NetworkPolicy;
+use crate::dispatch::signing::SigningSecret;
 use crate::dispatch::{AttemptSettings, Concurrency, StackSettings};
 use crate::retry::circuit::CircuitSettings;
 use crate::retry::{Schedule, StoreSettings, WhenFull};
@@ -45,6 +46,8 @@ pub struct RawConfig {
     tls: RawTls,
     #[serde(default)]
     network: RawNetwork,
+    #[serde(default, deserialize_with = "signing_table")]
+    signing: Option<RawSigning>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +168,138 @@ struct RawTls {
     ca_file: Option<PathBuf>,
 }
 
+/// `[sinks.ID.signing]`: Standard Webhooks secrets, one (`secret`) or several during a key
+/// rotation (`secrets`, the new one first). Read as plain TOML values and typed by hand
+/// ([`RawSigning::validate`]), and the table itself through [`signing_table`]: serde's type
+/// errors quote the value, which here is a secret.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    secret: Option<toml::Value>,
+    secrets: Option<toml::Value>,
+}
+
+/// `[signing]` as a table, refusing anything else without quoting it.
+fn signing_table<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RawSigning>, D::Error> {
+    struct TableOnly;
+    impl<'de> serde::de::Visitor<'de> for TableOnly {
+        type Value = RawSigning;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a table of `secret` or `secrets`")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<RawSigning, E> {
+            Err(E::invalid_type(
+                serde::de::Unexpected::Other("a string"),
+                &self,
+            ))
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawSigning, A::Error> {
+            RawSigning::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_any(TableOnly).map(Some)
+}
+
+impl std::fmt::Debug for RawSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &Option<toml::Value>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RawSigning")
+            .field("secret", &redacted(&self.secret))
+            .field("secrets", &redacted(&self.secrets))
+            .finish()
+    }
+}
+
+/// A secret's text, or a refusal naming `key` that does not quote the value.
+fn secret_text<'a>(key: &str, value: &'a toml::Value) -> Result<&'a str, ConfigError> {
+    value.as_str().ok_or_else(|| {
+        ConfigError::new(
+            key,
+            format!(
+                "expected a string (\"whsec_...\"), found {}",
+                value.type_str()
+            ),
+        )
+    })
+}
+
+/// Most secrets at once: a rotation needs two, and each one costs an HMAC per request.
+const MAX_SIGNING_SECRETS: usize = 5;
+
+impl RawSigning {
+    /// The decoded secrets; refusals name the key (`signing.secret`, `signing.secrets[1]`) and
+    /// never quote a secret.
+    fn validate(&self) -> Result<Vec<SigningSecret>, ConfigError> {
+        let keyed = self.texts()?;
+        if keyed.is_empty() || keyed.len() > MAX_SIGNING_SECRETS {
+            return Err(ConfigError::new(
+                "signing.secrets",
+                format!(
+                    "{} secrets given; give 1 to {MAX_SIGNING_SECRETS}",
+                    keyed.len()
+                ),
+            ));
+        }
+        let mut secrets: Vec<SigningSecret> = Vec::with_capacity(keyed.len());
+        for (key, text) in keyed {
+            let secret =
+                SigningSecret::parse(text).map_err(|e| ConfigError::new(&key, e.to_string()))?;
+            if let Some(first) = secrets.iter().position(|known| *known == secret) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("the same secret as `signing.secrets[{first}]`"),
+                ));
+            }
+            secrets.push(secret);
+        }
+        Ok(secrets)
+    }
+
+    /// Each secret's text with its key, from `secret` or `secrets` (not both).
+    fn texts(&self) -> Result<Vec<(String, &str)>, ConfigError> {
+        Ok(match (&self.secret, &self.secrets) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "signing.secrets",
+                    "give either `secret` or `secrets`, not both",
+                ))
+            }
+            (Some(secret), None) => vec![(
+                "signing.secret".to_owned(),
+                secret_text("signing.secret", secret)?,
+            )],
+            (None, Some(toml::Value::Array(secrets))) => secrets
+                .iter()
+                .enumerate()
+                .map(|(i, secret)| {
+                    let key = format!("signing.secrets[{i}]");
+                    secret_text(&key, secret).map(|text| (key, text))
+                })
+                .collect::<Result<_, _>>()?,
+            (None, Some(other)) => {
+                return Err(ConfigError::new(
+                    "signing.secrets",
+                    format!(
+                        "expected a list of strings ([\"whsec_...\"]), found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "signing",
+                    "give `secret = \"whsec_...\"` or `secrets = [...]`",
+                ))
+            }
+        })
+    }
+}
+
 /// `[sinks.ID.network]`: which addresses may be dialled (see [`crate::dispatch::network`]).
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -244,6 +379,10 @@ impl RawConfig {
         };
         let circuit = self.circuit.validate()?;
         let network = self.network.validate()?;
+        let signing_secrets = match &self.signing {
+            Some(signing) => signing.validate()?,
+            None => Vec::new(),
+        };
         Ok(WebhookConfig {
             url: self.url,
             uri,
@@ -257,6 +396,7 @@ impl RawConfig {
             acknowledgements: self.acknowledgements.enabled,
             extra_roots,
             network,
+            signing_secrets,
         })
     }
 }

@@ -3,13 +3,14 @@
 //! A plain `http://` webhook is reached through [`super::pool`], a lean keep-alive pool for one
 //! origin; an `https://` one through hyper-util's client (rustls, HTTP/2 negotiated by ALPN).
 //! Neither follows redirects. The request head (URI + headers) is built once per sink; each try
-//! clones it and attaches the payload's `Bytes` body without copying it.
+//! clones it and attaches the payload's `Bytes` body without copying it. A signed sink
+//! ([`HttpService::signed`]) also sets the try's Standard Webhooks headers ([`super::signing`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -23,6 +24,7 @@ use rustls::pki_types::CertificateDer;
 use super::connect::GuardedConnector;
 use super::network::NetworkPolicy;
 use super::pool::Http1Pool;
+use super::signing::{with_placeholders, SignedHeaders, Signer};
 use super::{Payload, TryError, TryResponse};
 
 /// The pooled client every try of a sink goes through.
@@ -82,6 +84,8 @@ pub struct Target {
 pub struct HttpService {
     transport: Transport,
     target: Arc<Target>,
+    /// Signs each try when `[signing]` has secrets.
+    signer: Option<Arc<Signer>>,
 }
 
 /// How requests reach the webhook.
@@ -115,7 +119,35 @@ impl HttpService {
             ),
             None => Transport::Client(Arc::new(client)),
         };
-        HttpService { transport, target }
+        HttpService {
+            transport,
+            target,
+            signer: None,
+        }
+    }
+
+    /// Signs every try with `signer` (`None`: requests stay unsigned). The request heads get
+    /// room for the three headers here, so a try replaces values instead of growing the map.
+    pub fn signed(mut self, signer: Option<Signer>) -> Self {
+        let Some(signer) = signer else {
+            return self;
+        };
+        self.target = Arc::new(self.target.with_signing_room());
+        if let Transport::Plain(_, origin_form) = &mut self.transport {
+            *origin_form = Arc::new(origin_form.with_signing_room());
+        }
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+}
+
+impl Target {
+    /// This target with empty entries for the signing headers (see [`HttpService::signed`]).
+    fn with_signing_room(&self) -> Target {
+        Target {
+            uri: self.uri.clone(),
+            headers: with_placeholders(&self.headers),
+        }
     }
 }
 
@@ -136,11 +168,19 @@ fn plain_target(target: &Target) -> Option<(String, Target)> {
     Some((format!("{host}:{port}"), Target { uri, headers }))
 }
 
-fn request_for(target: &Target, body: &Bytes) -> Request<Full<Bytes>> {
+/// One try's request: the target's head, the try's signing headers when signed, the body.
+fn request_for(
+    target: &Target,
+    body: &Bytes,
+    signed: Option<&SignedHeaders>,
+) -> Request<Full<Bytes>> {
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = target.uri.clone();
     *request.headers_mut() = target.headers.clone();
+    if let Some(signed) = signed {
+        signed.write_to(request.headers_mut());
+    }
     request
 }
 
@@ -157,13 +197,19 @@ impl tower::Service<Payload> for HttpService {
         let transport = self.transport.clone();
         let target = Arc::clone(&self.target);
         let try_number = payload.try_number;
+        // Once per try: a request the pool sends again on a fresh connection keeps them.
+        let signed = self
+            .signer
+            .as_ref()
+            .map(|signer| signer.headers(payload.stream, &payload.body, SystemTime::now()));
         Box::pin(async move {
             let result = match transport {
                 Transport::Plain(pool, origin_form) => {
-                    exchange_plain(&pool, &origin_form, &payload.body).await
+                    exchange_plain(&pool, &origin_form, &payload.body, signed.as_ref()).await
                 }
                 Transport::Client(client) => {
-                    let sending = client.request(request_for(&target, &payload.body));
+                    let request = request_for(&target, &payload.body, signed.as_ref());
+                    let sending = client.request(request);
                     exchange(sending).await.map_err(|e| error_chain(&e))
                 }
             };
@@ -187,9 +233,10 @@ async fn exchange_plain(
     pool: &Http1Pool,
     target: &Target,
     body: &Bytes,
+    signed: Option<&SignedHeaders>,
 ) -> Result<(StatusCode, Option<Duration>), String> {
     let (response, taken) = pool
-        .send(|| request_for(target, body))
+        .send(|| request_for(target, body, signed))
         .await
         .map_err(|e| error_chain(&e))?;
     let (status, retry_after) = read_answer(response).await;
@@ -250,6 +297,34 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_request_carries_each_signing_header_once_and_the_rest_unchanged() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "application/json".parse().unwrap(),
+        );
+        let target = Target {
+            uri: "https://example.com/hook".parse().unwrap(),
+            headers,
+        }
+        .with_signing_room();
+        let secret =
+            crate::dispatch::SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap();
+        let signer = Signer::new(&[secret], "hook").unwrap();
+        let body = Bytes::from_static(b"{\"n\":1}");
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_614_265_330);
+        let signed = signer.headers(crate::stream::Stream::Events, &body, at);
+        let request = request_for(&target, &body, Some(&signed));
+        let sent = request.headers();
+        assert_eq!(sent.len(), 4);
+        assert_eq!(sent["content-type"], "application/json");
+        assert_eq!(sent["webhook-id"], signed.id);
+        assert_eq!(sent["webhook-timestamp"], "1614265330");
+        assert_eq!(sent["webhook-signature"], signed.signature);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -14,6 +14,7 @@ pub mod measure;
 pub mod network;
 pub mod pool;
 pub(crate) mod scheduling;
+pub mod signing;
 pub mod timeout;
 pub mod tries;
 
@@ -27,6 +28,7 @@ use crate::stream::Stream;
 use crate::telemetry::HotCounts;
 
 pub use self::http::{build_client, HttpClient, HttpService, Target};
+pub use self::signing::{Signer, SigningSecret};
 pub use self::tries::{AttemptPolicy, AttemptSettings};
 
 /// One body to POST, with the bookkeeping the layers need.

@@ -2,7 +2,8 @@
 //!
 //! Reads the pipeline config, takes the `[sinks.ID]` table of a `webhook` sink, and runs each
 //! NDJSON input line through the same classification, filters and templates as the running sink,
-//! printing stream, request line, headers (custom values redacted) and body per payload.
+//! printing stream, request line, headers (custom values redacted, a signed sink's Standard
+//! Webhooks headers as placeholders: they are made per try) and body per payload.
 
 use std::io::{BufRead, Write};
 
@@ -151,6 +152,8 @@ pub fn run(
                         };
                         writeln!(out, "{name}: {value}").map_err(write_error)?;
                     }
+                    write_signing_headers(out, sink.config.signing_secrets.len())
+                        .map_err(write_error)?;
                     writeln!(out).map_err(write_error)?;
                     out.write_all(&body).map_err(write_error)?;
                     writeln!(out, "\n").map_err(write_error)?;
@@ -167,6 +170,25 @@ pub fn run(
         }
     }
     Ok(summary)
+}
+
+/// The Standard Webhooks headers of a signed sink, as placeholders: the timestamp and the
+/// signatures belong to each try, and the id is the sink's (see `dispatch::signing`).
+fn write_signing_headers(out: &mut impl Write, secrets: usize) -> std::io::Result<()> {
+    if secrets == 0 {
+        return Ok(());
+    }
+    let signatures = if secrets == 1 {
+        "one signature".to_owned()
+    } else {
+        format!("{secrets} signatures, space-separated")
+    };
+    writeln!(
+        out,
+        "webhook-id: <msg_ + hash of sink id, stream and body: the same on every try>"
+    )?;
+    writeln!(out, "webhook-timestamp: <unix seconds, per try>")?;
+    writeln!(out, "webhook-signature: <computed per try: {signatures}>")
 }
 
 #[cfg(test)]
@@ -216,6 +238,44 @@ event_types = ["Purchase"]
         assert!(!text.contains("s3cret"));
         assert!(text.contains("# line 3: group identify \"$groupidentify\" -> nothing"));
         assert!(text.contains("# line 4: not a JSON object"));
+    }
+
+    #[test]
+    fn a_signed_sink_shows_the_signing_headers_without_the_secrets() {
+        let signed = format!(
+            "{CONFIG}[sinks.hook.signing]\nsecrets = [\"{}\", \"{}\"]\n",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZA=="
+        );
+        let sink = sink_config(&signed, "hook").unwrap();
+        let mut out = Vec::new();
+        run(
+            &sink,
+            "{\"event_type\":\"Purchase\"}\n".as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "webhook-id: <msg_ + hash of sink id, stream and body: the same on every try>\n\
+             webhook-timestamp: <unix seconds, per try>\n\
+             webhook-signature: <computed per try: 2 signatures, space-separated>\n\n{"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("MfKQ9r8G") && !text.contains("b2xkLXNl"),
+            "{text}"
+        );
+        let unsigned = sink_config(CONFIG, "hook").unwrap();
+        let mut out = Vec::new();
+        run(
+            &unsigned,
+            "{\"event_type\":\"Purchase\"}\n".as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("webhook-"));
     }
 
     #[test]

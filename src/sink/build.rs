@@ -19,7 +19,7 @@ use crate::dispatch::connect::resolve_allowed;
 use crate::dispatch::http::build_client_trusting;
 use crate::dispatch::lanes::{LaneStack, CHUNKS_QUEUED_PER_LANE};
 use crate::dispatch::network::NetworkPolicy;
-use crate::dispatch::{build_stack, Concurrency, HttpService, StackSettings, Target};
+use crate::dispatch::{build_stack, Concurrency, HttpService, Signer, StackSettings, Target};
 use crate::prepare::payload::Payloads;
 use crate::prepare::Preparer;
 use crate::retry::circuit::Circuits;
@@ -102,11 +102,18 @@ impl WebhookSinkConfig {
             circuits: Arc::new(circuits),
             ledger: Ledger::new(Arc::clone(&metrics)),
         };
-        Ok(self.assemble(metrics, shared))
+        let signer = Signer::new(&self.config.signing_secrets, component_id);
+        Ok(self.assemble(metrics, shared, signer))
     }
 
-    /// The running sink around `shared`: one dispatch lane per core, each with its stack.
-    fn assemble(&self, metrics: Arc<SinkMetrics>, shared: Shared) -> WebhookSink {
+    /// The running sink around `shared`: one dispatch lane per core, each with its stack, and
+    /// its copy of `signer` when requests are signed.
+    fn assemble(
+        &self,
+        metrics: Arc<SinkMetrics>,
+        shared: Shared,
+        signer: Option<Signer>,
+    ) -> WebhookSink {
         let config = &self.config;
         let concurrency = match config.stack.concurrency {
             Concurrency::Fixed(n) | Concurrency::Adaptive(n) => n,
@@ -131,7 +138,8 @@ impl WebhookSinkConfig {
                 let policy = Arc::new(config.network.clone());
                 let client = build_client_trusting(share, &config.extra_roots, Arc::clone(&policy));
                 let counts = HotCounts::tallied(Arc::clone(&metrics));
-                let http = HttpService::under_policy(client, target, share, policy);
+                let http =
+                    HttpService::under_policy(client, target, share, policy).signed(signer.clone());
                 LaneStack {
                     stack: build_stack(http, &settings, counts.clone()),
                     counts: counts.clone(),
