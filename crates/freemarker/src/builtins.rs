@@ -301,6 +301,25 @@ impl<'a> Env<'a> {
         args: Option<&'a [Expr]>,
         span: Span,
     ) -> R<Option<Value<'a>>> {
+        let target_block = t.as_ref().and_then(block_of);
+        let result = self.builtin_value(t, target, id, name, args, span)?;
+        // A built-in that hands its target back (`?trim` of a trimmed string) built nothing.
+        if let Some(built) = result.as_ref().filter(|v| block_of(v) != target_block) {
+            self.charge(built_bytes(built))?;
+        }
+        Ok(result)
+    }
+
+    /// [`Env::apply_builtin`] before its result is counted against the memory limit.
+    fn builtin_value(
+        &mut self,
+        t: Option<Value<'a>>,
+        target: &'a Expr,
+        id: BuiltinId,
+        name: &'a str,
+        args: Option<&'a [Expr]>,
+        span: Span,
+    ) -> R<Option<Value<'a>>> {
         use BuiltinId as B;
         // classic_compatible does not turn a missing built-in target into ""
         let t = match t {
@@ -407,6 +426,7 @@ impl<'a> Env<'a> {
                 } else {
                     String::new()
                 };
+                self.fits(replaced_bound(&h, &from, &to, &flags))?;
                 Value::string(self.replace(&h, &from, &to, &flags, span)?)
             }
             B::Split => {
@@ -574,6 +594,7 @@ impl<'a> Env<'a> {
                 if len >= width {
                     h.into_value()
                 } else {
+                    self.fits((width - len).saturating_mul(pad.len()) + h.len())?;
                     let padc: Vec<char> = pad.chars().collect();
                     let n = width - len;
                     let mut out = String::new();
@@ -994,12 +1015,14 @@ impl<'a> Env<'a> {
                 } else {
                     None
                 };
+                self.steps_for(n)?;
                 let mut out = String::new();
                 let mut any = false;
                 for i in 0..n {
                     let Some(Some(v)) = t.seq_get(i) else {
                         continue;
                     };
+                    self.fits(out.len())?;
                     if any {
                         out.push_str(&sep);
                     }
@@ -1023,6 +1046,7 @@ impl<'a> Env<'a> {
                 need_args!(1, 2);
                 let n = self.seq_target(&t, tspan, name)?;
                 let needle = self.eval_required(&a[0])?;
+                self.steps_for(n)?;
                 let mut found: Option<usize> = None;
                 let order: Box<dyn Iterator<Item = usize>> = if id == B::SeqLastIndexOf {
                     Box::new((0..n).rev())
@@ -1044,13 +1068,13 @@ impl<'a> Env<'a> {
                 }
             }
             B::Reverse => {
-                let n = self.seq_target(&t, tspan, name)?;
+                let n = self.walked_target(&t, tspan, name)?;
                 let mut v: Vec<Value<'a>> = (0..n).filter_map(|i| t.seq_get(i).flatten()).collect();
                 v.reverse();
                 Value::Seq(Rc::new(v))
             }
             B::Sort | B::SortBy => {
-                let n = self.seq_target(&t, tspan, name)?;
+                let n = self.walked_target(&t, tspan, name)?;
                 let keys: Vec<Rc<str>> = if id == B::SortBy {
                     need_args!(1, 1);
                     match self.eval_required(&a[0])? {
@@ -1110,7 +1134,7 @@ impl<'a> Env<'a> {
             }
             B::Chunk => {
                 need_args!(1, 2);
-                let n = self.seq_target(&t, tspan, name)?;
+                let n = self.walked_target(&t, tspan, name)?;
                 let size = self.arg_num(a, 0)?.int_value() as i64;
                 if size < 1 {
                     return Err(
@@ -1137,6 +1161,7 @@ impl<'a> Env<'a> {
             }
             B::Min | B::Max => {
                 let n = self.seq_target(&t, tspan, name)?;
+                self.steps_for(n)?;
                 let mut best: Option<Value<'a>> = None;
                 for i in 0..n {
                     let Some(Some(v)) = t.seq_get(i) else {
@@ -1323,6 +1348,15 @@ impl<'a> Env<'a> {
             Value::Num(n) => Ok(n.clone()),
             other => Err(self.type_err(other, span, name, "number")),
         }
+    }
+
+    /// [`Env::seq_target`] for a built-in that copies the sequence: one step per item, and
+    /// room for the copy checked before it is made (a range has no items in memory yet).
+    fn walked_target(&mut self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<usize> {
+        let n = self.seq_target(t, span, name)?;
+        self.steps_for(n)?;
+        self.fits(n.saturating_mul(crate::render::VALUE_BYTES))?;
+        Ok(n)
     }
 
     fn seq_target(&self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<usize> {
@@ -1728,4 +1762,36 @@ fn java_regex_split<'h>(re: &regex::Regex, h: &'h str) -> Vec<&'h str> {
         parts.pop();
     }
     parts
+}
+
+/// The address of the block a built value lives in (None for borrowed and inline values).
+fn block_of(v: &Value<'_>) -> Option<usize> {
+    match v {
+        Value::String(s) => Some(s.as_ptr() as usize),
+        Value::Seq(v) => Some(Rc::as_ptr(v) as usize),
+        Value::Hash(h) => Some(Rc::as_ptr(h) as usize),
+        _ => None,
+    }
+}
+
+/// The bytes a built value counts for against the memory limit.
+fn built_bytes(v: &Value<'_>) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Seq(v) => v.len().saturating_mul(crate::render::VALUE_BYTES),
+        Value::Hash(h) => h.len().saturating_mul(crate::render::ENTRY_BYTES),
+        _ => 0,
+    }
+}
+
+/// The most bytes `h?replace(from, to, flags)` can produce: each character (or each occurrence
+/// of a literal `from`) replaced by `to`. Cheap and generous: it only has to stop the
+/// multiplications (`"x"?left_pad(1000)?replace("", big)`) before they allocate.
+fn replaced_bound(h: &str, from: &str, to: &str, flags: &str) -> usize {
+    let sites = if flags.contains('r') || flags.contains('i') || from.is_empty() {
+        h.len() + 1
+    } else {
+        h.matches(from).count()
+    };
+    h.len().saturating_add(sites.saturating_mul(to.len()))
 }

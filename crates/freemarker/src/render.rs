@@ -135,6 +135,8 @@ pub(crate) struct Env<'a> {
     /// Copies of the limits (read on every step).
     max_steps: u64,
     max_output: usize,
+    /// Bytes of values built so far (see [`Env::charge`]).
+    allocated: usize,
 }
 
 /// Marks an error as FreeMarker's "InvalidReferenceException" (a missing value), which `!`/`??` on a
@@ -177,6 +179,7 @@ impl<'a> Env<'a> {
             },
             max_steps: tpl.settings.max_steps,
             max_output: tpl.settings.max_output_bytes,
+            allocated: 0,
         }
     }
 
@@ -198,6 +201,40 @@ impl<'a> Env<'a> {
                 format!(
                     "Rendering exceeded the limit of {} steps",
                     self.settings.max_steps
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` steps at once: a built-in that walks a sequence (`?join`, `?seq_contains`,
+    /// `?sort`, ...) does one step's work per item, as `<#list>` does.
+    #[inline]
+    pub fn steps_for(&mut self, n: usize) -> R<()> {
+        self.steps = self.steps.saturating_add(n as u64 - n.min(1) as u64);
+        self.step()
+    }
+
+    /// Counts `bytes` of a value built by this render against `max_alloc_bytes`. The count is
+    /// cumulative (values are reference counted, so what is still alive is not known): a template
+    /// that builds its payload once stays far below it, one that grows a value without bound fails
+    /// fast.
+    #[inline]
+    pub fn charge(&mut self, bytes: usize) -> R<()> {
+        self.fits(bytes)?;
+        self.allocated += bytes;
+        Ok(())
+    }
+
+    /// Fails, before anything is allocated, when building `bytes` more would pass the limit.
+    #[inline]
+    pub fn fits(&self, bytes: usize) -> R<()> {
+        if self.allocated.saturating_add(bytes) > self.settings.max_alloc_bytes {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "Rendering exceeded the memory limit of {} bytes (strings, sequences and hashes built)",
+                    self.settings.max_alloc_bytes
                 ),
             ));
         }
@@ -544,6 +581,11 @@ impl<'a> Env<'a> {
             });
             let mut result = Ok(());
             for (i, (k, v)) in keys.into_iter().zip(values).enumerate() {
+                // One step per iteration: an empty body would otherwise loop unmetered.
+                if let Err(e) = self.step() {
+                    result = Err(e);
+                    break;
+                }
                 if let Some(l) = self.frames[frame].loops.last_mut() {
                     l.item = Some(k);
                     l.value = v;
@@ -583,6 +625,11 @@ impl<'a> Env<'a> {
                 break;
             }
             let Some(item) = seq.seq_get(i) else { break };
+            // One step per iteration: an empty body would otherwise loop unmetered.
+            if let Err(e) = self.step() {
+                result = Err(e);
+                break;
+            }
             if let Some(l) = self.frames[frame].loops.last_mut() {
                 l.item = item;
                 l.index = i;
@@ -1960,22 +2007,17 @@ impl<'a> Env<'a> {
         }
         if op == BinOp::Add {
             if l.is_hash() && r.is_hash() && !l.is_string() {
-                let mut out: Vec<(Rc<str>, Value<'a>)> = Vec::new();
-                for side in [&l, &r] {
-                    for (k, v) in side.hash_keys().into_iter().zip(side.hash_values()) {
-                        let k: Rc<str> = k.as_str().unwrap_or("").into();
-                        let Some(v) = v else { continue };
-                        if let Some(slot) = out.iter_mut().find(|(x, _)| *x == k) {
-                            slot.1 = v;
-                        } else {
-                            out.push((k, v));
-                        }
-                    }
-                }
-                return Ok(Value::Hash(Rc::new(out)));
+                let total = l.hash_len().saturating_add(r.hash_len());
+                self.charge(total.saturating_mul(ENTRY_BYTES))?;
+                return Ok(Value::Hash(Rc::new(concat_hashes(&l, &r, total))));
             }
             if l.is_seq() && r.is_seq() {
-                let mut out = Vec::new();
+                let total = l
+                    .seq_len()
+                    .unwrap_or(0)
+                    .saturating_add(r.seq_len().unwrap_or(0));
+                self.charge(total.saturating_mul(VALUE_BYTES))?;
+                let mut out = Vec::with_capacity(total);
                 for side in [&l, &r] {
                     let n = side.seq_len().unwrap_or(0);
                     for i in 0..n {
@@ -1992,6 +2034,7 @@ impl<'a> Env<'a> {
             if l.is_string() || r.is_string() || (scalar(&l) && scalar(&r)) {
                 let a = self.to_string_value(&l, lspan, "+")?;
                 let b = self.to_string_value(&r, rspan, "+")?;
+                self.charge(a.len() + b.len())?;
                 let mut s = String::with_capacity(a.len() + b.len());
                 s.push_str(&a);
                 s.push_str(&b);
@@ -2132,6 +2175,32 @@ fn compress_into(s: &str, out: &mut String) {
         }
         let _ = iter.peek();
     }
+}
+
+/// Bytes counted for one item of a sequence built by a render.
+pub(crate) const VALUE_BYTES: usize = std::mem::size_of::<Value<'static>>();
+/// Bytes counted for one entry of a hash built by a render.
+pub(crate) const ENTRY_BYTES: usize = std::mem::size_of::<(Rc<str>, Value<'static>)>();
+
+/// `l + r` for hashes: `l`'s keys in order, then `r`'s new ones; a key of both takes `r`'s
+/// value. An index keeps a long chain of `<#assign h = h + {...}>` linear per step.
+fn concat_hashes<'a>(l: &Value<'a>, r: &Value<'a>, total: usize) -> Vec<(Rc<str>, Value<'a>)> {
+    let mut out: Vec<(Rc<str>, Value<'a>)> = Vec::with_capacity(total);
+    let mut index: std::collections::HashMap<Rc<str>, usize> = std::collections::HashMap::new();
+    for side in [l, r] {
+        for (k, v) in side.hash_keys().into_iter().zip(side.hash_values()) {
+            let k: Rc<str> = k.as_str().unwrap_or("").into();
+            let Some(v) = v else { continue };
+            match index.get(&k) {
+                Some(&at) => out[at].1 = v,
+                None => {
+                    index.insert(k.clone(), out.len());
+                    out.push((k, v));
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub struct Settings {
     pub max_steps: u64,
     /// Most bytes one render may output.
     pub max_output_bytes: usize,
+    /// Most bytes of strings, sequences and hashes one render may build, counted cumulatively
+    /// (what the output limit does not see: `<#assign s = s + s>` in a loop, `?left_pad(2000000000)`,
+    /// a long range sorted).
+    pub max_alloc_bytes: usize,
     /// Deepest nesting of macro/function calls (and nested directive content) one render may reach.
     pub max_depth: usize,
 }
@@ -47,6 +51,7 @@ impl Default for Settings {
             interpolation_syntax: InterpolationSyntax::Legacy,
             max_steps: 10_000_000,
             max_output_bytes: 16 * 1024 * 1024,
+            max_alloc_bytes: 64 * 1024 * 1024,
             max_depth: 200,
         }
     }

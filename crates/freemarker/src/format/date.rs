@@ -247,9 +247,10 @@ fn push_offset(out: &mut String, seconds: i32, colon: bool, minutes: bool) {
 impl SimplePattern {
     fn format(&self, epoch_ms: i64, tz: &TimeZone) -> String {
         let off = tz.offset_at(epoch_ms);
-        let local = epoch_ms + off.seconds as i64 * 1000;
-        let days = local.div_euclid(DAY_MS);
-        let ms_of_day = local.rem_euclid(DAY_MS);
+        // Wide, so an instant near either end of the `i64` range cannot overflow with its offset
+        let local = i128::from(epoch_ms) + i128::from(off.seconds) * 1000;
+        let days = local.div_euclid(i128::from(DAY_MS)) as i64;
+        let ms_of_day = local.rem_euclid(i128::from(DAY_MS)) as i64;
         let jd = java_date(days);
         let hour = ms_of_day / 3_600_000;
         let names = self.names;
@@ -416,6 +417,9 @@ impl SimplePattern {
             if p == start {
                 return None;
             }
+            // Java's calendar fields are ints (a longer number saturates, as Java's `intValue`
+            // of the parsed double does), which also keeps the date arithmetic within `i64`
+            let v = v.min(i64::from(i32::MAX));
             Some((if neg { -v } else { v }, p, p - start))
         };
         match c {
@@ -638,7 +642,7 @@ impl Parsed {
             Some(o) => o,
             None => tz.offset_for_local(local),
         };
-        Some(local - offset as i64 * 1000)
+        local.checked_sub(offset as i64 * 1000)
     }
 }
 

@@ -122,9 +122,10 @@ pub fn format_iso(epoch_ms: i64, kind: DateKind, tz: &TimeZone, opts: &IsoOption
     let utc = TimeZone::utc();
     let tz = if opts.utc { &utc } else { tz };
     let offset = tz.offset_at(epoch_ms).seconds;
-    let local = epoch_ms + offset as i64 * 1000;
-    let days = local.div_euclid(DAY_MS);
-    let ms_of_day = local.rem_euclid(DAY_MS);
+    // Wide, so an instant near either end of the `i64` range cannot overflow with its offset
+    let local = i128::from(epoch_ms) + i128::from(offset) * 1000;
+    let days = local.div_euclid(i128::from(DAY_MS)) as i64;
+    let ms_of_day = local.rem_euclid(i128::from(DAY_MS)) as i64;
     let date_part = kind != DateKind::Time;
     let time_part = kind != DateKind::Date;
     // oracle: "iso fz" still prints ISO dates without an offset
@@ -274,7 +275,8 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
     let n = |o: Option<&str>| -> Result<i64, FormatError> {
         match o {
             None => Ok(0),
-            Some(t) => t.parse::<i64>().map_err(|_| fail()),
+            // ints, as FreeMarker's `Integer.parseInt`: a longer year is malformed
+            Some(t) => t.parse::<i32>().map(i64::from).map_err(|_| fail()),
         }
     };
     let (date, time): (&[Option<&str>], &[Option<&str>]) = match kind {
@@ -323,7 +325,10 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
         }
         ms_of_day = ((h * 60 + mi) * 60 + sec) * 1000 + ms;
     }
-    let local = days * DAY_MS + ms_of_day;
+    let local = days
+        .checked_mul(DAY_MS)
+        .and_then(|ms| ms.checked_add(ms_of_day))
+        .ok_or_else(fail)?;
     let offset = match zone_text {
         Some("Z") => 0,
         Some(z) => {
@@ -341,7 +346,7 @@ pub fn parse_iso(s: &str, kind: DateKind, xs: bool, tz: &TimeZone) -> Result<i64
         }
         None => tz.offset_for_local(local) as i64,
     };
-    Ok(local - offset * 1000)
+    local.checked_sub(offset * 1000).ok_or_else(fail)
 }
 
 #[cfg(test)]
