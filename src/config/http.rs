@@ -1,5 +1,5 @@
-//! The request's fixed parts as configured: the URL, the headers (presets, custom values as
-//! secrets), and the CA file trusted besides Mozilla's roots.
+//! The request's fixed parts as configured: the URL and the headers (presets, custom values as
+//! secrets); and [`resolve`], where a relative file path of the config points.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, Uri};
 use pipeline_core::ConfigError;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
 use super::{DEFAULT_USER_AGENT, MAX_CUSTOM_HEADERS};
 use crate::dispatch::signing::SIGNING_HEADERS;
@@ -100,33 +98,6 @@ pub(super) fn resolve(config_dir: Option<&Path>, path: &Path) -> PathBuf {
         Some(dir) if path.is_relative() => dir.join(path),
         _ => path.to_path_buf(),
     }
-}
-
-/// Reads `tls.ca_file`: one or more PEM `CERTIFICATE` blocks, each usable as a trust anchor.
-pub(super) fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let refuse = |why: String| ConfigError::new("tls.ca_file", why);
-    let pem = std::fs::read(path)
-        .map_err(|e| refuse(format!("cannot read `{}`: {e}", path.display())))?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| refuse(format!("`{}` is not valid PEM: {e}", path.display())))?;
-    if certificates.is_empty() {
-        return Err(refuse(format!(
-            "`{}` holds no PEM CERTIFICATE block",
-            path.display()
-        )));
-    }
-    let mut store = rustls::RootCertStore::empty();
-    for (index, certificate) in certificates.iter().enumerate() {
-        store.add(certificate.clone()).map_err(|e| {
-            refuse(format!(
-                "certificate {} in `{}` cannot be a trusted root: {e}",
-                index + 1,
-                path.display()
-            ))
-        })?;
-    }
-    Ok(certificates)
 }
 
 /// A header value without CR, LF or other control characters (the reason names no value: it may be secret).

@@ -2,13 +2,15 @@
 //! the settings each stage takes.
 //!
 //! [`raw`] is the table as written (serde, unknown keys refused) and its validation, key by key;
-//! [`values`] holds the value types it shares (durations, ranges); [`http`] the URL, header and
-//! CA file checks. Every refusal names its key (relative to the sink's table; the host prefixes
-//! `sinks.ID.`). Custom header values are secrets (API keys, bearer tokens): they are marked
-//! sensitive and never printed by `Debug`; so are the signing secrets (`Debug` shows their count).
+//! [`values`] holds the value types it shares (durations, ranges); [`http`] the URL and header
+//! checks; [`tls`] the `[tls]` table (roots, CA file, client certificate, versions). Every
+//! refusal names its key (relative to the sink's table; the host prefixes `sinks.ID.`). Custom
+//! header values are secrets (API keys, bearer tokens): they are marked sensitive and never
+//! printed by `Debug`; so are the signing secrets (`Debug` shows their count) and the client key.
 
 mod http;
 mod raw;
+mod tls;
 mod values;
 
 use std::fmt;
@@ -17,8 +19,8 @@ use std::path::Path;
 use ::http::{HeaderMap, Uri};
 use pipeline_core::condition::Condition;
 use pipeline_core::ConfigError;
-use rustls::pki_types::CertificateDer;
 
+use crate::dispatch::http::ClientTls;
 use crate::dispatch::network::NetworkPolicy;
 use crate::dispatch::signing::SigningSecret;
 use crate::dispatch::StackSettings;
@@ -92,8 +94,8 @@ pub struct WebhookConfig {
     pub circuit: CircuitSettings,
     /// Whether sources wait for this sink's acknowledgements.
     pub acknowledgements: bool,
-    /// Certificates trusted besides Mozilla's roots (`tls.ca_file`), e.g. a private CA.
-    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The client's TLS (`[tls]`): its roots with `tls.ca_file`'s, versions, client certificate.
+    pub tls: ClientTls,
     /// Which addresses may be dialled (`[network]`).
     pub network: NetworkPolicy,
     /// Standard Webhooks secrets (`[signing]`), the new one first; empty: requests are unsigned.
@@ -123,7 +125,7 @@ impl fmt::Debug for WebhookConfig {
             .field("store", &self.store)
             .field("circuit", &self.circuit)
             .field("acknowledgements", &self.acknowledgements)
-            .field("extra_roots", &self.extra_roots.len())
+            .field("tls", &self.tls)
             .field("network", &self.network)
             .field("signing_secrets", &self.signing_secrets.len())
             .finish()
@@ -132,7 +134,8 @@ impl fmt::Debug for WebhookConfig {
 
 impl WebhookConfig {
     /// Parses and validates a sink table (without `type` and `inputs`); relative file paths
-    /// (`template_file`, `tls.ca_file`) are taken from the working directory.
+    /// (`template_file`, `tls.ca_file`, `tls.cert_file`, `tls.key_file`) are taken from the
+    /// working directory.
     pub fn from_table(table: toml::Table) -> Result<WebhookConfig, ConfigError> {
         Self::from_table_in(table, None)
     }

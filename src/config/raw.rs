@@ -8,7 +8,8 @@ use pipeline_core::condition::Condition;
 use pipeline_core::ConfigError;
 use serde::Deserialize;
 
-use super::http::{load_ca_file, resolve, validate_headers, validate_url};
+use super::http::{resolve, validate_headers, validate_url};
+use super::tls::RawTls;
 use super::values::{duration_in_range, in_range, ConfigDuration};
 use super::{StreamConfig, TemplateSource, WebhookConfig, DEFAULT_CONCURRENCY};
 use crate::dispatch::network::NetworkPolicy;
@@ -160,12 +161,6 @@ struct RawCircuit {
 struct RawAcks {
     #[serde(default)]
     enabled: bool,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    ca_file: Option<PathBuf>,
 }
 
 /// `[sinks.ID.signing]`: Standard Webhooks secrets, one (`secret`) or several during a key
@@ -347,10 +342,7 @@ impl RawConfig {
         let headers = validate_headers(&self.headers, self.user_agent.as_deref())?;
         let events = self.events.validate(Stream::Events, config_dir)?;
         let users = RawStream::from(self.users).validate(Stream::Users, config_dir)?;
-        let extra_roots = match &self.tls.ca_file {
-            Some(path) => load_ca_file(&resolve(config_dir, path))?,
-            None => Vec::new(),
-        };
+        let tls = self.tls.validate(&uri, config_dir)?;
         let template_settings = self
             .template_settings
             .into_iter()
@@ -394,7 +386,7 @@ impl RawConfig {
             store,
             circuit,
             acknowledgements: self.acknowledgements.enabled,
-            extra_roots,
+            tls,
             network,
             signing_secrets,
         })
@@ -539,6 +531,12 @@ impl RawRetry {
                 }
             }
             in_range("retry.schedule", gaps.len(), 0, 30)?;
+            // As long as `window` may be: a longer gap overflows the clock once jittered.
+            let max_gap = Duration::from_secs(7 * 24 * 3600);
+            for (i, gap) in gaps.iter().enumerate() {
+                let key = format!("retry.schedule[{i}]");
+                duration_in_range(&key, Some(*gap), gap.0, Duration::ZERO, max_gap)?;
+            }
             return Ok(Schedule::explicit(gaps.iter().map(|d| d.0).collect()));
         }
         let attempts = in_range("retry.attempts", self.attempts.unwrap_or(9), 0, 30)?;

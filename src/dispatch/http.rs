@@ -1,7 +1,8 @@
 //! The innermost service: one HTTP POST of one payload.
 //!
 //! A plain `http://` webhook is reached through [`super::pool`], a lean keep-alive pool for one
-//! origin; an `https://` one through hyper-util's client (rustls, HTTP/2 negotiated by ALPN).
+//! origin; an `https://` one through hyper-util's client (rustls, HTTP/2 negotiated by ALPN, the
+//! roots, versions and client certificate of [`ClientTls`]).
 //! Neither follows redirects. The request head (URI + headers) is built once per sink; each try
 //! clones it and attaches the payload's `Bytes` body without copying it. A signed sink
 //! ([`HttpService::signed`]) also sets the try's Standard Webhooks headers ([`super::signing`]).
@@ -19,7 +20,7 @@ use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::connect::GuardedConnector;
 use super::network::NetworkPolicy;
@@ -33,22 +34,23 @@ pub type HttpClient = Client<HttpsConnector<GuardedConnector>, Full<Bytes>>;
 /// Most response-body bytes read (and discarded) so the connection can be reused.
 const MAX_DRAINED_BODY: usize = 64 * 1024;
 
-/// Builds the client: rustls with the webpki roots, HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool
-/// holding up to `max_idle` idle connections.
+/// Builds the client with the default TLS ([`ClientTls::default`]: Mozilla's roots, TLS 1.2 and
+/// up, no client certificate), HTTP/1.1 and HTTP/2 (ALPN), a keep-alive pool holding up to
+/// `max_idle` idle connections.
 pub fn build_client(max_idle: usize) -> HttpClient {
-    build_client_trusting(max_idle, &[], Arc::default())
+    build_client_with(max_idle, &ClientTls::default(), Arc::default())
 }
 
-/// [`build_client`], also trusting `extra_roots` (the certificates of `tls.ca_file`) besides
-/// Mozilla's roots, for webhooks behind a private CA, and dialling only what `policy` allows.
-pub fn build_client_trusting(
+/// [`build_client`] with the TLS of `[tls]` (`tls`), dialling only what `policy` allows.
+pub fn build_client_with(
     max_idle: usize,
-    extra_roots: &[CertificateDer<'static>],
+    tls: &ClientTls,
     policy: Arc<NetworkPolicy>,
 ) -> HttpClient {
     let http = GuardedConnector::new(policy);
+    // A copy per client: the builder sets the ALPN protocols on the config it is given.
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config(extra_roots))
+        .with_tls_config(rustls::ClientConfig::clone(&tls.config))
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
@@ -58,17 +60,130 @@ pub fn build_client_trusting(
         .build(https)
 }
 
-/// rustls (its default provider and protocol versions, as hyper-rustls would choose) trusting
-/// Mozilla's roots plus `extra_roots`.
-fn tls_config(extra_roots: &[CertificateDer<'static>]) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    // Each certificate was checked to be a usable trust anchor when the config was validated.
-    roots.add_parsable_certificates(extra_roots.iter().cloned());
-    rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
+/// The lowest TLS version the client accepts (`tls.min_version`). rustls speaks only 1.2 and 1.3,
+/// so there is nothing older to refuse; `Tls13` also refuses 1.2, for receivers that must.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MinTlsVersion {
+    /// TLS 1.2 and 1.3 (1.3 preferred).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// The versions offered from 1.2 up, the preferred first.
+static TLS12_AND_UP: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+/// TLS 1.3 alone.
+static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+
+impl MinTlsVersion {
+    /// The versions offered, written into the config rather than left to rustls's defaults so
+    /// that a change of those cannot widen them.
+    fn versions(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        match self {
+            MinTlsVersion::Tls12 => &TLS12_AND_UP,
+            MinTlsVersion::Tls13 => &TLS13_ONLY,
+        }
+    }
+}
+
+/// A client certificate chain and the key that goes with it (`tls.cert_file`, `tls.key_file`).
+pub struct ClientIdentity {
+    /// The chain, the client's own certificate first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// A client certificate rustls cannot present; the config names the file it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("the client certificate cannot be presented with this key: {0}")]
+pub struct ClientIdentityError(pub rustls::Error);
+
+/// The client side of TLS, as `[tls]` configured it: built once when the config is validated, so
+/// that a key that does not fit its certificate is refused at start, and copied into each lane's
+/// client. `Debug` shows what it holds, never the key.
+#[derive(Clone)]
+pub struct ClientTls {
+    config: Arc<rustls::ClientConfig>,
+    roots: usize,
+    min_version: MinTlsVersion,
+    presents_certificate: bool,
+}
+
+impl ClientTls {
+    /// Trusts `roots` (a store of Mozilla's roots, the system's or both, plus `tls.ca_file`),
+    /// speaks TLS from `min_version` up, and presents `identity` when the server asks for a
+    /// client certificate (mTLS). Fails when rustls cannot use the identity: a key that does not
+    /// match the certificate, or of a kind it cannot sign with.
+    pub fn new(
+        roots: rustls::RootCertStore,
+        min_version: MinTlsVersion,
+        identity: Option<ClientIdentity>,
+    ) -> Result<ClientTls, ClientIdentityError> {
+        let root_count = roots.len();
+        // The process's provider, as hyper-rustls would choose: ring, the only one the crate
+        // features enable; it speaks both versions, so the builder cannot fail on them.
+        let builder = rustls::ClientConfig::builder_with_protocol_versions(min_version.versions())
+            .with_root_certificates(roots);
+        let presents_certificate = identity.is_some();
+        let config = match identity {
+            Some(identity) => builder
+                .with_client_auth_cert(identity.chain, identity.key)
+                .map_err(ClientIdentityError)?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(ClientTls {
+            config: Arc::new(config),
+            roots: root_count,
+            min_version,
+            presents_certificate,
+        })
+    }
+
+    /// How many roots are trusted.
+    pub fn root_count(&self) -> usize {
+        self.roots
+    }
+
+    /// The lowest version spoken.
+    pub fn min_version(&self) -> MinTlsVersion {
+        self.min_version
+    }
+
+    /// Whether a client certificate is presented when the server asks for one.
+    pub fn presents_certificate(&self) -> bool {
+        self.presents_certificate
+    }
+}
+
+/// Mozilla's roots (webpki-roots), the versions rustls speaks, no client certificate.
+impl Default for ClientTls {
+    fn default() -> ClientTls {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let builder = rustls::ClientConfig::builder_with_protocol_versions(
+            MinTlsVersion::default().versions(),
+        );
+        ClientTls {
+            roots: roots.len(),
+            config: Arc::new(builder.with_root_certificates(roots).with_no_client_auth()),
+            min_version: MinTlsVersion::default(),
+            presents_certificate: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("roots", &self.roots)
+            .field("min_version", &self.min_version)
+            .field("presents_certificate", &self.presents_certificate)
+            .finish()
+    }
 }
 
 /// The fixed part of every request of a sink.
@@ -105,7 +220,7 @@ impl HttpService {
     }
 
     /// [`HttpService::new`], the plain pool dialling only what `policy` allows (give `client`
-    /// the same policy: [`build_client_trusting`]).
+    /// the same policy: [`build_client_with`]).
     pub fn under_policy(
         client: HttpClient,
         target: Arc<Target>,
@@ -271,15 +386,21 @@ async fn read_answer(response: http::Response<Incoming>) -> (StatusCode, Option<
     (status, retry_after)
 }
 
-/// Reads `Retry-After` as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).
+/// The longest `Retry-After` honoured: a webhook's `18446744073709551615` would overflow the clock
+/// arithmetic of the retry store and the circuit breakers (`now + wait`), stopping the sink.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Reads `Retry-After` as delay-seconds or an HTTP date (RFC 9110 section 10.2.3), at most a
+/// year.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    let wait = delta.to_std().unwrap_or(Duration::ZERO);
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The error and its causes on one line ("client error (Connect): tcp connect error: Connection refused").

@@ -16,7 +16,7 @@ use super::settle::Ledger;
 use super::WebhookSink;
 use crate::config::WebhookConfig;
 use crate::dispatch::connect::resolve_allowed;
-use crate::dispatch::http::build_client_trusting;
+use crate::dispatch::http::build_client_with;
 use crate::dispatch::lanes::{LaneStack, CHUNKS_QUEUED_PER_LANE};
 use crate::dispatch::network::NetworkPolicy;
 use crate::dispatch::{build_stack, Concurrency, HttpService, Signer, StackSettings, Target};
@@ -136,7 +136,7 @@ impl WebhookSinkConfig {
                     Concurrency::Adaptive(_) => Concurrency::Adaptive(share),
                 };
                 let policy = Arc::new(config.network.clone());
-                let client = build_client_trusting(share, &config.extra_roots, Arc::clone(&policy));
+                let client = build_client_with(share, &config.tls, Arc::clone(&policy));
                 let counts = HotCounts::tallied(Arc::clone(&metrics));
                 let http =
                     HttpService::under_policy(client, target, share, policy).signed(signer.clone());
