@@ -184,7 +184,7 @@ impl Config {
                 }
                 "sources" => {
                     for (id, table) in components(value, "sources")? {
-                        sources.push(parse_source(id, table)?);
+                        sources.push(parse_source(id, table, cx.config_dir.as_deref())?);
                     }
                 }
                 "transforms" => {
@@ -444,7 +444,12 @@ fn take_inputs(table: &mut toml::Table, path: &str) -> Result<Vec<String>, Confi
         .collect()
 }
 
-fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, ConfigError> {
+/// `[sources.ID]`; `config_dir` is where relative paths (`tls.cert_file`) are taken from.
+fn parse_source(
+    id: String,
+    mut table: toml::Table,
+    config_dir: Option<&Path>,
+) -> Result<SourceEntry, ConfigError> {
     let path = format!("sources.{id}");
     let ty = take_type(&mut table, &path)?;
     let config = match ty.as_str() {
@@ -455,11 +460,20 @@ fn parse_source(id: String, mut table: toml::Table) -> Result<SourceEntry, Confi
             SourceConfig::Demo(demo)
         }
         "amplitude_http" => {
-            SourceConfig::AmplitudeHttp(deserialize_table(table).map_err(|e| e.within(&path))?)
+            let mut amplitude: AmplitudeHttpConfig =
+                deserialize_table(table).map_err(|e| e.within(&path))?;
+            if let Some(tls) = &mut amplitude.tls {
+                tls.validate_in(config_dir).map_err(|e| e.within(&path))?;
+            }
+            SourceConfig::AmplitudeHttp(amplitude)
         }
         "http_server" => {
-            let http: HttpServerConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
+            let mut http: HttpServerConfig =
+                deserialize_table(table).map_err(|e| e.within(&path))?;
             http.validate().map_err(|e| e.within(&path))?;
+            if let Some(tls) = &mut http.tls {
+                tls.validate_in(config_dir).map_err(|e| e.within(&path))?;
+            }
             SourceConfig::HttpServer(http)
         }
         other => {
@@ -699,6 +713,37 @@ inputs = ["b"]
             assert_eq!(config.data_dir, expected, "{text}");
             let config = Config::from_toml_str_in(&text, &Registry::new(), &conf).unwrap();
             assert_eq!(config.data_dir, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn tls_files_are_taken_from_the_config_directory_and_checked_when_read() {
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls");
+        for ty in ["amplitude_http", "http_server"] {
+            let text = |key: &str| {
+                format!(
+                    "[sources.in]\ntype = \"{ty}\"\naddress = \"127.0.0.1:0\"\n\
+                     [sources.in.tls]\ncert_file = \"ec.crt\"\nkey_file = \"{key}\"\n\
+                     [sinks.out]\ntype = \"blackhole\"\ninputs = [\"in\"]\n"
+                )
+            };
+            let config =
+                Config::from_toml_str_in(&text("ec-sec1.key"), &Registry::new(), &testdata)
+                    .unwrap();
+            let tls = match &config.sources[0].config {
+                SourceConfig::AmplitudeHttp(config) => config.tls.clone(),
+                SourceConfig::HttpServer(config) => config.tls.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                tls.map(|tls| (tls.cert_file, tls.key_file)),
+                Some((testdata.join("ec.crt"), testdata.join("ec-sec1.key")))
+            );
+            let error =
+                Config::from_toml_str_in(&text("rsa-pkcs8.key"), &Registry::new(), &testdata)
+                    .unwrap_err();
+            assert_eq!(error.path, "sources.in.tls.key_file", "{ty}: {error}");
+            assert!(error.message.contains("does not match"), "{ty}: {error}");
         }
     }
 

@@ -13,7 +13,8 @@
 //! is not checked against a list of trusted proxies: a client could as well send its own `ip`.
 //!
 //! Web pages on other origins may post here (Amplitude's browser SDK does): preflights are
-//! answered and every answer carries the CORS headers ([`super::cors`]).
+//! answered and every answer carries the CORS headers ([`super::cors`]). With `[tls]` the source
+//! serves HTTPS only ([`super::tls`]).
 //!
 //! Warnings that can come once per request or connection (a failed accept, a request whose
 //! events were not delivered) are rate limited ([`pipeline_core::log_limit`]), so an outage
@@ -42,6 +43,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::client_limit::ClientLimit;
 use super::cors::CorsConfig;
+use super::tls::{ServerTls, TlsConfig};
 use super::SourceContext;
 use crate::topology::fanout::Fanout;
 use request::{Endpoint, Rejection};
@@ -73,6 +75,9 @@ pub struct AmplitudeHttpConfig {
     /// 429. Off when absent.
     #[serde(default)]
     pub client_requests_per_second: Option<u32>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_min_id_length() -> usize {
@@ -99,6 +104,8 @@ struct Shared {
     client_limit: Option<ClientLimit>,
     /// Rate limits the warnings, keyed by their messages.
     logs: LogLimiter,
+    /// `[tls]`, loaded: every connection's handshake goes through it.
+    tls: Option<ServerTls>,
 }
 
 /// The rate-limited warnings' messages (and keys).
@@ -132,11 +139,13 @@ pub(super) async fn serve(
     listener: TcpListener,
     cx: SourceContext,
 ) -> Result<(), ()> {
+    let tls = ServerTls::for_source(config.tls.as_ref(), &cx.id)?;
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(component_id = %cx.id, %address, "Amplitude HTTP source listening");
+        tracing::info!(component_id = %cx.id, %address, https = tls.is_some(), "Amplitude HTTP source listening");
     }
     let shutdown = cx.shutdown.clone();
     let shared = Arc::new(Shared {
+        tls,
         in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
         client_limit: config.client_requests_per_second.map(ClientLimit::new),
         config,
@@ -164,15 +173,11 @@ pub(super) async fn serve(
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
-            });
-            let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(error) = served {
-                tracing::debug!(%error, "ingestion connection ended with an error");
+            let Some(tls) = &shared.tls else {
+                return serve_connection(shared, TokioIo::new(stream), peer).await;
+            };
+            if let Some(stream) = tls.accept(stream, peer).await {
+                serve_connection(Arc::clone(&shared), TokioIo::new(stream), peer).await;
             }
         });
     }
@@ -180,7 +185,28 @@ pub(super) async fn serve(
     // pipeline downstream sees its input end; later requests are answered 503.
     *shared.out.lock().await = Fanout::new(Vec::new());
     shared.flush_logs();
+    if let Some(tls) = &shared.tls {
+        tls.flush_logs();
+    }
     Ok(())
+}
+
+/// Serve one connection (HTTP/1.1 with keep-alive, or HTTP/2), plain or after its TLS handshake
+/// (generic, so the plain path pays nothing for TLS).
+async fn serve_connection<I>(shared: Arc<Shared>, io: I, peer: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
+    });
+    let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%error, "ingestion connection ended with an error");
+    }
 }
 
 /// Answer one request.
@@ -450,6 +476,7 @@ mod tests {
             max_in_flight_requests: 8,
             cors: CorsConfig::default(),
             client_requests_per_second,
+            tls: None,
         };
         tokio::spawn(serve(config, listener, cx));
         Server {

@@ -1,5 +1,6 @@
 //! The built-in sources (`stdin`, `demo`, `amplitude_http`, `http_server`) and what every source is given to run: its output,
-//! the shutdown signal, its metrics, and whether to request acknowledgements.
+//! the shutdown signal, its metrics, and whether to request acknowledgements. The two HTTP sources
+//! share CORS ([`cors`]) and HTTPS ([`tls`]).
 
 mod amplitude_http;
 mod client_limit;
@@ -8,6 +9,7 @@ mod demo;
 pub mod http_server;
 mod secret;
 mod stdin;
+pub mod tls;
 
 use std::sync::Arc;
 

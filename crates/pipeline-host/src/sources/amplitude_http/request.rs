@@ -373,6 +373,7 @@ mod tests {
             max_in_flight_requests: 4,
             cors: Default::default(),
             client_requests_per_second: None,
+            tls: None,
         }
     }
 

@@ -11,7 +11,8 @@
 //! at once, and either limit answers 503 with `Retry-After: 1`, which Vector and Fluent Bit
 //! retry. With acknowledgements on, the 200 waits until every record of the request was
 //! delivered or durably stored downstream. Warnings that can come once per request or connection
-//! are rate limited ([`pipeline_core::log_limit`]).
+//! are rate limited ([`pipeline_core::log_limit`]). With `[tls]` the source serves HTTPS only
+//! ([`super::tls`]).
 
 mod auth;
 mod decode;
@@ -37,6 +38,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::cors::CorsConfig;
+use super::tls::{ServerTls, TlsConfig};
 use super::SourceContext;
 use crate::topology::fanout::Fanout;
 pub use auth::{AuthConfig, AuthStrategy};
@@ -67,6 +69,9 @@ pub struct HttpServerConfig {
     /// Which web pages may post here (any, by default).
     #[serde(default)]
     pub cors: CorsConfig,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_path() -> String {
@@ -224,6 +229,8 @@ struct Shared {
     in_flight: Semaphore,
     /// Rate limits the warnings, keyed by their messages.
     logs: LogLimiter,
+    /// `[tls]`, loaded: every connection's handshake goes through it.
+    tls: Option<ServerTls>,
 }
 
 impl Shared {
@@ -271,11 +278,13 @@ pub(super) async fn serve(
     listener: TcpListener,
     cx: SourceContext,
 ) -> Result<(), ()> {
+    let tls = ServerTls::for_source(config.tls.as_ref(), &cx.id)?;
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(component_id = %cx.id, %address, path = %config.path, "HTTP server source listening");
+        tracing::info!(component_id = %cx.id, %address, path = %config.path, https = tls.is_some(), "HTTP server source listening");
     }
     let shutdown = cx.shutdown.clone();
     let shared = Arc::new(Shared {
+        tls,
         in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
         config,
         id: cx.id,
@@ -290,7 +299,7 @@ pub(super) async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => spawn_connection(Arc::clone(&shared), stream),
+            Ok((stream, peer)) => spawn_connection(Arc::clone(&shared), stream, peer),
             Err(error) => shared.warn(ACCEPT_FAILED, || {
                 tracing::warn!(component_id = %shared.id, %error, "{ACCEPT_FAILED}");
             }),
@@ -300,25 +309,43 @@ pub(super) async fn serve(
     // pipeline downstream sees its input end; later requests are answered 503.
     *shared.out.lock().await = Fanout::new(Vec::new());
     shared.flush_logs();
+    if let Some(tls) = &shared.tls {
+        tls.flush_logs();
+    }
     Ok(())
 }
 
-/// Serve one connection (HTTP/1.1 with keep-alive, or HTTP/2) on its own task.
-fn spawn_connection(shared: Arc<Shared>, stream: TcpStream) {
+/// Serve one connection (HTTP/1.1 with keep-alive, or HTTP/2) on its own task, after its TLS
+/// handshake when the source has `[tls]`.
+fn spawn_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     // Answers are small and leave in one write; Nagle would hold them for the client's ACK.
     let _ = stream.set_nodelay(true);
     tokio::spawn(async move {
-        let service = hyper::service::service_fn(move |request| {
-            let shared = Arc::clone(&shared);
-            async move { Ok::<_, Infallible>(handle(&shared, request).await) }
-        });
-        let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-            .serve_connection(TokioIo::new(stream), service)
-            .await;
-        if let Err(error) = served {
-            tracing::debug!(%error, "HTTP source connection ended with an error");
+        let Some(tls) = &shared.tls else {
+            return serve_connection(shared, TokioIo::new(stream)).await;
+        };
+        if let Some(stream) = tls.accept(stream, peer).await {
+            serve_connection(Arc::clone(&shared), TokioIo::new(stream)).await;
         }
     });
+}
+
+/// Serve one connection's requests over `io`, plain TCP or TLS (generic, so the plain path
+/// pays nothing for TLS).
+async fn serve_connection<I>(shared: Arc<Shared>, io: I)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+    });
+    let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%error, "HTTP source connection ended with an error");
+    }
 }
 
 /// Answer one request: a CORS preflight, a refusal, or `{"accepted": N}`.
@@ -527,6 +554,7 @@ mod tests {
         assert_eq!(config.backpressure_timeout_ms, 1000);
         assert_eq!(config.max_in_flight_requests, 64);
         assert_eq!(config.cors, CorsConfig::default());
+        assert_eq!(config.tls, None);
         let config = parse(
             "address = \"127.0.0.1:8080\"\npath = \"/events\"\nauth = { strategy = \"bearer\", token = \"t\" }",
         )
@@ -572,6 +600,11 @@ mod tests {
                 "at least 1",
             ),
             ("cors = { origins = [] }", "cors.origins", "unknown field"),
+            (
+                "tls = { cert_file = \"c.pem\" }",
+                "tls",
+                "missing field `key_file`",
+            ),
         ];
         for (line, path, reason) in cases {
             let text = if line.is_empty() {
