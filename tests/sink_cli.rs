@@ -67,7 +67,8 @@ fn preview_prints_the_golden_output_and_a_summary() {
         .unwrap();
     assert!(output.status.success());
     let golden = std::fs::read_to_string("examples/expected/stdin-to-webhook.preview").unwrap();
-    let expected = format!("{golden}# 6 records: 9 payloads, 1 filtered out, 0 errors\n");
+    let expected =
+        format!("{golden}# 6 records: 9 payloads, 1 filtered out, 0 errors, 0 not JSON\n");
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
 }
 

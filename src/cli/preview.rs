@@ -18,6 +18,9 @@ pub struct PreviewArgs {
     /// NDJSON records to preview; standard input when absent.
     #[arg(long, value_name = "FILE.ndjson")]
     pub input: Option<std::path::PathBuf>,
+    /// Exit 1 when a payload is not valid JSON (by default a warning in the output).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs `webhook-sink preview`, printing to standard output; exit 1 on a bad config or input.
@@ -58,10 +61,14 @@ pub fn execute(args: PreviewArgs) -> std::process::ExitCode {
         Ok(summary) => {
             let _ = writeln!(
                 out,
-                "# {} records: {} payloads, {} filtered out, {} errors",
-                summary.records, summary.payloads, summary.discarded, summary.errors
+                "# {} records: {} payloads, {} filtered out, {} errors, {} not JSON",
+                summary.records,
+                summary.payloads,
+                summary.discarded,
+                summary.errors,
+                summary.not_json
             );
-            if summary.errors > 0 {
+            if summary.errors > 0 || (args.strict && summary.not_json > 0) {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS

@@ -8,6 +8,7 @@
 //! discarded. A payload whose template fails is rejected; the record's other payload still goes
 //! on. [`preview`] runs the same steps for `webhook-sink preview`.
 
+pub mod lint;
 pub mod payload;
 pub mod preview;
 pub mod record;
@@ -133,6 +134,15 @@ impl Preparer {
             );
         }
         Selection { kind, payloads }
+    }
+
+    /// The value a stream's template sees for `fields`, built as [`Preparer::select`] builds it.
+    fn template_input(&self, stream: Stream, mut fields: Map<String, Value>) -> Value {
+        normalize_times(&mut fields);
+        match stream {
+            Stream::Events => Value::Object(fields),
+            Stream::Users => Value::Object(user_record(&fields)),
+        }
     }
 
     /// Expands a batch into jobs; what yields nothing or fails to render is settled by `ledger`.

@@ -17,6 +17,12 @@ use crate::stream::Stream;
 pub trait Render: Send + Sync {
     /// Renders `input` (bound to the template's `input` variable) into `out`.
     fn render(&self, input: &Value, out: &mut String) -> Result<(), RenderError>;
+
+    /// What wrote byte `offset` of `input`'s output ("the text at line 4, column 1 of template
+    /// `events.ftl`"), for diagnostics; `None` when it cannot tell.
+    fn origin_of(&self, _input: &Value, _offset: usize) -> Option<String> {
+        None
+    }
 }
 
 /// Why one record's template failed; the record is rejected, the others go on.

@@ -10,9 +10,11 @@ use std::io::{BufRead, Write};
 use pipeline_core::ConfigError;
 use serde_json::Value;
 
+use super::lint::JsonBreak;
 use super::record::Kind;
 use super::Preparer;
 use crate::sink::{WebhookSinkConfig, SINK_TYPE};
+use crate::stream::Stream;
 
 /// Why a preview could not run.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,14 @@ pub struct PreviewSummary {
     pub discarded: u64,
     /// Payloads whose template failed, and lines that are not JSON objects.
     pub errors: u64,
+    /// Payloads that are not valid JSON (sent as `application/json` all the same).
+    pub not_json: u64,
+    /// The first [`MAX_FINDINGS`] of those: input line, stream, and where the JSON broke.
+    pub findings: Vec<(usize, Stream, JsonBreak)>,
 }
+
+/// How many payloads that are not JSON a summary lists (the rest are counted).
+pub const MAX_FINDINGS: usize = 100;
 
 /// Finds `[sinks.ID]` in a pipeline config and validates it as a `webhook` sink; relative file
 /// paths are taken from the working directory.
@@ -122,7 +131,7 @@ pub fn run(
             .and_then(Value::as_str)
             .unwrap_or("(no event_type)")
             .to_owned();
-        let selection = preparer.select(fields, line.len());
+        let selection = preparer.select(fields.clone(), line.len());
         let kind = match selection.kind {
             Kind::Event => "event",
             Kind::Identify => "identify",
@@ -157,6 +166,14 @@ pub fn run(
                     writeln!(out).map_err(write_error)?;
                     out.write_all(&body).map_err(write_error)?;
                     writeln!(out, "\n").map_err(write_error)?;
+                    if let Some(found) = preparer.check_json(stream, &fields, &body) {
+                        writeln!(out, "# warning: line {number} -> {stream}: {found}\n")
+                            .map_err(write_error)?;
+                        summary.not_json += 1;
+                        if summary.findings.len() < MAX_FINDINGS {
+                            summary.findings.push((number, stream, found));
+                        }
+                    }
                 }
                 Err(error) => {
                     summary.errors += 1;
@@ -226,7 +243,9 @@ event_types = ["Purchase"]
                 records: 3,
                 payloads: 2,
                 discarded: 1,
-                errors: 1
+                errors: 1,
+                not_json: 0,
+                findings: Vec::new(),
             }
         );
         assert!(text

@@ -40,6 +40,18 @@ impl Render for FreemarkerTemplate {
             },
         })
     }
+
+    fn origin_of(&self, input: &Value, offset: usize) -> Option<String> {
+        let traced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.template.render_traced(input)
+        }));
+        let origin = traced.ok()?.ok()?.origin(offset)?;
+        let what = if origin.text { "text" } else { "interpolation" };
+        Some(format!(
+            "the {what} at line {}, column {} of template `{}`",
+            origin.line, origin.column, self.name
+        ))
+    }
 }
 
 /// Where the sink's FreeMarker settings differ from FreeMarker's defaults (`webhook-sink render`

@@ -188,7 +188,8 @@ pub(crate) struct LoopVars {
 
 #[derive(Debug)]
 pub(crate) enum Node {
-    Text(Box<str>),
+    /// Static text, and the offset in the source where its first part starts.
+    Text(Box<str>, u32),
     Interp(Expr),
     /// `#{expr}` / `#{expr; m1M3}`: numbers only, with optional min/max fraction digits.
     LegacyInterp {

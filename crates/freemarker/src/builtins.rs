@@ -1319,7 +1319,7 @@ impl<'a> Env<'a> {
                         };
                         let saved = self.out.len();
                         let r = self.invoke(m, locals, None, &[], f.span)?;
-                        self.out.truncate(saved);
+                        self.truncate_out(saved);
                         Ok(r)
                     }
                     other => Err(self.err(f.span, format!("?{name} argument must be a lambda expression (like x -> x.price > 10) or a function, but it was {}.", other.describe()))),

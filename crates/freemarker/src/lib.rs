@@ -30,4 +30,4 @@ mod whitespace;
 
 pub use error::{Error, ErrorKind};
 pub use settings::Settings;
-pub use template::Template;
+pub use template::{Origin, Template, Traced};

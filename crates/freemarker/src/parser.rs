@@ -2571,13 +2571,13 @@ fn convert_children(arena: &mut Arena, idx: usize) -> Vec<Node> {
                 if t.is_empty() {
                     continue;
                 }
-                if let Some(Node::Text(prev)) = out.last_mut() {
+                if let Some(Node::Text(prev, _)) = out.last_mut() {
                     let mut s = String::from(std::mem::take(prev));
                     s.push_str(&t);
                     *prev = s.into();
                     continue;
                 }
-                Node::Text(t.into())
+                Node::Text(t.into(), span.start)
             }
             AKind::Interp(e) => Node::Interp(e),
             AKind::LegacyInterp(expr, frac) => Node::LegacyInterp { expr, frac },

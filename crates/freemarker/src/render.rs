@@ -137,6 +137,20 @@ pub(crate) struct Env<'a> {
     max_output: usize,
     /// Bytes of values built so far (see [`Env::charge`]).
     allocated: usize,
+    /// Where each stretch of the output was written from, when asked ([`Template::render_traced`]).
+    pub trace: Option<Vec<Write>>,
+    /// How many captures (`<#assign x>...`, `<#compress>`, `"${...}"`) the output is diverted into:
+    /// their writes do not land in the output where they happen, so they are not traced.
+    diverted: u32,
+}
+
+/// One traced write: the output offset it started at, the source offset of the node that made
+/// it, and whether that node is static text.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Write {
+    pub output: usize,
+    pub source: u32,
+    pub text: bool,
 }
 
 /// Marks an error as FreeMarker's "InvalidReferenceException" (a missing value), which `!`/`??` on a
@@ -180,6 +194,8 @@ impl<'a> Env<'a> {
             max_steps: tpl.settings.max_steps,
             max_output: tpl.settings.max_output_bytes,
             allocated: 0,
+            trace: None,
+            diverted: 0,
         }
     }
 
@@ -205,6 +221,34 @@ impl<'a> Env<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// Records that the node at `source` starts writing here (when tracing).
+    #[inline]
+    fn trace_write(&mut self, source: u32, text: bool) {
+        if let Some(trace) = &mut self.trace {
+            if self.diverted == 0 {
+                let output = self.out.len();
+                trace.push(Write {
+                    output,
+                    source,
+                    text,
+                });
+            }
+        }
+    }
+
+    /// Drops output written after `len` (a failed `<#attempt>`, a function's output), and its
+    /// traced writes.
+    pub fn truncate_out(&mut self, len: usize) {
+        self.out.truncate(len);
+        if let Some(trace) = &mut self.trace {
+            if self.diverted == 0 {
+                while trace.last().is_some_and(|w| w.output >= len) {
+                    trace.pop();
+                }
+            }
+        }
     }
 
     /// Counts `n` steps at once: a built-in that walks a sequence (`?join`, `?seq_contains`,
@@ -289,7 +333,8 @@ impl<'a> Env<'a> {
     pub fn run_nodes(&mut self, nodes: &'a [Node]) -> R<Flow<'a>> {
         for node in nodes {
             // static text is the most common node: append it without the general dispatch
-            if let Node::Text(t) = node {
+            if let Node::Text(t, at) = node {
+                self.trace_write(*at, true);
                 self.out.push_str(t);
                 self.check_output()?;
                 continue;
@@ -305,15 +350,18 @@ impl<'a> Env<'a> {
     fn run_node(&mut self, node: &'a Node) -> R<Flow<'a>> {
         self.step()?;
         match node {
-            Node::Text(t) => {
+            Node::Text(t, at) => {
+                self.trace_write(*at, true);
                 self.out.push_str(t);
                 self.check_output()?;
             }
             Node::Interp(e) => {
+                self.trace_write(e.span.start, false);
                 self.write_interp(e)?;
                 self.check_output()?;
             }
             Node::LegacyInterp { expr, frac } => {
+                self.trace_write(expr.span.start, false);
                 let v = self.eval_required(expr)?;
                 let Value::Num(n) = v else {
                     return Err(self.err(
@@ -387,7 +435,9 @@ impl<'a> Env<'a> {
             }
             Node::Capture { scope, name, body } => {
                 let saved = std::mem::take(&mut self.out);
+                self.diverted += 1;
                 let r = self.run_nodes(body);
+                self.diverted -= 1;
                 let captured = std::mem::replace(&mut self.out, saved);
                 r?;
                 self.set_var(*scope, name, Some(Value::string(captured)), Span::default())?;
@@ -445,7 +495,7 @@ impl<'a> Env<'a> {
                     Ok(flow) => return Ok(flow),
                     Err(e) if e.kind() == ErrorKind::Limit => return Err(e),
                     Err(e) => {
-                        self.out.truncate(saved_len);
+                        self.truncate_out(saved_len);
                         self.cur = saved_frames.0;
                         self.frames.truncate(saved_frames.1);
                         self.pending_items.truncate(saved_frames.2);
@@ -483,7 +533,9 @@ impl<'a> Env<'a> {
             )?,
             Node::Compress(body) => {
                 let saved = std::mem::take(&mut self.out);
+                self.diverted += 1;
                 let r = self.run_nodes(body);
+                self.diverted -= 1;
                 let captured = std::mem::replace(&mut self.out, saved);
                 let flow = r?;
                 compress_into(&captured, &mut self.out);
@@ -1295,7 +1347,9 @@ impl<'a> Env<'a> {
                         StrPart::Interp(x) => {
                             let v = self.eval(x)?;
                             let saved = std::mem::take(&mut self.out);
+                            self.diverted += 1;
                             let r = self.write_value(v, x, "${...}");
+                            self.diverted -= 1;
                             let piece = std::mem::replace(&mut self.out, saved);
                             r?;
                             s.push_str(&piece);
@@ -1977,7 +2031,7 @@ impl<'a> Env<'a> {
         let saved_len = self.out.len();
         let r = self.invoke(m, locals, None, &[], span)?;
         // functions discard their output
-        self.out.truncate(saved_len);
+        self.truncate_out(saved_len);
         match r {
             Some(v) => Ok(Some(v)),
             None => Ok(None),

@@ -131,6 +131,96 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Renders as [`Template::render`] does, also recording which text or interpolation wrote
+    /// each stretch of the output, so a problem found in the output (a payload that is not
+    /// JSON) can be traced back to its line and column. Slower than `render`: for diagnostics.
+    pub fn render_traced(&self, input: &serde_json::Value) -> Result<Traced<'_>, Error> {
+        let mut env = Env::new(self, input, String::new());
+        env.trace = Some(Vec::new());
+        let result = env.run_nodes(&self.nodes);
+        let output = std::mem::take(&mut env.out);
+        let writes = env.trace.take().unwrap_or_default();
+        drop(env);
+        match result {
+            Ok(_) => Ok(Traced {
+                template: self,
+                output,
+                writes,
+            }),
+            Err(e) => Err(e.locate(&self.name, &self.source, 0)),
+        }
+    }
+}
+
+/// A render's output with where each part of it came from ([`Template::render_traced`]).
+#[derive(Debug)]
+pub struct Traced<'t> {
+    template: &'t Template,
+    output: String,
+    writes: Vec<crate::render::Write>,
+}
+
+/// Where a byte of a render's output was written from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// 1-based line in the template source.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// Whether static text wrote it (else an interpolation: `${...}` or `#{...}`).
+    pub text: bool,
+}
+
+impl Traced<'_> {
+    /// The rendered output (the same as [`Template::render`]'s).
+    pub fn output(&self) -> &str {
+        &self.output
+    }
+
+    /// Where the output byte at `offset` came from: for static text the very character, when the
+    /// text stands verbatim in the source; for an interpolation the start of its expression.
+    pub fn origin(&self, offset: usize) -> Option<Origin> {
+        let at = self.writes.partition_point(|w| w.output <= offset);
+        let write = self.writes.get(at.checked_sub(1)?)?;
+        let source = &self.template.source;
+        let mut position = write.source as usize;
+        if write.text {
+            // The text as written up to the byte, found where its node starts in the source
+            // (white-space stripping may have dropped an indentation before it).
+            let end = self.writes.get(at).map_or(self.output.len(), |w| w.output);
+            let written = self.output.get(write.output..end.max(offset + 1))?;
+            let upto = offset - write.output;
+            if let Some(found) = source.get(position..).and_then(|rest| rest.find(written)) {
+                position += found + upto;
+            } else if let Some(found) = source.get(position..).and_then(|rest| {
+                let prefix = written.get(..=upto)?;
+                rest.find(prefix)
+            }) {
+                position += found + upto;
+            }
+        }
+        let (line, column) = line_column(source, position);
+        Some(Origin {
+            line,
+            column,
+            text: write.text,
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `source`.
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |p| p + 1);
+    (line, source[start..offset].chars().count() + 1)
+}
+
 /// Macros are defined before the template runs (as FreeMarker does), so calls may precede definitions.
 fn collect_macros(nodes: &[Node], out: &mut Vec<Arc<MacroDef>>) {
     for n in nodes {
