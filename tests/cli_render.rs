@@ -229,3 +229,66 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn many_lines_render_in_input_order_with_failures_at_their_lines() {
+    // Far more than one chunk of work (64 KiB), so several threads render it; every 997th line
+    // is not JSON and every 1009th has no `n`.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let template = dir.path().join("n.ftl");
+    std::fs::write(&template, "${input.n}|${input.pad?length}").expect("write the template");
+    let mut input = String::new();
+    let pad = "x".repeat(40);
+    for i in 1..=60_000u32 {
+        if i % 997 == 0 {
+            input.push_str("{not json\n");
+        } else if i % 1009 == 0 {
+            input.push_str(&format!("{{\"pad\":\"{pad}\",\"other\":{i}}}\n"));
+        } else {
+            input.push_str(&format!(
+                "{{\"skipped\":[{i},{{\"a\":null}}],\"n\":{i},\"pad\":\"{pad}\"}}\n"
+            ));
+        }
+    }
+    let template = template.to_str().expect("a UTF-8 path");
+    // From a file: the helper writes standard input before it reads the output.
+    let input_file = dir.path().join("in.ndjson");
+    std::fs::write(&input_file, &input).expect("write the input");
+    let input_file = input_file.to_str().expect("a UTF-8 path");
+    let args = ["--template", template, "--input", input_file];
+    let output = render(&[&args[..], &["--format", "ndjson"]].concat(), None);
+    assert_eq!(output.status.code(), Some(1), "some lines failed");
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an NDJSON line"))
+        .collect();
+    assert_eq!(lines.len(), 60_000);
+    for (i, line) in (1..=60_000u32).zip(&lines) {
+        if i % 997 == 0 {
+            assert!(line["error"].is_string(), "line {i}: {line}");
+        } else if i % 1009 == 0 {
+            let error = line["error"].as_str().unwrap_or("");
+            assert!(error.contains("null or missing"), "line {i}: {line}");
+        } else {
+            assert_eq!(line["output"], format!("{i}|40"), "line {i}");
+        }
+    }
+    // Text: the outputs on stdout in order, each failure on stderr naming its line, in order.
+    let text = render(&args, None);
+    let out = stdout(&text);
+    let expected: Vec<String> = (1..=60_000u32)
+        .filter(|i| i % 997 != 0 && i % 1009 != 0)
+        .map(|i| format!("{i}|40"))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    let failed: Vec<u32> = stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("error: input line "))
+        .filter_map(|rest| rest.split([' ', ':']).next()?.parse().ok())
+        .collect();
+    let expected_failed: Vec<u32> = (1..=60_000u32)
+        .filter(|i| i % 997 == 0 || i % 1009 == 0)
+        .collect();
+    assert_eq!(failed, expected_failed);
+}

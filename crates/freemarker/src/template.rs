@@ -99,6 +99,14 @@ impl Template {
         })
     }
 
+    /// The top-level fields of `input` this template can read, or `None` when it may read any
+    /// (it lists `input`'s keys, indexes it with a computed name, passes it whole, ...). A
+    /// record with only these fields renders exactly as the whole record does, so a caller may
+    /// skip building the others.
+    pub fn input_fields(&self) -> Option<Vec<String>> {
+        crate::fields::input_fields(&self.nodes)
+    }
+
     /// The template's name (used in error messages).
     pub fn name(&self) -> &str {
         &self.name

@@ -147,7 +147,7 @@ fn parse_expected(line: &str) -> Result<Expected, String> {
 }
 
 /// What our engine did with one input line.
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq)]
 enum Actual {
     Output(String),
     Error(String),
@@ -185,11 +185,27 @@ fn render(template: &Template, input: &str) -> Actual {
         Ok(v) => v,
         Err(e) => return Actual::Panic(format!("corpus input is not JSON: {e}")),
     };
-    match catch_unwind(AssertUnwindSafe(|| template.render(&input))) {
+    let actual = match catch_unwind(AssertUnwindSafe(|| template.render(&input))) {
         Ok(Ok(out)) => Actual::Output(out),
         Ok(Err(e)) => Actual::Error(e.to_string()),
-        Err(payload) => Actual::Panic(panic_message(payload)),
+        Err(payload) => return Actual::Panic(panic_message(payload)),
+    };
+    // `Template::input_fields` must be sound: the record cut down to those fields renders the
+    // same (`webhook-sink render` builds only them).
+    if let (Some(fields), Value::Object(map)) = (template.input_fields(), &input) {
+        let mut cut = map.clone();
+        cut.retain(|key, _| fields.iter().any(|f| f == key));
+        let projected = match template.render(&Value::Object(cut)) {
+            Ok(out) => Actual::Output(out),
+            Err(e) => Actual::Error(e.to_string()),
+        };
+        if projected != actual {
+            return Actual::Panic(format!(
+                "input_fields {fields:?} is unsound: {projected:?} instead of {actual:?}"
+            ));
+        }
     }
+    actual
 }
 
 /// Longest a single compile+render may take before the case counts as hung (debug builds are slow).
