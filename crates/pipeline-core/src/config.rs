@@ -1,7 +1,10 @@
 //! Configuration errors that name the offending key, and the helper every component factory uses
 //! to deserialize its TOML table strictly (unknown keys refused).
 
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// A configuration problem, located by its dotted key path (e.g. `sinks.hook.retry.tries`).
 ///
@@ -58,6 +61,41 @@ pub fn deserialize_table<T: DeserializeOwned>(table: toml::Table) -> Result<T, C
         let path = if path == "." { String::new() } else { path };
         ConfigError::new(path, error.into_inner().message().trim().to_string())
     })
+}
+
+/// A duration written as `"100ms"`, `"10s"`, `"5m"`, `"4h"` or `"7d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(ConfigDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `<integer><unit>` with unit `ms`, `s`, `m`, `h` or `d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let bad = || {
+        format!(
+            "`{text}` is not a duration (write e.g. \"100ms\", \"10s\", \"5m\", \"4h\", \"7d\")"
+        )
+    };
+    let value: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        "d" => Duration::from_secs(value.saturating_mul(86_400)),
+        _ => return Err(bad()),
+    };
+    Ok(duration)
 }
 
 #[cfg(test)]

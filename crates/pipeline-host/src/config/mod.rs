@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::sinks::register_builtins;
 use crate::sources::http_server::HttpServerConfig;
 use crate::sources::{AmplitudeHttpConfig, DemoConfig, StdinConfig};
-use crate::transforms::FilterConfig;
+use crate::transforms::{DedupeConfig, FilterConfig, UserStateConfig};
 
 /// Where state lives when the config does not say; like any relative `data_dir`, it is taken
 /// from the config file's directory (or the working directory for config text without a file).
@@ -97,6 +97,10 @@ pub struct TransformEntry {
 pub enum TransformConfig {
     /// `type = "filter"`: keeps events matching a condition.
     Filter(FilterConfig),
+    /// `type = "dedupe"`: drops resent events, durably.
+    Dedupe(DedupeConfig),
+    /// `type = "user_state"`: gives every event its user's resolved properties.
+    UserState(UserStateConfig),
 }
 
 impl TransformConfig {
@@ -104,6 +108,8 @@ impl TransformConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             TransformConfig::Filter(_) => "filter",
+            TransformConfig::Dedupe(_) => "dedupe",
+            TransformConfig::UserState(_) => "user_state",
         }
     }
 }
@@ -494,10 +500,20 @@ fn parse_transform(id: String, mut table: toml::Table) -> Result<TransformEntry,
     let inputs = take_inputs(&mut table, &path)?;
     let config = match ty.as_str() {
         "filter" => TransformConfig::Filter(deserialize_table(table).map_err(|e| e.within(&path))?),
+        "dedupe" => {
+            let dedupe: DedupeConfig = deserialize_table(table).map_err(|e| e.within(&path))?;
+            dedupe.validate().map_err(|e| e.within(&path))?;
+            TransformConfig::Dedupe(dedupe)
+        }
+        "user_state" => {
+            TransformConfig::UserState(deserialize_table(table).map_err(|e| e.within(&path))?)
+        }
         other => {
             return Err(ConfigError::new(
                 join_path(&path, "type"),
-                format!("unknown transform type `{other}`, expected one of: filter"),
+                format!(
+                    "unknown transform type `{other}`, expected one of: dedupe, filter, user_state"
+                ),
             ))
         }
     };

@@ -22,9 +22,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::{Config, SinkEntry, TransformConfig};
+use crate::config::{Config, SinkEntry};
 use crate::health::{HealthBoard, Phase};
 use crate::sources::{self, SourceContext};
+use crate::transforms::Transform;
 use fanout::Fanout;
 
 /// How many batches each component's input channel holds. Small on purpose: a batch waiting in a
@@ -42,6 +43,14 @@ pub enum StartError {
         path: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// A stateful transform could not open its state.
+    #[error("cannot start transform `{id}`: {source}")]
+    Transform {
+        /// The transform's id.
+        id: String,
+        /// The cause.
+        source: crate::transforms::StateError,
     },
     /// A sink failed to build.
     #[error("cannot build sink `{id}`: {source}")]
@@ -129,9 +138,15 @@ impl RunningTopology {
                 &entry.id,
                 entry.config.type_name(),
             );
+            let transform = Transform::build(&entry.id, &entry.config, &config.data_dir, &metrics)
+                .await
+                .map_err(|source| StartError::Transform {
+                    id: entry.id.clone(),
+                    source,
+                })?;
             let span = component_span("transform", &entry.id, entry.config.type_name());
             let handle = health.register("transform", &entry.id, entry.config.type_name());
-            let run = run_transform(entry.config.clone(), input, out, metrics);
+            let run = run_transform(transform, input, out, metrics);
             let task = tokio::spawn(watched(run, handle).instrument(span));
             tasks.push((format!("transform {}", entry.id), task));
         }
@@ -352,16 +367,14 @@ async fn run_sink(
 }
 
 async fn run_transform(
-    config: TransformConfig,
+    mut transform: Transform,
     mut input: mpsc::Receiver<EventArray>,
     mut out: Fanout,
     metrics: ComponentMetrics,
 ) -> Result<(), ()> {
     while let Some(batch) = input.recv().await {
         metrics.received_events(batch.len(), batch.json_byte_size());
-        let batch = match &config {
-            TransformConfig::Filter(filter) => filter.apply(batch, &metrics),
-        };
+        let batch = transform.apply(batch, &metrics).await;
         if batch.is_empty() {
             continue;
         }
@@ -372,6 +385,7 @@ async fn run_transform(
             metrics.discarded(count, false);
         }
     }
+    transform.finish().await;
     Ok(())
 }
 

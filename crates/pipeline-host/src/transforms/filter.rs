@@ -1,5 +1,5 @@
-//! The built-in transforms: `filter`, which keeps the events matching a condition of the shared
-//! condition language and discards the rest (counted as intentionally discarded).
+//! The `filter` transform: keeps the events matching a condition of the shared condition
+//! language and discards the rest (counted as intentionally discarded).
 
 use pipeline_core::condition::Condition;
 use pipeline_core::metrics_names::ComponentMetrics;
@@ -17,7 +17,7 @@ pub struct FilterConfig {
 impl FilterConfig {
     /// Keep the matching events of `batch`. Dropped events end with status `Dropped`, which
     /// their source treats as done.
-    pub(crate) fn apply(&self, mut batch: EventArray, metrics: &ComponentMetrics) -> EventArray {
+    pub fn apply(&self, mut batch: EventArray, metrics: &ComponentMetrics) -> EventArray {
         let before = batch.len();
         batch.retain(|event| self.condition.matches(event.fields()));
         let discarded = before - batch.len();
