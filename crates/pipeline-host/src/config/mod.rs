@@ -669,6 +669,66 @@ inputs = ["purchases", "in"]
     }
 
     #[test]
+    fn stateful_transform_mistakes_name_their_key() {
+        let with = |table: &str| {
+            format!(
+                "[sources.in]\ntype = \"stdin\"\n[transforms.t]\ninputs = [\"in\"]\n{table}\n\
+                 [sinks.out]\ntype = \"blackhole\"\ninputs = [\"t\"]\n"
+            )
+        };
+        let cases = [
+            (
+                "type = \"user_state\"\ncache_size = 0",
+                "transforms.t.cache_size",
+                "nonzero",
+            ),
+            (
+                "type = \"user_state\"\ncache = 5",
+                "transforms.t.cache",
+                "unknown field",
+            ),
+            (
+                "type = \"dedupe\"\nwindow = \"7 days\"",
+                "transforms.t.window",
+                "not a duration",
+            ),
+            (
+                "type = \"dedupe\"\nwindow = \"0s\"",
+                "transforms.t.window",
+                "longer than 0",
+            ),
+            (
+                "type = \"dedupe\"\nmax_entries = 0",
+                "transforms.t.max_entries",
+                "at least 1",
+            ),
+            (
+                "type = \"dedupe\"\nfields.match = []",
+                "transforms.t.fields.match",
+                "at least one",
+            ),
+            (
+                "type = \"dedupe\"\nfields.ignore = [\"a\"]",
+                "transforms.t.fields.ignore",
+                "unknown field",
+            ),
+            (
+                "type = \"dedup\"",
+                "transforms.t.type",
+                "dedupe, filter, user_state",
+            ),
+        ];
+        for (table, path, reason) in cases {
+            let error = error_of(&with(table));
+            assert_eq!(error.path, path, "{error}");
+            assert!(error.message.contains(reason), "{error}");
+        }
+        let registry = Registry::new();
+        let config = Config::from_toml_str(&with("type = \"dedupe\""), &registry).unwrap();
+        assert_eq!(config.transforms[0].config.type_name(), "dedupe");
+    }
+
+    #[test]
     fn cycles_between_transforms_are_refused() {
         let text = r#"
 [sources.in]

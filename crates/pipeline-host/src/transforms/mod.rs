@@ -66,7 +66,7 @@ impl Transform {
     /// Called once the input has ended: waits for what the transform still owes its sources.
     pub async fn finish(self) {
         if let Transform::Dedupe(dedupe) = self {
-            dedupe.finish().await;
+            dedupe.settled().await;
         }
     }
 }

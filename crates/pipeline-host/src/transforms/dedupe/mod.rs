@@ -230,10 +230,11 @@ impl DedupeTransform {
         EventArray::new(kept)
     }
 
-    /// Waits until every delivery verdict has been recorded and passed on.
-    pub async fn finish(self) {
+    /// Waits until the verdicts of every event passed so far have been recorded and passed on.
+    pub async fn settled(&self) {
         self.pending.close();
         self.pending.wait().await;
+        self.pending.reopen();
     }
 
     /// The event's key: the match fields' values, or `None` if one is missing or null.

@@ -75,7 +75,7 @@ async fn a_resend_is_dropped_in_flight_and_after_delivery_and_after_a_restart() 
         .unwrap();
     assert_eq!(seen.len(), 2);
 
-    dedupe.finish().await;
+    dedupe.settled().await;
     let mut dedupe = DedupeTransform::open(&config(), dir.path(), &metrics())
         .await
         .unwrap();
@@ -94,7 +94,7 @@ async fn a_failed_delivery_releases_the_key_for_the_clients_resend() {
     let passed = dedupe.apply(first, &metrics()).await;
     deliver(passed, EventStatus::Errored);
     assert_eq!(first_ack.await, BatchStatus::Errored);
-    dedupe.finish().await;
+    dedupe.settled().await;
 
     let mut dedupe = DedupeTransform::open(&config(), dir.path(), &metrics())
         .await
