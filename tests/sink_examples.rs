@@ -30,6 +30,7 @@ fn every_example_config_validates() {
     for path in [
         "examples/stdin-to-webhook.toml",
         "examples/amplitude-to-webhook.toml",
+        "examples/sdk-to-webhook.toml",
     ] {
         if let Err(error) = Config::from_path(std::path::Path::new(path), &registry()) {
             panic!("{path}: {error}");
