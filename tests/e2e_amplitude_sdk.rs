@@ -7,6 +7,8 @@
 
 mod host_support;
 
+use host_support::sdk::sdk_available;
+
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::process::Command;
@@ -18,24 +20,6 @@ use webhook_receiver::Receiver;
 
 const EVENTS: usize = 40;
 const API_KEY: &str = "sdk-test-key-1";
-
-/// True when `import amplitude` works, installing the SDK with pip first if needed.
-fn sdk_available() -> bool {
-    let import = || {
-        Command::new("python3")
-            .args(["-c", "import amplitude"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if import() {
-        return true;
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "amplitude-analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && import()
-}
 
 fn config(source_port: u16, hook: &str) -> String {
     format!(

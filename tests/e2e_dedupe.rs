@@ -17,15 +17,15 @@
 
 mod host_support;
 
+use host_support::sdk::{run_plan, sdk_available, Host};
+
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use host_support::{collect, free_port, scrape, signal, wait_exit, wait_until, Workspace};
+use host_support::{free_port, scrape, Workspace};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -34,24 +34,6 @@ use webhook_receiver::Receiver;
 const API_KEY: &str = "dedupe-test-key-1";
 /// The events of the first batch.
 const EVENTS: usize = 5;
-
-/// True when `import amplitude` works, installing the SDK with pip first if needed.
-fn sdk_available() -> bool {
-    let import = || {
-        Command::new("python3")
-            .args(["-c", "import amplitude"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if import() {
-        return true;
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "amplitude-analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && import()
-}
 
 /// The pipeline (source on `source_port`, API on `api_port`) for `workspace`'s `data_dir`.
 fn write_config(workspace: &Workspace, source_port: u16, api_port: u16, hook: &str) {
@@ -86,79 +68,6 @@ enabled = true
         data_dir = data_dir.display()
     );
     std::fs::write(workspace.config_path(), text).expect("write config");
-}
-
-/// A running `webhook-sink run` and the thread collecting its log.
-struct Host {
-    child: Child,
-    log: JoinHandle<String>,
-    _stdout: JoinHandle<String>,
-}
-
-/// Starts the binary on `workspace`'s config; returns once the source listens on `source_port`.
-async fn start(workspace: &Workspace, source_port: u16) -> Host {
-    let mut child = workspace.spawn_run();
-    let stdout = collect(child.stdout.take().expect("stdout piped"));
-    let log = collect(child.stderr.take().expect("stderr piped"));
-    let listening = tokio::task::spawn_blocking(move || {
-        wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", source_port)).is_ok()
-        })
-    })
-    .await
-    .expect("wait task");
-    let mut host = Host {
-        child,
-        log,
-        _stdout: stdout,
-    };
-    if !listening {
-        let _ = host.child.kill();
-        let _ = host.child.wait();
-        panic!(
-            "the source never listened on port {source_port}; log:\n{}",
-            host.log.join().unwrap_or_default()
-        );
-    }
-    host
-}
-
-/// TERMs `host` and asserts it drained and exited 0.
-async fn stop(mut host: Host) {
-    signal(&host.child, "TERM");
-    let (status, log) = tokio::task::spawn_blocking(move || {
-        let status = wait_exit(&mut host.child, Duration::from_secs(15));
-        (status, host.log.join().unwrap_or_default())
-    })
-    .await
-    .expect("wait task");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "binary did not exit cleanly: {log}"
-    );
-}
-
-/// Runs the SDK driver (tests/python/user_state_client.py) on `plan` against `server` and
-/// returns the status codes it reported per insert id.
-async fn run_sdk(server: SocketAddr, plan: Value) -> BTreeMap<String, Vec<u16>> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/user_state_client.py"
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(format!("http://{server}/2/httpapi"))
-            .arg(API_KEY)
-            .arg(plan.to_string())
-            .output()
-    })
-    .await
-    .expect("SDK task")
-    .expect("run the SDK client");
-    let sdk_stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "SDK client failed: {sdk_stderr}");
-    serde_json::from_slice(&output.stdout).expect("SDK client prints its callback codes")
 }
 
 /// One step tracking event `n` (insert id `d-N`) on `device`.
@@ -336,6 +245,20 @@ async fn read_message(
     Ok((buffer, body))
 }
 
+/// TERMs `host` and asserts it drained and exited 0.
+async fn stop_cleanly(host: Host) {
+    let (status, log) = host.stop("TERM").await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "binary did not exit cleanly: {log}"
+    );
+}
+
+/// Runs the SDK driver on `plan` against `server` and returns the codes per insert id.
+async fn run_sdk(server: SocketAddr, plan: &Value) -> BTreeMap<String, Vec<u16>> {
+    run_plan(format!("http://{server}/2/httpapi"), API_KEY, plan).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_the_sdk_sends_twice_reaches_the_webhook_once_and_stays_deduplicated() {
     assert!(
@@ -348,14 +271,14 @@ async fn a_batch_the_sdk_sends_twice_reaches_the_webhook_once_and_stays_deduplic
     let workspace = Workspace::with_config("");
     let (source_port, api_port) = (free_port(), free_port());
     write_config(&workspace, source_port, api_port, &hook);
-    let host = start(&workspace, source_port).await;
+    let host = Host::start(&workspace, source_port).await;
     let proxy = Proxy::start(SocketAddr::from(([127, 0, 0, 1], source_port))).await;
 
     let ids: Vec<String> = (0..EVENTS).map(|n| format!("d-{n}")).collect();
     let first: Vec<(String, &str)> = (0..EVENTS).map(|n| (device(n), ids[n].as_str())).collect();
 
     // The SDK sends the batch, gets the proxy's 503, sends it again and gets the source's 200.
-    let codes = run_sdk(proxy.addr, first_batch()).await;
+    let codes = run_sdk(proxy.addr, &first_batch()).await;
     assert_eq!(codes, accepted(ids.iter().map(String::as_str)));
     assert_eq!(
         proxy.forwarded(),
@@ -387,14 +310,14 @@ async fn a_batch_the_sdk_sends_twice_reaches_the_webhook_once_and_stays_deduplic
         scrape(api_port, "component_sent_events_total", &dedupe),
         EVENTS as f64
     );
-    stop(host).await;
+    stop_cleanly(host).await;
 
     // A new process on the same data_dir remembers what was delivered.
     let (source_port, api_port) = (free_port(), free_port());
     write_config(&workspace, source_port, api_port, &hook);
-    let host = start(&workspace, source_port).await;
+    let host = Host::start(&workspace, source_port).await;
     let source = SocketAddr::from(([127, 0, 0, 1], source_port));
-    let codes = run_sdk(source, first_batch()).await;
+    let codes = run_sdk(source, &first_batch()).await;
     assert_eq!(codes, accepted(ids.iter().map(String::as_str)));
     // The source answered 200 only after every event was settled: a forwarded one was delivered.
     assert_eq!(
@@ -411,7 +334,7 @@ async fn a_batch_the_sdk_sends_twice_reaches_the_webhook_once_and_stays_deduplic
     let other_device = device(99_999);
     let codes = run_sdk(
         source,
-        json!([[track(EVENTS, &device(EVENTS)), track(0, &other_device)]]),
+        &json!([[track(EVENTS, &device(EVENTS)), track(0, &other_device)]]),
     )
     .await;
     assert_eq!(codes, accepted(["d-0", "d-5"]));
@@ -423,6 +346,6 @@ async fn a_batch_the_sdk_sends_twice_reaches_the_webhook_once_and_stays_deduplic
             .wait_for(expected.len() as u64, Duration::from_secs(10))
             .await
     );
-    stop(host).await;
+    stop_cleanly(host).await;
     assert_eq!(delivered(&receiver), once(&expected));
 }

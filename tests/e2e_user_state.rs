@@ -14,14 +14,13 @@
 
 mod host_support;
 
+use host_support::sdk::{run_plan, sdk_available, Host};
+
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use host_support::{collect, free_port, signal, wait_exit, wait_until, Workspace};
+use host_support::{free_port, Workspace};
 use serde_json::{json, Value};
 use webhook_receiver::Receiver;
 
@@ -29,24 +28,6 @@ const API_KEY: &str = "user-state-key-1";
 const USER: &str = "user-00001";
 const DEVICE: &str = "device-00001";
 const EMAIL: &str = "ada@example.com";
-
-/// True when `import amplitude` works, installing the SDK with pip first if needed.
-fn sdk_available() -> bool {
-    let import = || {
-        Command::new("python3")
-            .args(["-c", "import amplitude"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if import() {
-        return true;
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "amplitude-analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && import()
-}
 
 /// The pipeline, listening on `source_port`, with `data_dir` already substituted.
 fn config(data_dir: &Path, source_port: u16, hook: &str) -> String {
@@ -88,75 +69,6 @@ enabled = true
 "#,
         data_dir = data_dir.display()
     )
-}
-
-/// A running `webhook-sink run` and the thread collecting its log.
-struct Host {
-    child: Child,
-    log: JoinHandle<String>,
-    _stdout: JoinHandle<String>,
-}
-
-/// Writes the config for `source_port` into `workspace` and starts the binary on it; returns
-/// once the source listens.
-async fn start(workspace: &Workspace, source_port: u16, hook: &str) -> Host {
-    let data_dir = workspace.dir.path().join("data");
-    std::fs::write(
-        workspace.config_path(),
-        config(&data_dir, source_port, hook),
-    )
-    .expect("write config");
-    let mut child = workspace.spawn_run();
-    let stdout = collect(child.stdout.take().expect("stdout piped"));
-    let log = collect(child.stderr.take().expect("stderr piped"));
-    let listening = tokio::task::spawn_blocking(move || {
-        wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", source_port)).is_ok()
-        })
-    })
-    .await
-    .expect("wait task");
-    if !listening {
-        let mut host = Host {
-            child,
-            log,
-            _stdout: stdout,
-        };
-        let _ = host.child.kill();
-        let _ = host.child.wait();
-        panic!(
-            "the source never listened on port {source_port}; log:\n{}",
-            host.log.join().unwrap_or_default()
-        );
-    }
-    Host {
-        child,
-        log,
-        _stdout: stdout,
-    }
-}
-
-/// Runs the SDK driver on `plan` (steps of actions, see the script) and returns the status
-/// codes it reported per insert id.
-async fn run_sdk(source_port: u16, plan: Value) -> BTreeMap<String, Vec<u16>> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/user_state_client.py"
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(format!("http://127.0.0.1:{source_port}/2/httpapi"))
-            .arg(API_KEY)
-            .arg(plan.to_string())
-            .output()
-    })
-    .await
-    .expect("SDK task")
-    .expect("run the SDK client");
-    let sdk_stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "SDK client failed: {sdk_stderr}");
-    serde_json::from_slice(&output.stdout).expect("SDK client prints its callback codes")
 }
 
 /// Every insert id of `plan`, each reported once with 200.
@@ -220,18 +132,25 @@ fn emails(payloads: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-/// SIGKILLs or TERMs `host` and returns its exit status and log.
-async fn stop(
-    mut host: Host,
-    signal_name: &'static str,
-) -> (Option<std::process::ExitStatus>, String) {
-    signal(&host.child, signal_name);
-    tokio::task::spawn_blocking(move || {
-        let status = wait_exit(&mut host.child, Duration::from_secs(15));
-        (status, host.log.join().unwrap_or_default())
-    })
+/// Writes the config for `source_port` into `workspace` and starts the binary on it.
+async fn start(workspace: &Workspace, source_port: u16, hook: &str) -> Host {
+    let data_dir = workspace.dir.path().join("data");
+    std::fs::write(
+        workspace.config_path(),
+        config(&data_dir, source_port, hook),
+    )
+    .expect("write config");
+    Host::start(workspace, source_port).await
+}
+
+/// Runs the SDK driver on `plan` against the source on `source_port`.
+async fn run_sdk(source_port: u16, plan: &Value) -> BTreeMap<String, Vec<u16>> {
+    run_plan(
+        format!("http://127.0.0.1:{source_port}/2/httpapi"),
+        API_KEY,
+        plan,
+    )
     .await
-    .expect("wait task")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +186,7 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
         }}],
         [track("ev-4", "click event"), track("ev-5", "Purchase")],
     ]);
-    assert_eq!(run_sdk(port, plan.clone()).await, all_accepted(&plan));
+    assert_eq!(run_sdk(port, &plan).await, all_accepted(&plan));
     // 5 events (event + user payload each) and 3 identifies (user payload only), per sink.
     let before_kill = 5 * 2 + 3;
     assert!(
@@ -338,7 +257,7 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
         .all(|u| u["external_id"] == USER && u["device_id"] == DEVICE));
 
     // SIGKILL: no drain, no shutdown hook. The state must already be on disk.
-    let (status, _) = stop(host, "KILL").await;
+    let (status, _) = host.stop("KILL").await;
     assert!(status.is_some(), "the binary survived SIGKILL");
     let port = free_port();
     let host = start(&workspace, port, &hook).await;
@@ -351,7 +270,7 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
         }}],
         [track("ev-7", "Purchase")],
     ]);
-    assert_eq!(run_sdk(port, plan.clone()).await, all_accepted(&plan));
+    assert_eq!(run_sdk(port, &plan).await, all_accepted(&plan));
     let after_restart = 2 * 2 + 1;
     assert!(
         receiver
@@ -363,7 +282,7 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
         "payloads after the restart: {}",
         receiver.count()
     );
-    let (status, log) = stop(host, "TERM").await;
+    let (status, log) = host.stop("TERM").await;
     assert!(
         status.is_some_and(|s| s.success()),
         "binary did not exit cleanly: {log}"

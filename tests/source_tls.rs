@@ -6,6 +6,8 @@
 //! told to trust the CA (`SSL_CERT_FILE`).
 
 mod host_support;
+
+use host_support::sdk::sdk_available;
 #[path = "support/tls.rs"]
 mod tls;
 
@@ -401,24 +403,6 @@ fn a_bad_tls_table_is_refused_at_startup_naming_the_key() {
         assert!(!success, "started with a bad tls table: {logs}");
         assert!(logs.contains(expected), "expected {expected:?} in: {logs}");
     }
-}
-
-/// True when `import amplitude` works, installing the SDK with pip first if needed.
-fn sdk_available() -> bool {
-    let import = || {
-        Command::new("python3")
-            .args(["-c", "import amplitude"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if import() {
-        return true;
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "amplitude-analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && import()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
