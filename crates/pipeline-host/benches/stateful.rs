@@ -21,6 +21,11 @@ use pipeline_host::transforms::{
 };
 use serde_json::json;
 
+/// The allocator `webhook-sink run` uses (glibc's malloc spends a third of this bench
+/// consolidating free chunks).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USERS: usize = 100_000;
 const BATCH: usize = 500;
 

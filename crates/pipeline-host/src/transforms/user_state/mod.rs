@@ -164,15 +164,14 @@ impl UserStateTransform {
             if let Some(device) = &keys.device {
                 new_users += join_device(&mut working, device, &user, &mut dirty);
             }
-            let mut state = match working.get(&user) {
-                Some(Some(Entry::State(state))) => state.clone(),
-                _ => {
-                    new_users += 1;
-                    UserState::default()
-                }
-            };
-            update(&mut state, event);
-            working.insert(user.clone(), Some(Entry::State(state)));
+            let slot = working.entry(user.clone()).or_default();
+            if !matches!(slot, Some(Entry::State(_))) {
+                new_users += 1;
+                *slot = Some(Entry::State(UserState::default()));
+            }
+            if let Some(Entry::State(state)) = slot {
+                update(state, event);
+            }
             dirty.push(user);
         }
         dirty.sort_unstable();
@@ -230,10 +229,11 @@ impl UserStateTransform {
             if working.contains_key(&key) {
                 continue;
             }
-            match self.cache.get(&key) {
+            // Taken out, not copied: every entry of the working set goes back in afterwards.
+            match self.cache.pop(&key) {
                 Some(entry) => {
                     self.figures.hits.increment(1);
-                    working.insert(key, Some(entry.clone()));
+                    working.insert(key, Some(entry));
                 }
                 None => {
                     self.figures.misses.increment(1);
