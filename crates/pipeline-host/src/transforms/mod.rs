@@ -14,8 +14,8 @@ pub mod user_state;
 
 use std::path::Path;
 
-use pipeline_core::metrics_names::ComponentMetrics;
-use pipeline_core::EventArray;
+use pipeline_core::metrics_names::{stage, ComponentMetrics};
+use pipeline_core::{EventArray, EventStatus};
 
 pub use dedupe::{DedupeConfig, DedupeTransform};
 pub use filter::FilterConfig;
@@ -69,4 +69,25 @@ impl Transform {
             dedupe.settled().await;
         }
     }
+}
+
+/// A batch a stateful transform could not handle because its store failed: every event is
+/// marked errored (its source answers with an error, so the client resends), counted, and none
+/// goes on.
+fn fail_batch(
+    batch: EventArray,
+    error: &StateError,
+    error_type: &'static str,
+    metrics: &ComponentMetrics,
+) -> EventArray {
+    tracing::error!(%error, events = batch.len(), "state store failed; the batch fails");
+    metrics.error(error_type, stage::PROCESSING);
+    metrics.discarded(batch.len(), false);
+    for event in batch.iter() {
+        event
+            .metadata()
+            .finalizers()
+            .update_status(EventStatus::Errored);
+    }
+    EventArray::new(Vec::new())
 }

@@ -188,16 +188,7 @@ impl DedupeTransform {
         let stored = match self.lookup(&keys, since).await {
             Ok(stored) => stored,
             Err(error) => {
-                tracing::error!(%error, events = batch.len(), "dedupe store failed; the batch fails");
-                metrics.error(error_type::READER_FAILED, stage::PROCESSING);
-                metrics.discarded(batch.len(), false);
-                for event in batch.iter() {
-                    event
-                        .metadata()
-                        .finalizers()
-                        .update_status(EventStatus::Errored);
-                }
-                return EventArray::new(Vec::new());
+                return super::fail_batch(batch, &error, error_type::READER_FAILED, metrics)
             }
         };
         let mut kept = Vec::with_capacity(batch.len());

@@ -30,8 +30,8 @@ use std::path::Path;
 
 use lru::LruCache;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
-use pipeline_core::metrics_names::{error_type, stage, ComponentMetrics};
-use pipeline_core::{Event, EventArray, EventStatus};
+use pipeline_core::metrics_names::{error_type, ComponentMetrics};
+use pipeline_core::{Event, EventArray};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -133,16 +133,7 @@ impl UserStateTransform {
         match self.resolve(batch).await {
             Ok(batch) => batch,
             Err((error, batch)) => {
-                tracing::error!(%error, events = batch.len(), "user state not saved; the batch fails");
-                metrics.error(error_type::WRITER_FAILED, stage::PROCESSING);
-                metrics.discarded(batch.len(), false);
-                for event in batch.iter() {
-                    event
-                        .metadata()
-                        .finalizers()
-                        .update_status(EventStatus::Errored);
-                }
-                EventArray::new(Vec::new())
+                super::fail_batch(batch, &error, error_type::WRITER_FAILED, metrics)
             }
         }
     }

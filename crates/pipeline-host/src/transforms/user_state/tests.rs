@@ -16,6 +16,12 @@ fn config(cache_size: usize) -> UserStateConfig {
     }
 }
 
+async fn open(dir: &std::path::Path, cache_size: usize) -> UserStateTransform {
+    UserStateTransform::open(&config(cache_size), dir, &metrics())
+        .await
+        .expect("open the state")
+}
+
 /// Runs `events` through `transform` one batch each; returns the `user_properties` and
 /// `groups` every event left with.
 async fn run(transform: &mut UserStateTransform, events: Vec<Value>) -> Vec<(Value, Value)> {
@@ -35,9 +41,7 @@ async fn run(transform: &mut UserStateTransform, events: Vec<Value>) -> Vec<(Val
 #[tokio::test]
 async fn later_events_carry_the_state_an_identify_set() {
     let dir = tempfile::tempdir().unwrap();
-    let mut transform = UserStateTransform::open(&config(100), dir.path(), &metrics())
-        .await
-        .unwrap();
+    let mut transform = open(dir.path(), 100).await;
     let out = run(
         &mut transform,
         vec![
@@ -65,9 +69,7 @@ async fn later_events_carry_the_state_an_identify_set() {
 async fn state_survives_a_new_process_and_a_cache_of_one() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut transform = UserStateTransform::open(&config(1), dir.path(), &metrics())
-            .await
-            .unwrap();
+        let mut transform = open(dir.path(), 1).await;
         run(
             &mut transform,
             vec![
@@ -78,9 +80,7 @@ async fn state_survives_a_new_process_and_a_cache_of_one() {
         )
         .await;
     }
-    let mut transform = UserStateTransform::open(&config(1), dir.path(), &metrics())
-        .await
-        .unwrap();
+    let mut transform = open(dir.path(), 1).await;
     assert_eq!(transform.users, 2);
     let out = run(
         &mut transform,
@@ -97,9 +97,7 @@ async fn state_survives_a_new_process_and_a_cache_of_one() {
 #[tokio::test]
 async fn a_device_history_joins_the_user_it_is_later_seen_with() {
     let dir = tempfile::tempdir().unwrap();
-    let mut transform = UserStateTransform::open(&config(100), dir.path(), &metrics())
-        .await
-        .unwrap();
+    let mut transform = open(dir.path(), 100).await;
     let out = run(
         &mut transform,
         vec![
@@ -136,9 +134,7 @@ async fn a_device_history_joins_the_user_it_is_later_seen_with() {
 #[tokio::test]
 async fn events_of_one_batch_see_each_others_changes_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let mut transform = UserStateTransform::open(&config(100), dir.path(), &metrics())
-        .await
-        .unwrap();
+    let mut transform = open(dir.path(), 100).await;
     let batch: EventArray = (0..5)
         .map(|_| event(json!({"user_id": "u1", "user_properties": {"$add": {"n": 1}}})))
         .chain([event(
