@@ -19,11 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use pipeline_core::BatchStatus;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::CertificateDer;
+use rcgen::KeyPair;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde_json::{json, Value};
@@ -38,50 +34,16 @@ use webhook_sink::stream::Stream;
 const BIN: &str = env!("CARGO_BIN_EXE_webhook-sink");
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
-/// A CA that issues client certificates (TestCa issues server ones).
-struct ClientCa {
-    certificate: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl ClientCa {
-    fn new(name: &str) -> ClientCa {
-        let key = KeyPair::generate().expect("generate the client CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let certificate = params.self_signed(&key).expect("self-sign the client CA");
-        ClientCa { certificate, key }
-    }
-
-    /// A client certificate (extended key usage clientAuth) for `key`, as PEM.
-    fn issue(&self, key: &KeyPair) -> String {
-        let mut params = CertificateParams::new(vec!["sink.test".to_owned()]).expect("params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "webhook-sink");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params
-            .signed_by(key, &self.certificate, &self.key)
-            .expect("issue the client certificate")
-            .pem()
-    }
-
-    /// Writes a new client certificate and its PKCS#8 key into `dir`; returns the `[tls]` lines
-    /// naming them.
-    fn write_identity(&self, dir: &Path, name: &str) -> String {
-        let key = KeyPair::generate().expect("generate the client key");
-        let cert_file = dir.join(format!("{name}.pem"));
-        let key_file = dir.join(format!("{name}.key"));
-        std::fs::write(&cert_file, self.issue(&key)).expect("write the client certificate");
-        std::fs::write(&key_file, key.serialize_pem()).expect("write the client key");
-        identity_lines(&cert_file, &key_file)
-    }
-
-    fn der(&self) -> CertificateDer<'static> {
-        self.certificate.der().clone()
-    }
+/// Writes a new client certificate of `ca` and its PKCS#8 key into `dir`; returns the `[tls]`
+/// lines naming them.
+fn write_identity(ca: &TestCa, dir: &Path, name: &str) -> String {
+    let key = KeyPair::generate().expect("generate the client key");
+    let cert_file = dir.join(format!("{name}.pem"));
+    let key_file = dir.join(format!("{name}.key"));
+    std::fs::write(&cert_file, ca.issue_client_certificate(&key))
+        .expect("write the client certificate");
+    std::fs::write(&key_file, key.serialize_pem()).expect("write the client key");
+    identity_lines(&cert_file, &key_file)
 }
 
 fn identity_lines(cert_file: &Path, key_file: &Path) -> String {
@@ -94,7 +56,7 @@ fn identity_lines(cert_file: &Path, key_file: &Path) -> String {
 
 /// A webhook config presenting a certificate of `server_ca` and requiring a client certificate
 /// issued by `client_ca` (rustls's `WebPkiClientVerifier`, anonymous clients refused).
-fn requiring_client_certificates(server_ca: &TestCa, client_ca: &ClientCa) -> Arc<ServerConfig> {
+fn requiring_client_certificates(server_ca: &TestCa, client_ca: &TestCa) -> Arc<ServerConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(client_ca.der()).expect("the client CA is a root");
     let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
@@ -181,9 +143,9 @@ fn received_bodies(webhook: &TlsWebhook) -> Vec<String> {
 async fn a_sink_with_a_client_certificate_delivers_to_a_webhook_that_requires_one() {
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("server CA");
-    let client_ca = ClientCa::new("client CA");
+    let client_ca = TestCa::new("client CA");
     let ca_file = write_ca(dir.path(), &server_ca);
-    let identity = client_ca.write_identity(dir.path(), "client");
+    let identity = write_identity(&client_ca, dir.path(), "client");
     let webhook = TlsWebhook::start(requiring_client_certificates(&server_ca, &client_ca)).await;
     let sink = start_sink(&sink_config(&webhook.url(), &ca_file, &identity), 4);
 
@@ -223,7 +185,7 @@ fn openssl(args: &[&str]) {
 async fn client_keys_are_read_as_pkcs8_pkcs1_rsa_and_sec1_ec() {
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("server CA");
-    let client_ca = ClientCa::new("client CA");
+    let client_ca = TestCa::new("client CA");
     let ca_file = write_ca(dir.path(), &server_ca);
     let webhook = TlsWebhook::start(requiring_client_certificates(&server_ca, &client_ca)).await;
     let path = |name: &str| dir.path().join(name).display().to_string();
@@ -272,7 +234,7 @@ async fn client_keys_are_read_as_pkcs8_pkcs1_rsa_and_sec1_ec() {
         assert!(key_text.starts_with(label), "{key_file}: {key_text:.40}");
         let key = KeyPair::from_pem(&std::fs::read_to_string(path(pkcs8)).unwrap()).unwrap();
         let cert_file = dir.path().join(format!("{key_file}.crt"));
-        std::fs::write(&cert_file, client_ca.issue(&key)).unwrap();
+        std::fs::write(&cert_file, client_ca.issue_client_certificate(&key)).unwrap();
         let tls = identity_lines(&cert_file, Path::new(&path(key_file)));
 
         let answer = one_try(&sink_config(&webhook.url(), &ca_file, &tls)).await;
@@ -286,7 +248,7 @@ async fn client_keys_are_read_as_pkcs8_pkcs1_rsa_and_sec1_ec() {
 async fn without_a_client_certificate_a_try_fails_naming_the_missing_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("server CA");
-    let client_ca = ClientCa::new("client CA");
+    let client_ca = TestCa::new("client CA");
     let ca_file = write_ca(dir.path(), &server_ca);
     let webhook = TlsWebhook::start(requiring_client_certificates(&server_ca, &client_ca)).await;
 
@@ -302,10 +264,10 @@ async fn without_a_client_certificate_a_try_fails_naming_the_missing_certificate
 async fn a_client_certificate_of_another_ca_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("server CA");
-    let client_ca = ClientCa::new("client CA");
-    let stranger = ClientCa::new("another client CA");
+    let client_ca = TestCa::new("client CA");
+    let stranger = TestCa::new("another client CA");
     let ca_file = write_ca(dir.path(), &server_ca);
-    let identity = stranger.write_identity(dir.path(), "stranger");
+    let identity = write_identity(&stranger, dir.path(), "stranger");
     let webhook = TlsWebhook::start(requiring_client_certificates(&server_ca, &client_ca)).await;
 
     let answer = one_try(&sink_config(&webhook.url(), &ca_file, &identity)).await;
@@ -320,7 +282,7 @@ async fn a_client_certificate_of_another_ca_is_refused() {
 async fn a_refused_client_certificate_leaves_the_record_in_the_store_for_a_later_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("server CA");
-    let client_ca = ClientCa::new("client CA");
+    let client_ca = TestCa::new("client CA");
     let ca_file = write_ca(dir.path(), &server_ca);
     let webhook = TlsWebhook::start(requiring_client_certificates(&server_ca, &client_ca)).await;
     let sink = start_sink(&sink_config(&webhook.url(), &ca_file, ""), 4);

@@ -68,6 +68,24 @@ impl TestCa {
         (certificate.der().clone(), key)
     }
 
+    /// The CA certificate, DER, for a root store (a webhook that verifies client certificates).
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.certificate.der().clone()
+    }
+
+    /// A client certificate (extended key usage clientAuth) for `key` issued by this CA, PEM.
+    pub fn issue_client_certificate(&self, key: &KeyPair) -> String {
+        let mut params = CertificateParams::new(vec!["sink.test".to_owned()]).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "webhook-sink");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params
+            .signed_by(key, &self.certificate, &self.key)
+            .expect("issue the client certificate")
+            .pem()
+    }
+
     /// A rustls server config presenting a certificate of this CA and offering `alpn`
     /// (e.g. `[b"h2", b"http/1.1"]`).
     pub fn server_config(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
