@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use host_support::{free_port, Workspace};
+use host_support::{free_port, scrape, Workspace};
 use serde_json::{json, Value};
 use webhook_receiver::Receiver;
 
@@ -29,12 +29,16 @@ const USER: &str = "user-00001";
 const DEVICE: &str = "device-00001";
 const EMAIL: &str = "ada@example.com";
 
-/// The pipeline, listening on `source_port`, with `data_dir` already substituted.
-fn config(data_dir: &Path, source_port: u16, hook: &str) -> String {
+/// The pipeline, listening on `source_port` (its API on `api_port`), with `data_dir` already
+/// substituted.
+fn config(data_dir: &Path, source_port: u16, api_port: u16, hook: &str) -> String {
     let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates");
     format!(
         r#"
 data_dir = "{data_dir}"
+
+[api]
+address = "127.0.0.1:{api_port}"
 
 [sources.amplitude]
 type = "amplitude_http"
@@ -133,11 +137,11 @@ fn emails(payloads: &[Value]) -> Vec<&str> {
 }
 
 /// Writes the config for `source_port` into `workspace` and starts the binary on it.
-async fn start(workspace: &Workspace, source_port: u16, hook: &str) -> Host {
+async fn start(workspace: &Workspace, source_port: u16, api_port: u16, hook: &str) -> Host {
     let data_dir = workspace.dir.path().join("data");
     std::fs::write(
         workspace.config_path(),
-        config(&data_dir, source_port, hook),
+        config(&data_dir, source_port, api_port, hook),
     )
     .expect("write config");
     Host::start(workspace, source_port).await
@@ -164,7 +168,7 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
     let hook = format!("http://{}", receiver.addr());
     let workspace = Workspace::with_config("");
     let port = free_port();
-    let host = start(&workspace, port, &hook).await;
+    let host = start(&workspace, port, free_port(), &hook).await;
 
     // Before the kill: identify, events, a second identify, a group, more events.
     let plan = json!([
@@ -260,7 +264,8 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
     let (status, _) = host.stop("KILL").await;
     assert!(status.is_some(), "the binary survived SIGKILL");
     let port = free_port();
-    let host = start(&workspace, port, &hook).await;
+    let api_port = free_port();
+    let host = start(&workspace, port, api_port, &hook).await;
 
     let plan = json!([
         [track("ev-6", "click event")],
@@ -282,6 +287,16 @@ async fn identify_operations_become_user_state_that_events_carry_and_a_kill_keep
         "payloads after the restart: {}",
         receiver.count()
     );
+    // The restarted transform counts the user it found on disk (the device is its alias), read
+    // it from the store once, and answered the later events from memory.
+    let users = [("component_id", "users")];
+    assert_eq!(scrape(api_port, "user_state_users_tracked", &users), 1.0);
+    assert_eq!(
+        scrape(api_port, "user_state_cache_misses_total", &users),
+        2.0
+    );
+    assert!(scrape(api_port, "user_state_cache_hits_total", &users) >= 4.0);
+    assert!(scrape(api_port, "user_state_store_seconds_count", &users) >= 3.0);
     let (status, log) = host.stop("TERM").await;
     assert!(
         status.is_some_and(|s| s.success()),
