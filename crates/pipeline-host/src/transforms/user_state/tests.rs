@@ -155,3 +155,60 @@ async fn events_of_one_batch_see_each_others_changes_in_order() {
         .skip(5)
         .all(|e| !e.fields().contains_key("user_properties")));
 }
+
+/// A store whose disk is gone: writes fail, and reads too unless `reads` is set.
+struct BrokenStore {
+    reads: bool,
+}
+
+#[async_trait::async_trait]
+impl UserStore for BrokenStore {
+    async fn load(
+        &self,
+        _keys: Vec<String>,
+    ) -> Result<(HashMap<String, Entry>, std::time::Duration), StateError> {
+        if self.reads {
+            Ok((HashMap::new(), std::time::Duration::ZERO))
+        } else {
+            Err(broken())
+        }
+    }
+    async fn save(
+        &self,
+        _entries: Vec<(String, Entry)>,
+    ) -> Result<std::time::Duration, StateError> {
+        Err(broken())
+    }
+    async fn count_states(&self) -> Result<u64, StateError> {
+        Ok(0)
+    }
+}
+
+fn broken() -> StateError {
+    StateError {
+        path: "/gone/user_state.sqlite".into(),
+        message: "disk I/O error".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_fails_the_batch_back_to_its_source_and_forwards_nothing() {
+    for reads in [false, true] {
+        failing_store_fails_the_batch(BrokenStore { reads }).await;
+    }
+}
+
+async fn failing_store_fails_the_batch(store: BrokenStore) {
+    let mut transform = UserStateTransform::with_store(&config(10), Box::new(store), &metrics())
+        .await
+        .unwrap();
+    let (notifier, status) = pipeline_core::BatchNotifier::new_with_receiver();
+    let batch: EventArray = (0..3)
+        .map(|i| event(json!({"user_id": format!("u{i}")})).with_batch_notifier(&notifier))
+        .collect();
+    drop(notifier);
+    assert!(transform.apply(batch, &metrics()).await.is_empty());
+    assert_eq!(status.await, pipeline_core::BatchStatus::Errored);
+    // Nothing half-done stayed in memory: the next batch asks the store again.
+    assert!(transform.cache.is_empty());
+}
