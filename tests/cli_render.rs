@@ -292,3 +292,73 @@ fn many_lines_render_in_input_order_with_failures_at_their_lines() {
         .collect();
     assert_eq!(failed, expected_failed);
 }
+
+#[test]
+fn a_file_read_in_place_renders_as_the_same_bytes_on_standard_input() {
+    // A file is mapped into memory, standard input is read: every edge of the lines must come out
+    // the same either way (CRLF, blank lines, a last line without newline, bytes that are not
+    // UTF-8 ending the job at their line, an empty file).
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let template = dir.path().join("n.ftl");
+    std::fs::write(&template, "${input.n}").expect("write the template");
+    let template = template.to_str().expect("a UTF-8 path");
+    let mut many = String::new();
+    for n in 0..30_000 {
+        many.push_str(&format!("{{\"n\":{n}}}\r\n"));
+    }
+    let inputs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"{\"n\":1}\n\n   \n{\"n\":2}".to_vec(),
+        [many.as_bytes(), b"{\"n\":\"\xff\"}\n{\"n\":3}\n"].concat(),
+        many.into_bytes(),
+    ];
+    for (i, bytes) in inputs.iter().enumerate() {
+        let file = dir.path().join(format!("in{i}.ndjson"));
+        std::fs::write(&file, bytes).expect("write the input");
+        let file = file.to_str().expect("a UTF-8 path");
+        let mapped = render(&["--template", template, "--input", file], None);
+        let child = Command::new(env!("CARGO_BIN_EXE_webhook-sink"))
+            .args(["render", "--template", template])
+            .stdin(std::fs::File::open(file).expect("open the input"))
+            .output()
+            .expect("run webhook-sink");
+        assert_eq!(mapped.status.code(), child.status.code(), "input {i}");
+        assert_eq!(mapped.stdout, child.stdout, "input {i}");
+        assert_eq!(mapped.stderr, child.stderr, "input {i}");
+        // A path that is not a regular file is read rather than mapped.
+        let through_dev = Command::new(env!("CARGO_BIN_EXE_webhook-sink"))
+            .args(["render", "--template", template, "--input", "/dev/stdin"])
+            .stdin(std::fs::File::open(file).expect("open the input"))
+            .output()
+            .expect("run webhook-sink");
+        assert_eq!(
+            through_dev.stdout, child.stdout,
+            "input {i} through /dev/stdin"
+        );
+    }
+    let out = render(
+        &[
+            "--template",
+            template,
+            "--input",
+            &format!("{}/in1.ndjson", dir.path().display()),
+        ],
+        None,
+    );
+    assert_eq!(stdout(&out), "1\n2\n");
+    let out = render(
+        &[
+            "--template",
+            template,
+            "--input",
+            &format!("{}/in2.ndjson", dir.path().display()),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a line that is not UTF-8 ends the job"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read input line 30001"));
+}

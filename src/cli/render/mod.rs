@@ -2,17 +2,21 @@
 //! sink would (same engine, same default settings), so template authors can iterate without a pipeline.
 //! Lines are rendered on every core, in chunks, and printed in input order ([`ordered`]).
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use freemarker::{Settings, Template};
 
+mod chunks;
 mod ordered;
 mod project;
+mod scan;
 
+use chunks::{Chunk, Chunks};
 use ordered::ordered_map;
 use project::Projection;
 
@@ -65,14 +69,14 @@ pub fn execute(args: RenderArgs) -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let reader: Box<dyn BufRead + Send> = match &args.input {
-        Some(path) => match fs::File::open(path) {
-            Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+    let input = match &args.input {
+        Some(path) => match Input::open(path) {
+            Ok(input) => input,
             Err(error) => {
                 return usage_error(&format!("cannot read input {}: {error}", path.display()))
             }
         },
-        None => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+        None => Input::Reader(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
     };
 
     let stdout = io::stdout();
@@ -80,7 +84,14 @@ pub fn execute(args: RenderArgs) -> ExitCode {
     let mut failures = 0usize;
     let mut stopped: Option<ExitCode> = None;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut chunks = Chunks::new(reader);
+    let map;
+    let mut chunks = match input {
+        Input::Mapped(mapped) => {
+            map = mapped;
+            Chunks::mapped(&map)
+        }
+        Input::Reader(reader) => Chunks::new(reader),
+    };
     let spare = chunks.spare.clone();
     let projection = Projection::new(template.as_ref().ok().and_then(Template::input_fields));
     ordered_map(
@@ -88,7 +99,7 @@ pub fn execute(args: RenderArgs) -> ExitCode {
         || chunks.next(),
         |chunk| {
             let (rendered, text) = render_chunk(&template, &projection, args.format, chunk);
-            if let (Some(mut text), Ok(mut spare)) = (text, spare.lock()) {
+            if let (Some(Cow::Owned(mut text)), Ok(mut spare)) = (text, spare.lock()) {
                 text.clear();
                 spare.push(text);
             }
@@ -117,77 +128,36 @@ pub fn execute(args: RenderArgs) -> ExitCode {
     }
 }
 
-/// Input lines in chunks of about [`CHUNK_BYTES`], the unit of work of a render thread.
-struct Chunks {
-    reader: Box<dyn BufRead + Send>,
-    next_line: usize,
-    done: bool,
-    /// A read error met after some lines of a chunk, handed out after them.
-    failed: Option<Chunk>,
-    /// Buffers of rendered chunks, reused: a fresh 64 KiB buffer per chunk, freed on another
-    /// thread, costs the kernel a page fault per page.
-    spare: Spare,
+/// Where the input lines come from.
+enum Input {
+    /// A file, mapped into memory: its lines are rendered in place, with no copy through `read(2)`.
+    Mapped(memmap2::Mmap),
+    Reader(Box<dyn BufRead + Send>),
 }
 
-/// Chunk buffers handed back by the render threads.
-type Spare = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
-
-/// Big enough that handing a chunk to a thread costs nothing next to rendering it, small enough
-/// that the first outputs appear at once.
-const CHUNK_BYTES: usize = 64 * 1024;
-
-/// Some whole input lines, or the read error that ended the input.
-enum Chunk {
-    Lines { first_line: usize, text: Vec<u8> },
-    Failed { line: usize, error: io::Error },
-}
-
-impl Chunks {
-    fn new(reader: Box<dyn BufRead + Send>) -> Chunks {
-        Chunks {
-            reader,
-            next_line: 1,
-            done: false,
-            failed: None,
-            spare: Spare::default(),
-        }
-    }
-
-    fn next(&mut self) -> Option<Chunk> {
-        if self.done {
-            return self.failed.take();
-        }
-        let first_line = self.next_line;
-        let reused = self.spare.lock().ok().and_then(|mut spare| spare.pop());
-        let mut text = reused.unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 1024));
-        while text.len() < CHUNK_BYTES {
-            match self.reader.read_until(b'\n', &mut text) {
-                Ok(0) => {
-                    self.done = true;
-                    break;
-                }
-                Ok(_) => self.next_line += 1,
-                Err(error) => {
-                    // The lines before the error still render; the error ends the job after them.
-                    self.done = true;
-                    self.failed = Some(Chunk::Failed {
-                        line: self.next_line,
-                        error,
-                    });
-                    break;
-                }
+impl Input {
+    /// Maps the file, or reads it when it cannot be mapped (a pipe or a special file, say).
+    fn open(path: &Path) -> io::Result<Input> {
+        let file = fs::File::open(path)?;
+        if file.metadata()?.is_file() {
+            // SAFETY: the map is read-only and private to this process. Another process
+            // truncating the file while it is rendered would fault the reads (SIGBUS), as in any
+            // tool that maps its input (ripgrep does by default); writes to it could change lines
+            // being rendered, which reading the file would not prevent either.
+            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+                return Ok(Input::Mapped(map));
             }
         }
-        if text.is_empty() {
-            return self.failed.take();
-        }
-        Some(Chunk::Lines { first_line, text })
+        Ok(Input::Reader(Box::new(BufReader::with_capacity(
+            1 << 16,
+            file,
+        ))))
     }
 }
 
 /// A chunk's printed outputs, with the errors for standard error at their places among them.
 struct Rendered {
-    out: Vec<u8>,
+    out: String,
     /// Messages for standard error, each after the output written before it (text format).
     errors: Vec<(usize, String)>,
     failures: usize,
@@ -200,25 +170,25 @@ impl Rendered {
     fn write(self, out: &mut impl Write) -> io::Result<Option<String>> {
         let mut written = 0;
         for (at, error) in &self.errors {
-            out.write_all(&self.out[written..*at])?;
+            out.write_all(&self.out.as_bytes()[written..*at])?;
             written = *at;
             out.flush()?;
             eprintln!("error: {error}");
         }
-        out.write_all(&self.out[written..])?;
+        out.write_all(&self.out.as_bytes()[written..])?;
         Ok(self.stop)
     }
 }
 
-/// Renders every non-blank line of `chunk`; hands back its buffer for reuse.
-fn render_chunk(
+/// Renders every non-blank line of `chunk`; hands back its text (a read buffer, for reuse).
+fn render_chunk<'a>(
     template: &Result<Template, freemarker::Error>,
     projection: &Projection,
     format: Format,
-    chunk: Chunk,
-) -> (Rendered, Option<Vec<u8>>) {
+    chunk: Chunk<'a>,
+) -> (Rendered, Option<Cow<'a, [u8]>>) {
     let mut rendered = Rendered {
-        out: Vec::new(),
+        out: String::new(),
         errors: Vec::new(),
         failures: 0,
         stop: None,
@@ -251,9 +221,15 @@ fn render_lines(
     rendered: &mut Rendered,
 ) {
     rendered.out.reserve(text.len());
-    let lines = text.split_inclusive(|&b| b == b'\n');
+    let mut members = Vec::new();
+    let mut starts = 0;
+    let lines = std::iter::from_fn(|| {
+        let rest = text.get(starts..).filter(|rest| !rest.is_empty())?;
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        starts += end + 1;
+        rest.get(..end)
+    });
     for (line_no, raw) in (first_line..).zip(lines) {
-        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let Ok(line) = std::str::from_utf8(raw) else {
             rendered.stop = Some(format!(
@@ -264,20 +240,24 @@ fn render_lines(
         if line.trim().is_empty() {
             continue;
         }
-        let result = match template {
+        let outcome = match template {
             Err(error) => Err(error.to_string()),
-            Ok(template) => match projection.parse(line) {
+            Ok(template) => match projection.parse(line, &mut members) {
                 Err(error) => Err(format!("input line {line_no} is not valid JSON: {error}")),
-                Ok(input) => template.render(&input).map_err(|error| match format {
-                    Format::Text => format!("input line {line_no}: {error:#}"),
-                    Format::Ndjson => error.to_string(),
-                }),
+                Ok(input) => {
+                    print_output(template, &input, format, &mut rendered.out).map_err(|error| {
+                        match format {
+                            Format::Text => format!("input line {line_no}: {error:#}"),
+                            Format::Ndjson => error.to_string(),
+                        }
+                    })
+                }
             },
         };
-        if result.is_err() {
+        if let Err(error) = outcome {
             rendered.failures += 1;
+            print_error(rendered, format, error);
         }
-        print_result(rendered, format, result);
     }
 }
 
@@ -308,25 +288,37 @@ fn write_failed(error: &std::io::Error) -> ExitCode {
     usage_error(&format!("cannot write output: {error}"))
 }
 
-fn print_result(rendered: &mut Rendered, format: Format, result: Result<String, String>) {
-    let out = &mut rendered.out;
-    match (format, result) {
-        (Format::Text, Ok(output)) => {
-            out.extend_from_slice(output.as_bytes());
-            if !output.ends_with('\n') {
-                out.push(b'\n');
+/// Renders `input` straight onto `out`, in the chosen format.
+fn print_output(
+    template: &Template,
+    input: &serde_json::Value,
+    format: Format,
+    out: &mut String,
+) -> Result<(), freemarker::Error> {
+    match format {
+        Format::Text => {
+            let start = out.len();
+            template.render_to(input, out)?;
+            if out.len() == start || !out.ends_with('\n') {
+                out.push('\n');
             }
         }
-        (Format::Text, Err(error)) => rendered.errors.push((out.len(), error)),
-        (Format::Ndjson, Ok(output)) => {
-            let line = serde_json::json!({ "output": output }).to_string();
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
+        Format::Ndjson => {
+            let output = template.render(input)?;
+            out.push_str(&serde_json::json!({ "output": output }).to_string());
+            out.push('\n');
         }
-        (Format::Ndjson, Err(error)) => {
+    }
+    Ok(())
+}
+
+fn print_error(rendered: &mut Rendered, format: Format, error: String) {
+    match format {
+        Format::Text => rendered.errors.push((rendered.out.len(), error)),
+        Format::Ndjson => {
             let line = serde_json::json!({ "error": error }).to_string();
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
+            rendered.out.push_str(&line);
+            rendered.out.push('\n');
         }
     }
 }

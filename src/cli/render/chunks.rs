@@ -1,0 +1,239 @@
+//! The input of `render` cut into chunks of whole lines, the unit of work of a render thread.
+//! A file is read in place through a memory map (no copy through `read(2)`, which took a fifth
+//! of the job); standard input, or a file that cannot be mapped, is read line by line.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead};
+use std::sync::{Arc, Mutex};
+
+/// Big enough that handing a chunk to a thread costs nothing next to rendering it, small enough
+/// that the first outputs appear at once.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Some whole input lines (borrowed from a mapped file, or read into a buffer), or the read
+/// error that ended the input.
+pub enum Chunk<'a> {
+    Lines {
+        first_line: usize,
+        text: Cow<'a, [u8]>,
+    },
+    Failed {
+        line: usize,
+        error: io::Error,
+    },
+}
+
+/// Buffers of rendered chunks, handed back by the render threads for reuse: a fresh 64 KiB
+/// buffer per chunk, freed on another thread, costs the kernel a page fault per page.
+pub type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Where the lines come from.
+enum Source<'a> {
+    Reader(Box<dyn BufRead + Send>),
+    /// The whole input in memory, handed out from `at` on.
+    Mapped {
+        bytes: &'a [u8],
+        at: usize,
+    },
+}
+
+/// Cuts an input's lines into chunks.
+pub struct Chunks<'a> {
+    source: Source<'a>,
+    next_line: usize,
+    done: bool,
+    /// A read error met after some lines, handed out after them.
+    failed: Option<Chunk<'a>>,
+    pub spare: Spare,
+}
+
+impl<'a> Chunks<'a> {
+    /// Chunks of a reader's lines, read into buffers.
+    pub fn new(reader: Box<dyn BufRead + Send>) -> Chunks<'a> {
+        Chunks::of(Source::Reader(reader))
+    }
+
+    /// Chunks of `bytes`, lent without copying.
+    pub fn mapped(bytes: &'a [u8]) -> Chunks<'a> {
+        Chunks::of(Source::Mapped { bytes, at: 0 })
+    }
+
+    fn of(source: Source<'a>) -> Chunks<'a> {
+        Chunks {
+            source,
+            next_line: 1,
+            done: false,
+            failed: None,
+            spare: Spare::default(),
+        }
+    }
+
+    /// The next chunk: whole lines (the last one may lack its newline at the end of the input),
+    /// then the read error, if one ended the input.
+    pub fn next(&mut self) -> Option<Chunk<'a>> {
+        if self.done {
+            return self.failed.take();
+        }
+        let first_line = self.next_line;
+        let text = match &mut self.source {
+            Source::Mapped { bytes, at } => {
+                let text = next_lines(bytes, at);
+                self.next_line += memchr::memchr_iter(b'\n', text).count();
+                self.done = *at == bytes.len();
+                Cow::Borrowed(text)
+            }
+            Source::Reader(_) => Cow::Owned(self.read_lines()),
+        };
+        if text.is_empty() {
+            return self.failed.take();
+        }
+        Some(Chunk::Lines { first_line, text })
+    }
+
+    /// Reads whole lines into a (reused) buffer until it holds a chunk's worth.
+    fn read_lines(&mut self) -> Vec<u8> {
+        let reused = self.spare.lock().ok().and_then(|mut spare| spare.pop());
+        let mut text = reused.unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 1024));
+        text.clear();
+        let Source::Reader(reader) = &mut self.source else {
+            return text;
+        };
+        while text.len() < CHUNK_BYTES {
+            let before = text.len();
+            match reader.read_until(b'\n', &mut text) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(_) => self.next_line += 1,
+                Err(error) => {
+                    // The lines before the error still render; the error ends the job after them.
+                    text.truncate(before);
+                    self.done = true;
+                    self.failed = Some(Chunk::Failed {
+                        line: self.next_line,
+                        error,
+                    });
+                    break;
+                }
+            }
+        }
+        text
+    }
+}
+
+/// The whole lines of `bytes` from `at` that make a chunk (at least `CHUNK_BYTES`, or the rest);
+/// moves `at` past them.
+fn next_lines<'a>(bytes: &'a [u8], at: &mut usize) -> &'a [u8] {
+    let rest = bytes.get(*at..).unwrap_or_default();
+    let end = rest
+        .get(CHUNK_BYTES..)
+        .and_then(|tail| memchr::memchr(b'\n', tail))
+        .map_or(rest.len(), |newline| CHUNK_BYTES + newline + 1);
+    *at += end;
+    rest.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Read};
+
+    fn newlines(text: &[u8]) -> usize {
+        text.iter().filter(|&&b| b == b'\n').count()
+    }
+
+    /// Hands out its bytes a few at a time, then fails if asked to.
+    struct Trickle {
+        bytes: Vec<u8>,
+        at: usize,
+        step: usize,
+        fail_at_end: bool,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.bytes.len() && self.fail_at_end {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = self.step.min(buf.len()).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn chunks_of(bytes: Vec<u8>, step: usize, fail_at_end: bool) -> Vec<Chunk<'static>> {
+        let mut chunks = Chunks::new(Box::new(BufReader::new(Trickle {
+            bytes,
+            at: 0,
+            step,
+            fail_at_end,
+        })));
+        std::iter::from_fn(|| chunks.next()).collect()
+    }
+
+    fn mapped_chunks(bytes: &[u8]) -> Vec<Chunk<'_>> {
+        let mut chunks = Chunks::mapped(bytes);
+        std::iter::from_fn(|| chunks.next()).collect()
+    }
+
+    /// The chunks' texts, checking that each starts at its line number and ends a line.
+    fn texts_checked(chunks: Vec<Chunk<'_>>, input: &[u8]) -> Vec<Vec<u8>> {
+        let mut expected_line = 1;
+        let mut texts = Vec::new();
+        for chunk in chunks {
+            let Chunk::Lines { first_line, text } = chunk else {
+                panic!("no error expected");
+            };
+            assert_eq!(first_line, expected_line);
+            let before = &input[texts.iter().map(Vec::len).sum::<usize>()..];
+            assert!(before.starts_with(&text));
+            assert!(text.ends_with(b"\n") || before.len() == text.len());
+            expected_line += newlines(&text);
+            texts.push(text.into_owned());
+        }
+        assert_eq!(texts.concat(), input);
+        texts
+    }
+
+    #[test]
+    fn chunks_hold_whole_lines_in_order_with_their_line_numbers() {
+        let lines: Vec<String> = (0..20_000).map(|n| format!("line {n}\n")).collect();
+        let input = lines.concat().into_bytes();
+        for step in [7, 1000, 1 << 20] {
+            let texts = texts_checked(chunks_of(input.clone(), step, false), &input);
+            assert!(texts.len() > 1, "read {step} bytes at a time");
+        }
+        assert!(texts_checked(mapped_chunks(&input), &input).len() > 1);
+        assert!(mapped_chunks(b"").is_empty());
+    }
+
+    #[test]
+    fn a_last_line_without_newline_and_a_line_longer_than_a_chunk_arrive_whole() {
+        let long = "x".repeat(3 * CHUNK_BYTES);
+        let input = format!("a\n{long}\nend").into_bytes();
+        let read = texts_checked(chunks_of(input.clone(), 4096, false), &input);
+        let mapped = texts_checked(mapped_chunks(&input), &input);
+        for texts in [read, mapped] {
+            assert!(texts
+                .iter()
+                .any(|t| t.ends_with(format!("{long}\n").as_bytes())));
+            assert_eq!(texts.last().map(Vec::as_slice), Some(&b"end"[..]));
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_whole_lines_read_before_it() {
+        let chunks = chunks_of(b"one\ntwo\nthr".to_vec(), 3, true);
+        assert_eq!(chunks.len(), 2);
+        let Chunk::Lines { first_line, text } = &chunks[0] else {
+            panic!("lines first");
+        };
+        assert_eq!((*first_line, text.as_ref()), (1, &b"one\ntwo\n"[..]));
+        let Chunk::Failed { line, error } = &chunks[1] else {
+            panic!("then the error");
+        };
+        assert_eq!((*line, error.to_string().as_str()), (3, "disk on fire"));
+    }
+}
