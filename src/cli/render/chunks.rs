@@ -1,66 +1,37 @@
 //! The input of `render` cut into chunks of whole lines, the unit of work of a render thread.
-//! A file is read in place through a memory map (no copy through `read(2)`, which took a fifth
-//! of the job); standard input, or a file that cannot be mapped, is read line by line.
 
-use std::borrow::Cow;
 use std::io::{self, BufRead};
 use std::sync::{Arc, Mutex};
 
-/// Big enough that handing a chunk to a thread costs nothing next to rendering it, small enough
-/// that the first outputs appear at once.
-const CHUNK_BYTES: usize = 64 * 1024;
+/// Big enough that handing a chunk to a thread costs nothing next to rendering it (at 64 KiB,
+/// waking the threads for each chunk took a tenth of the job), small enough that the first
+/// outputs appear at once (a chunk renders in a few milliseconds).
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// Some whole input lines (borrowed from a mapped file, or read into a buffer), or the read
-/// error that ended the input.
-pub enum Chunk<'a> {
-    Lines {
-        first_line: usize,
-        text: Cow<'a, [u8]>,
-    },
-    Failed {
-        line: usize,
-        error: io::Error,
-    },
+/// Some whole input lines, or the read error that ended the input.
+pub enum Chunk {
+    Lines { first_line: usize, text: Vec<u8> },
+    Failed { line: usize, error: io::Error },
 }
 
 /// Buffers of rendered chunks, handed back by the render threads for reuse: a fresh 64 KiB
 /// buffer per chunk, freed on another thread, costs the kernel a page fault per page.
 pub type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// Where the lines come from.
-enum Source<'a> {
-    Reader(Box<dyn BufRead + Send>),
-    /// The whole input in memory, handed out from `at` on.
-    Mapped {
-        bytes: &'a [u8],
-        at: usize,
-    },
-}
-
-/// Cuts an input's lines into chunks.
-pub struct Chunks<'a> {
-    source: Source<'a>,
+/// Cuts a reader's lines into chunks.
+pub struct Chunks {
+    reader: Box<dyn BufRead + Send>,
     next_line: usize,
     done: bool,
     /// A read error met after some lines, handed out after them.
-    failed: Option<Chunk<'a>>,
+    failed: Option<Chunk>,
     pub spare: Spare,
 }
 
-impl<'a> Chunks<'a> {
-    /// Chunks of a reader's lines, read into buffers.
-    pub fn new(reader: Box<dyn BufRead + Send>) -> Chunks<'a> {
-        Chunks::of(Source::Reader(reader))
-    }
-
-    /// Chunks of `bytes`, lent without copying.
-    pub fn mapped(bytes: &'a [u8]) -> Chunks<'a> {
-        Chunks::of(Source::Mapped { bytes, at: 0 })
-    }
-
-    fn of(source: Source<'a>) -> Chunks<'a> {
+impl Chunks {
+    pub fn new(reader: Box<dyn BufRead + Send>) -> Chunks {
         Chunks {
-            source,
+            reader,
             next_line: 1,
             done: false,
             failed: None,
@@ -70,20 +41,12 @@ impl<'a> Chunks<'a> {
 
     /// The next chunk: whole lines (the last one may lack its newline at the end of the input),
     /// then the read error, if one ended the input.
-    pub fn next(&mut self) -> Option<Chunk<'a>> {
+    pub fn next(&mut self) -> Option<Chunk> {
         if self.done {
             return self.failed.take();
         }
         let first_line = self.next_line;
-        let text = match &mut self.source {
-            Source::Mapped { bytes, at } => {
-                let text = next_lines(bytes, at);
-                self.next_line += memchr::memchr_iter(b'\n', text).count();
-                self.done = *at == bytes.len();
-                Cow::Borrowed(text)
-            }
-            Source::Reader(_) => Cow::Owned(self.read_lines()),
-        };
+        let text = self.read_lines();
         if text.is_empty() {
             return self.failed.take();
         }
@@ -95,12 +58,9 @@ impl<'a> Chunks<'a> {
         let reused = self.spare.lock().ok().and_then(|mut spare| spare.pop());
         let mut text = reused.unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 1024));
         text.clear();
-        let Source::Reader(reader) = &mut self.source else {
-            return text;
-        };
         while text.len() < CHUNK_BYTES {
             let before = text.len();
-            match reader.read_until(b'\n', &mut text) {
+            match self.reader.read_until(b'\n', &mut text) {
                 Ok(0) => {
                     self.done = true;
                     break;
@@ -120,18 +80,6 @@ impl<'a> Chunks<'a> {
         }
         text
     }
-}
-
-/// The whole lines of `bytes` from `at` that make a chunk (at least `CHUNK_BYTES`, or the rest);
-/// moves `at` past them.
-fn next_lines<'a>(bytes: &'a [u8], at: &mut usize) -> &'a [u8] {
-    let rest = bytes.get(*at..).unwrap_or_default();
-    let end = rest
-        .get(CHUNK_BYTES..)
-        .and_then(|tail| memchr::memchr(b'\n', tail))
-        .map_or(rest.len(), |newline| CHUNK_BYTES + newline + 1);
-    *at += end;
-    rest.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -163,7 +111,7 @@ mod tests {
         }
     }
 
-    fn chunks_of(bytes: Vec<u8>, step: usize, fail_at_end: bool) -> Vec<Chunk<'static>> {
+    fn chunks_of(bytes: Vec<u8>, step: usize, fail_at_end: bool) -> Vec<Chunk> {
         let mut chunks = Chunks::new(Box::new(BufReader::new(Trickle {
             bytes,
             at: 0,
@@ -173,13 +121,8 @@ mod tests {
         std::iter::from_fn(|| chunks.next()).collect()
     }
 
-    fn mapped_chunks(bytes: &[u8]) -> Vec<Chunk<'_>> {
-        let mut chunks = Chunks::mapped(bytes);
-        std::iter::from_fn(|| chunks.next()).collect()
-    }
-
     /// The chunks' texts, checking that each starts at its line number and ends a line.
-    fn texts_checked(chunks: Vec<Chunk<'_>>, input: &[u8]) -> Vec<Vec<u8>> {
+    fn texts_checked(chunks: Vec<Chunk>, input: &[u8]) -> Vec<Vec<u8>> {
         let mut expected_line = 1;
         let mut texts = Vec::new();
         for chunk in chunks {
@@ -191,7 +134,7 @@ mod tests {
             assert!(before.starts_with(&text));
             assert!(text.ends_with(b"\n") || before.len() == text.len());
             expected_line += newlines(&text);
-            texts.push(text.into_owned());
+            texts.push(text);
         }
         assert_eq!(texts.concat(), input);
         texts
@@ -199,28 +142,24 @@ mod tests {
 
     #[test]
     fn chunks_hold_whole_lines_in_order_with_their_line_numbers() {
-        let lines: Vec<String> = (0..20_000).map(|n| format!("line {n}\n")).collect();
+        let lines: Vec<String> = (0..200_000).map(|n| format!("line {n}\n")).collect();
         let input = lines.concat().into_bytes();
         for step in [7, 1000, 1 << 20] {
             let texts = texts_checked(chunks_of(input.clone(), step, false), &input);
             assert!(texts.len() > 1, "read {step} bytes at a time");
         }
-        assert!(texts_checked(mapped_chunks(&input), &input).len() > 1);
-        assert!(mapped_chunks(b"").is_empty());
+        assert!(chunks_of(Vec::new(), 10, false).is_empty());
     }
 
     #[test]
     fn a_last_line_without_newline_and_a_line_longer_than_a_chunk_arrive_whole() {
         let long = "x".repeat(3 * CHUNK_BYTES);
         let input = format!("a\n{long}\nend").into_bytes();
-        let read = texts_checked(chunks_of(input.clone(), 4096, false), &input);
-        let mapped = texts_checked(mapped_chunks(&input), &input);
-        for texts in [read, mapped] {
-            assert!(texts
-                .iter()
-                .any(|t| t.ends_with(format!("{long}\n").as_bytes())));
-            assert_eq!(texts.last().map(Vec::as_slice), Some(&b"end"[..]));
-        }
+        let texts = texts_checked(chunks_of(input.clone(), 4096, false), &input);
+        assert!(texts
+            .iter()
+            .any(|t| t.ends_with(format!("{long}\n").as_bytes())));
+        assert_eq!(texts.last().map(Vec::as_slice), Some(&b"end"[..]));
     }
 
     #[test]

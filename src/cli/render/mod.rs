@@ -2,11 +2,10 @@
 //! sink would (same engine, same default settings), so template authors can iterate without a pipeline.
 //! Lines are rendered on every core, in chunks, and printed in input order ([`ordered`]).
 
-use std::borrow::Cow;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use freemarker::{Settings, Template};
@@ -69,14 +68,14 @@ pub fn execute(args: RenderArgs) -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let input = match &args.input {
-        Some(path) => match Input::open(path) {
-            Ok(input) => input,
+    let reader: Box<dyn BufRead + Send> = match &args.input {
+        Some(path) => match fs::File::open(path) {
+            Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
             Err(error) => {
                 return usage_error(&format!("cannot read input {}: {error}", path.display()))
             }
         },
-        None => Input::Reader(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
+        None => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
     };
 
     let stdout = io::stdout();
@@ -84,14 +83,7 @@ pub fn execute(args: RenderArgs) -> ExitCode {
     let mut failures = 0usize;
     let mut stopped: Option<ExitCode> = None;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let map;
-    let mut chunks = match input {
-        Input::Mapped(mapped) => {
-            map = mapped;
-            Chunks::mapped(&map)
-        }
-        Input::Reader(reader) => Chunks::new(reader),
-    };
+    let mut chunks = Chunks::new(reader);
     let spare = chunks.spare.clone();
     let projection = Projection::new(template.as_ref().ok().and_then(Template::input_fields));
     ordered_map(
@@ -99,7 +91,7 @@ pub fn execute(args: RenderArgs) -> ExitCode {
         || chunks.next(),
         |chunk| {
             let (rendered, text) = render_chunk(&template, &projection, args.format, chunk);
-            if let (Some(Cow::Owned(mut text)), Ok(mut spare)) = (text, spare.lock()) {
+            if let (Some(mut text), Ok(mut spare)) = (text, spare.lock()) {
                 text.clear();
                 spare.push(text);
             }
@@ -128,33 +120,6 @@ pub fn execute(args: RenderArgs) -> ExitCode {
     }
 }
 
-/// Where the input lines come from.
-enum Input {
-    /// A file, mapped into memory: its lines are rendered in place, with no copy through `read(2)`.
-    Mapped(memmap2::Mmap),
-    Reader(Box<dyn BufRead + Send>),
-}
-
-impl Input {
-    /// Maps the file, or reads it when it cannot be mapped (a pipe or a special file, say).
-    fn open(path: &Path) -> io::Result<Input> {
-        let file = fs::File::open(path)?;
-        if file.metadata()?.is_file() {
-            // SAFETY: the map is read-only and private to this process. Another process
-            // truncating the file while it is rendered would fault the reads (SIGBUS), as in any
-            // tool that maps its input (ripgrep does by default); writes to it could change lines
-            // being rendered, which reading the file would not prevent either.
-            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-                return Ok(Input::Mapped(map));
-            }
-        }
-        Ok(Input::Reader(Box::new(BufReader::with_capacity(
-            1 << 16,
-            file,
-        ))))
-    }
-}
-
 /// A chunk's printed outputs, with the errors for standard error at their places among them.
 struct Rendered {
     out: String,
@@ -180,13 +145,13 @@ impl Rendered {
     }
 }
 
-/// Renders every non-blank line of `chunk`; hands back its text (a read buffer, for reuse).
-fn render_chunk<'a>(
+/// Renders every non-blank line of `chunk`; hands back its buffer for reuse.
+fn render_chunk(
     template: &Result<Template, freemarker::Error>,
     projection: &Projection,
     format: Format,
-    chunk: Chunk<'a>,
-) -> (Rendered, Option<Cow<'a, [u8]>>) {
+    chunk: Chunk,
+) -> (Rendered, Option<Vec<u8>>) {
     let mut rendered = Rendered {
         out: String::new(),
         errors: Vec::new(),
