@@ -1,6 +1,9 @@
 //! The input of `render` cut into chunks of whole lines, the unit of work of a render thread.
+//! The input is read a chunk at a time straight into the chunk's buffer (no line-by-line copy
+//! out of a `BufReader`), and each chunk is cut after its last newline; the partial line after
+//! it starts the next chunk.
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
 /// Big enough that handing a chunk to a thread costs nothing next to rendering it (at 64 KiB,
@@ -14,24 +17,52 @@ pub enum Chunk {
     Failed { line: usize, error: io::Error },
 }
 
-/// Buffers of rendered chunks, handed back by the render threads for reuse: a fresh 64 KiB
-/// buffer per chunk, freed on another thread, costs the kernel a page fault per page.
-pub type Spare = Arc<Mutex<Vec<Vec<u8>>>>;
+/// Buffers handed back for reuse by the thread done with them: a fresh 1 MiB buffer per chunk,
+/// freed on another thread, costs the kernel a page fault per page.
+pub struct Spare<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Spare<T> {
+    /// A buffer given back, if one is.
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().ok()?.pop()
+    }
+
+    pub fn give(&self, buffer: T) {
+        if let Ok(mut spare) = self.0.lock() {
+            spare.push(buffer);
+        }
+    }
+}
+
+impl<T> Default for Spare<T> {
+    fn default() -> Self {
+        Spare(Arc::default())
+    }
+}
+
+impl<T> Clone for Spare<T> {
+    fn clone(&self) -> Self {
+        Spare(Arc::clone(&self.0))
+    }
+}
 
 /// Cuts a reader's lines into chunks.
 pub struct Chunks {
-    reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn Read + Send>,
+    /// The start of a line read with the previous chunk, which did not end it.
+    carry: Vec<u8>,
     next_line: usize,
     done: bool,
     /// A read error met after some lines, handed out after them.
     failed: Option<Chunk>,
-    pub spare: Spare,
+    pub spare: Spare<Vec<u8>>,
 }
 
 impl Chunks {
-    pub fn new(reader: Box<dyn BufRead + Send>) -> Chunks {
+    pub fn new(reader: Box<dyn Read + Send>) -> Chunks {
         Chunks {
             reader,
+            carry: Vec::new(),
             next_line: 1,
             done: false,
             failed: None,
@@ -47,45 +78,61 @@ impl Chunks {
         }
         let first_line = self.next_line;
         let text = self.read_lines();
+        self.next_line += memchr::memchr_iter(b'\n', &text).count();
         if text.is_empty() {
             return self.failed.take();
         }
         Some(Chunk::Lines { first_line, text })
     }
 
-    /// Reads whole lines into a (reused) buffer until it holds a chunk's worth.
+    /// Reads into a (reused) buffer until it holds a chunk's worth ending a line, or the input
+    /// ends.
     fn read_lines(&mut self) -> Vec<u8> {
-        let reused = self.spare.lock().ok().and_then(|mut spare| spare.pop());
-        let mut text = reused.unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + 1024));
+        let mut text = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
         text.clear();
-        while text.len() < CHUNK_BYTES {
-            let before = text.len();
-            match self.reader.read_until(b'\n', &mut text) {
+        text.append(&mut self.carry);
+        // Where to look for the chunk's last newline: the bytes before hold none.
+        let mut unsearched = 0;
+        loop {
+            if text.len() >= CHUNK_BYTES {
+                match memchr::memrchr(b'\n', &text[unsearched..]) {
+                    Some(newline) => {
+                        self.carry
+                            .extend_from_slice(&text[unsearched + newline + 1..]);
+                        text.truncate(unsearched + newline + 1);
+                        return text;
+                    }
+                    None => unsearched = text.len(),
+                }
+            }
+            let wanted = CHUNK_BYTES.saturating_sub(text.len()).max(1 << 16) as u64;
+            match (&mut self.reader).take(wanted).read_to_end(&mut text) {
                 Ok(0) => {
                     self.done = true;
-                    break;
+                    return text;
                 }
-                Ok(_) => self.next_line += 1,
+                Ok(_) => {}
                 Err(error) => {
-                    // The lines before the error still render; the error ends the job after them.
-                    text.truncate(before);
+                    // The whole lines before the error still render; the error ends the job
+                    // after them, at the line it cut.
+                    let whole = memchr::memrchr(b'\n', &text).map_or(0, |newline| newline + 1);
+                    text.truncate(whole);
+                    let line = self.next_line + memchr::memchr_iter(b'\n', &text).count();
                     self.done = true;
-                    self.failed = Some(Chunk::Failed {
-                        line: self.next_line,
-                        error,
-                    });
-                    break;
+                    self.failed = Some(Chunk::Failed { line, error });
+                    return text;
                 }
             }
         }
-        text
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufReader, Read};
 
     fn newlines(text: &[u8]) -> usize {
         text.iter().filter(|&&b| b == b'\n').count()
@@ -112,12 +159,12 @@ mod tests {
     }
 
     fn chunks_of(bytes: Vec<u8>, step: usize, fail_at_end: bool) -> Vec<Chunk> {
-        let mut chunks = Chunks::new(Box::new(BufReader::new(Trickle {
+        let mut chunks = Chunks::new(Box::new(Trickle {
             bytes,
             at: 0,
             step,
             fail_at_end,
-        })));
+        }));
         std::iter::from_fn(|| chunks.next()).collect()
     }
 
@@ -174,5 +221,18 @@ mod tests {
             panic!("then the error");
         };
         assert_eq!((*line, error.to_string().as_str()), (3, "disk on fire"));
+    }
+
+    #[test]
+    fn a_read_error_after_several_chunks_names_the_line_it_cut() {
+        let lines: Vec<String> = (0..300_000).map(|n| format!("line {n}\n")).collect();
+        let input = [lines.concat().as_bytes(), b"cut sho"].concat();
+        let mut chunks = chunks_of(input.clone(), 1 << 16, true);
+        let Some(Chunk::Failed { line, .. }) = chunks.pop() else {
+            panic!("the error last");
+        };
+        assert_eq!(line, 300_001);
+        let whole = &input[..input.len() - b"cut sho".len()];
+        assert!(texts_checked(chunks, whole).len() > 1);
     }
 }

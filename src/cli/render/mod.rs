@@ -3,7 +3,7 @@
 //! Lines are rendered on every core, in chunks, and printed in input order ([`ordered`]).
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ mod ordered;
 mod project;
 mod scan;
 
-use chunks::{Chunk, Chunks};
+use chunks::{Chunk, Chunks, Spare};
 use ordered::ordered_map;
 use project::Projection;
 
@@ -68,14 +68,14 @@ pub fn execute(args: RenderArgs) -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let reader: Box<dyn BufRead + Send> = match &args.input {
+    let reader: Box<dyn Read + Send> = match &args.input {
         Some(path) => match fs::File::open(path) {
-            Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+            Ok(file) => Box::new(file),
             Err(error) => {
                 return usage_error(&format!("cannot read input {}: {error}", path.display()))
             }
         },
-        None => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+        None => Box::new(io::stdin()),
     };
 
     let stdout = io::stdout();
@@ -84,27 +84,33 @@ pub fn execute(args: RenderArgs) -> ExitCode {
     let mut stopped: Option<ExitCode> = None;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut chunks = Chunks::new(reader);
-    let spare = chunks.spare.clone();
+    let spare_input = chunks.spare.clone();
+    let spare_output = Spare::<String>::default();
     let projection = Projection::new(template.as_ref().ok().and_then(Template::input_fields));
     ordered_map(
         workers,
         || chunks.next(),
         |chunk| {
-            let (rendered, text) = render_chunk(&template, &projection, args.format, chunk);
-            if let (Some(mut text), Ok(mut spare)) = (text, spare.lock()) {
-                text.clear();
-                spare.push(text);
+            let out = spare_output.take().unwrap_or_default();
+            let (rendered, text) = render_chunk(&template, &projection, args.format, chunk, out);
+            if let Some(text) = text {
+                spare_input.give(text);
             }
             rendered
         },
-        |rendered| {
+        |mut rendered| {
             failures += rendered.failures;
-            match rendered.write(&mut out) {
-                Err(error) => stopped = Some(write_failed(&error)),
-                Ok(Some(message)) => stopped = Some(usage_error(&message)),
-                Ok(None) => return ControlFlow::Continue(()),
+            if let Err(error) = rendered.write(&mut out) {
+                stopped = Some(write_failed(&error));
+                return ControlFlow::Break(());
             }
-            ControlFlow::Break(())
+            if let Some(message) = rendered.stop {
+                stopped = Some(usage_error(&message));
+                return ControlFlow::Break(());
+            }
+            rendered.out.clear();
+            spare_output.give(rendered.out);
+            ControlFlow::Continue(())
         },
     );
     if let Some(code) = stopped {
@@ -131,8 +137,8 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// Writes the chunk; the message that ends the job, if it does.
-    fn write(self, out: &mut impl Write) -> io::Result<Option<String>> {
+    /// Writes the chunk's outputs and errors.
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
         let mut written = 0;
         for (at, error) in &self.errors {
             out.write_all(&self.out.as_bytes()[written..*at])?;
@@ -140,20 +146,20 @@ impl Rendered {
             out.flush()?;
             eprintln!("error: {error}");
         }
-        out.write_all(&self.out.as_bytes()[written..])?;
-        Ok(self.stop)
+        out.write_all(&self.out.as_bytes()[written..])
     }
 }
 
-/// Renders every non-blank line of `chunk`; hands back its buffer for reuse.
+/// Renders every non-blank line of `chunk` onto `out`; hands back the chunk's buffer for reuse.
 fn render_chunk(
     template: &Result<Template, freemarker::Error>,
     projection: &Projection,
     format: Format,
     chunk: Chunk,
+    out: String,
 ) -> (Rendered, Option<Vec<u8>>) {
     let mut rendered = Rendered {
-        out: String::new(),
+        out,
         errors: Vec::new(),
         failures: 0,
         stop: None,
