@@ -90,7 +90,7 @@ impl<'a> Scanner<'a> {
     /// One value nested `depth` levels deep (the line's object being level 1).
     fn value(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
+            b'"' => self.skip_string(),
             b'{' => self.object(depth + 1),
             b'[' => self.array(depth + 1),
             b't' => self.literal(b"true"),
@@ -153,12 +153,33 @@ impl<'a> Scanner<'a> {
 
     /// A string, unescaped. One with an escape is checked and decoded by serde_json.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let bytes = self.bytes();
         let start = self.at;
-        if bytes.get(start) != Some(&b'"') {
+        let escaped = self.skip_string_raw()?;
+        if escaped {
+            let quoted = self.line.get(start..self.at)?;
+            return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
+        }
+        self.line.get(start + 1..self.at - 1).map(Cow::Borrowed)
+    }
+
+    /// A string whose text is not wanted: checked, not built.
+    fn skip_string(&mut self) -> Option<()> {
+        let start = self.at;
+        if self.skip_string_raw()? {
+            let quoted = self.line.get(start..self.at)?;
+            // As a `String`: serde_json's way to skip a string lets lone surrogates through.
+            serde_json::from_str::<String>(quoted).ok()?;
+        }
+        Some(())
+    }
+
+    /// Moves past a string; whether it holds an escape, which the caller has serde_json check.
+    fn skip_string_raw(&mut self) -> Option<bool> {
+        let bytes = self.bytes();
+        if bytes.get(self.at) != Some(&b'"') {
             return None;
         }
-        let mut at = start + 1;
+        let mut at = self.at + 1;
         let mut escaped = false;
         loop {
             at += special_byte(bytes.get(at..)?)?;
@@ -173,11 +194,7 @@ impl<'a> Scanner<'a> {
             }
         }
         self.at = at + 1;
-        let quoted = self.line.get(start..self.at)?;
-        if escaped {
-            return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
-        }
-        self.line.get(start + 1..at).map(Cow::Borrowed)
+        Some(escaped)
     }
 
     /// A number in JSON's grammar; one that might be out of `f64`'s range is checked by
