@@ -2,7 +2,8 @@
 //! (`webhook-sink render`) may parse only those and skip the rest of each JSON line unbuilt.
 //!
 //! The analysis is syntactic and conservative: `input.name` and `input["name"]` name a field
-//! (its whole subtree is kept); any other use of `input` (bare, `input[expr]`, `input?keys`, passed
+//! (its whole subtree is kept), and `input.name.key...` names a key of it (only the keys so named
+//! are kept, when the template reads the field no other way); any other use of `input` (bare, `input[expr]`, `input?keys`, passed
 //! to a macro, assigned), and any special variable that can reach the data model (`.data_model`,
 //! `.vars`, ...), means every field. Every node and expression kind is matched without a
 //! wildcard, so a new one cannot be missed silently.
@@ -12,17 +13,49 @@ use crate::ast::{Expr, ExprKind, MacroDef, Node, StrPart};
 /// The name the record is bound to.
 const INPUT: &str = "input";
 
+/// A top-level field of `input` that a template reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputField {
+    pub name: String,
+    /// The keys it reads of the field's value when it reads it only as `input.name.key`, in
+    /// first-use order; `None`: it may read all of it. A value that is not a hash is read whole.
+    pub keys: Option<Vec<String>>,
+}
+
 /// What a template reads of `input`.
 #[derive(Debug, Default)]
 struct Reads {
-    fields: Vec<String>,
+    fields: Vec<InputField>,
     whole: bool,
 }
 
 impl Reads {
+    /// The template reads all of field `name`.
     fn field(&mut self, name: &str) {
-        if !self.fields.iter().any(|f| f == name) {
-            self.fields.push(name.to_owned());
+        match self.fields.iter_mut().find(|f| f.name == name) {
+            Some(field) => field.keys = None,
+            None => self.fields.push(InputField {
+                name: name.to_owned(),
+                keys: None,
+            }),
+        }
+    }
+
+    /// The template reads key `key` of field `name`.
+    fn key(&mut self, name: &str, key: &str) {
+        match self.fields.iter_mut().find(|f| f.name == name) {
+            Some(InputField {
+                keys: Some(keys), ..
+            }) => {
+                if !keys.iter().any(|k| k == key) {
+                    keys.push(key.to_owned());
+                }
+            }
+            Some(_) => {}
+            None => self.fields.push(InputField {
+                name: name.to_owned(),
+                keys: Some(vec![key.to_owned()]),
+            }),
         }
     }
 
@@ -135,8 +168,11 @@ impl Reads {
             }
             ExprKind::Path { root, steps, .. } => {
                 if &**root == INPUT {
-                    match steps.first() {
-                        Some(step) if &*step.key != "*" => self.field(&step.key),
+                    match steps.as_slice() {
+                        [field, key, ..] if &*field.key != "*" && &*key.key != "*" => {
+                            self.key(&field.key, &key.key)
+                        }
+                        [field, ..] if &*field.key != "*" => self.field(&field.key),
                         _ => self.whole = true,
                     }
                 }
@@ -248,7 +284,7 @@ fn is_detached_special(name: &str) -> bool {
 
 /// The top-level fields of `input` that `nodes` (and `macros`) can read, in first-use order;
 /// `None` when they may read any.
-pub(crate) fn input_fields(nodes: &[Node]) -> Option<Vec<String>> {
+pub(crate) fn input_fields(nodes: &[Node]) -> Option<Vec<InputField>> {
     let mut reads = Reads::default();
     reads.nodes(nodes);
     (!reads.whole).then_some(reads.fields)
@@ -258,10 +294,37 @@ pub(crate) fn input_fields(nodes: &[Node]) -> Option<Vec<String>> {
 mod tests {
     use crate::{Settings, Template};
 
-    fn fields(source: &str) -> Option<Vec<String>> {
+    fn read(source: &str) -> Option<Vec<super::InputField>> {
         Template::new("t", source, Settings::default())
             .expect("parses")
             .input_fields()
+    }
+
+    fn fields(source: &str) -> Option<Vec<String>> {
+        Some(read(source)?.into_iter().map(|f| f.name).collect())
+    }
+
+    /// Each field's keys, `*` when it is read whole.
+    fn keys(source: &str) -> Vec<String> {
+        read(source)
+            .expect("named fields")
+            .into_iter()
+            .map(|f| match f.keys {
+                Some(keys) => format!("{}:{}", f.name, keys.join(",")),
+                None => format!("{}:*", f.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_named_only_while_every_use_names_one() {
+        assert_eq!(
+            keys(
+                "${input.p.email!} ${input.p.plan.x} ${input.p.email} ${input.q.a} ${input.q?size} \
+                 ${input.r.a} ${input.r[\"b\"]} ${input.s} ${input.s.a} ${input.t.*} ${input.u.a??}"
+            ),
+            ["p:email,plan", "q:*", "r:*", "s:*", "t:*", "u:a"]
+        );
     }
 
     #[test]

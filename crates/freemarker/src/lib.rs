@@ -30,5 +30,6 @@ mod value;
 mod whitespace;
 
 pub use error::{Error, ErrorKind};
+pub use fields::InputField;
 pub use settings::Settings;
 pub use template::{Origin, Template, Traced};

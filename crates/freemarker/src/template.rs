@@ -103,7 +103,7 @@ impl Template {
     /// (it lists `input`'s keys, indexes it with a computed name, passes it whole, ...). A
     /// record with only these fields renders exactly as the whole record does, so a caller may
     /// skip building the others.
-    pub fn input_fields(&self) -> Option<Vec<String>> {
+    pub fn input_fields(&self) -> Option<Vec<crate::InputField>> {
         crate::fields::input_fields(&self.nodes)
     }
 

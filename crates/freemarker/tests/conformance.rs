@@ -194,7 +194,15 @@ fn render(template: &Template, input: &str) -> Actual {
     // same (`webhook-sink render` builds only them).
     if let (Some(fields), Value::Object(map)) = (template.input_fields(), &input) {
         let mut cut = map.clone();
-        cut.retain(|key, _| fields.iter().any(|f| f == key));
+        cut.retain(|key, value| {
+            let Some(field) = fields.iter().find(|f| &f.name == key) else {
+                return false;
+            };
+            if let (Some(keys), Value::Object(inner)) = (&field.keys, value) {
+                inner.retain(|key, _| keys.contains(key));
+            }
+            true
+        });
         let projected = match template.render(&Value::Object(cut)) {
             Ok(out) => Actual::Output(out),
             Err(e) => Actual::Error(e.to_string()),

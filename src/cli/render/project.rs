@@ -1,6 +1,7 @@
 //! Reading a JSON line for one template: only the top-level fields the template can read
-//! ([`freemarker::Template::input_fields`]) are built into the value; the others are checked
-//! ([`super::scan`]) and skipped. Building a `serde_json::Value` (an `IndexMap` per object, a
+//! ([`freemarker::Template::input_fields`]) are built into the value, and of a field it reads
+//! only as `input.field.key`, only those keys; the rest is checked ([`super::scan`]) and
+//! skipped. Building a `serde_json::Value` (an `IndexMap` per object, a
 //! `String` per key and value) is most of the `render` job's time, and an Amplitude export line
 //! has some sixty fields of which a payload template reads a handful.
 //!
@@ -10,6 +11,7 @@
 //! an object, or a template that may read any field, is parsed whole; a line the scan refuses is
 //! parsed whole again, so its error is the whole parse's, word for word.
 
+use freemarker::InputField;
 use serde_json::{Map, Value};
 
 use super::scan::{object_members, Member};
@@ -17,12 +19,12 @@ use super::scan::{object_members, Member};
 /// How to read input lines for one template.
 pub struct Projection {
     /// The fields to build; `None`: all of them.
-    fields: Option<Vec<String>>,
+    fields: Option<Vec<InputField>>,
 }
 
 impl Projection {
     /// Builds the fields `fields` names, or every field when `None`.
-    pub fn new(fields: Option<Vec<String>>) -> Projection {
+    pub fn new(fields: Option<Vec<InputField>>) -> Projection {
         Projection { fields }
     }
 
@@ -37,13 +39,18 @@ impl Projection {
             return serde_json::from_str(line);
         };
         members.clear();
-        let wanted = |key: &str| fields.iter().any(|field| field == key);
+        let wanted = |key: &str| fields.iter().any(|field| field.name == key);
         if object_members(line, wanted, members).is_none() {
             return serde_json::from_str(line);
         }
         let mut object = Map::with_capacity(members.len());
+        let mut inner = Vec::new();
         for (key, raw) in members.drain(..) {
-            match build(raw) {
+            let keys = fields
+                .iter()
+                .find(|field| field.name == key)
+                .and_then(|field| field.keys.as_deref());
+            match build(raw, keys, &mut inner) {
                 Ok(value) => {
                     object.insert(key.into_owned(), value);
                 }
@@ -54,9 +61,29 @@ impl Projection {
     }
 }
 
+/// The value of a member's checked JSON text; of an object, only `keys` when given.
+fn build<'a>(
+    raw: &'a str,
+    keys: Option<&[String]>,
+    inner: &mut Vec<Member<'a>>,
+) -> Result<Value, serde_json::Error> {
+    if let Some(keys) = keys.filter(|_| raw.starts_with('{')) {
+        inner.clear();
+        let wanted = |key: &str| keys.iter().any(|k| k == key);
+        if object_members(raw, wanted, inner).is_some() {
+            let mut object = Map::with_capacity(inner.len());
+            for (key, raw) in inner.drain(..) {
+                object.insert(key.into_owned(), build_whole(raw)?);
+            }
+            return Ok(Value::Object(object));
+        }
+    }
+    build_whole(raw)
+}
+
 /// The value of a member's checked JSON text. A string without escapes is its text between the
 /// quotes, as serde_json would build it, without a parser's set-up for a few bytes.
-fn build(raw: &str) -> Result<Value, serde_json::Error> {
+fn build_whole(raw: &str) -> Result<Value, serde_json::Error> {
     let plain = raw
         .strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"'))
@@ -72,7 +99,33 @@ mod tests {
     use super::*;
 
     fn fields(names: &[&str]) -> Projection {
-        Projection::new(Some(names.iter().map(|n| n.to_string()).collect()))
+        let whole = |name: &&str| InputField {
+            name: name.to_string(),
+            keys: None,
+        };
+        Projection::new(Some(names.iter().map(whole).collect()))
+    }
+
+    #[test]
+    fn of_a_field_read_by_key_only_those_keys_are_built() {
+        let projection = Projection::new(Some(vec![InputField {
+            name: "p".into(),
+            keys: Some(vec!["email".into(), "x".into()]),
+        }]));
+        let line = r#"{"p": {"plan": "pro", "email": "a@b", "n": {"deep": [1]}, "email": "c\"d"}, "q": 1}"#;
+        assert_eq!(
+            projection.parse_alone(line).unwrap(),
+            serde_json::json!({"p": {"email": "c\"d"}}),
+            "a duplicate key's last value"
+        );
+        for not_a_hash in [
+            r#"{"p": [1, {"email": 2}]}"#,
+            r#"{"p": "s"}"#,
+            r#"{"p": null}"#,
+        ] {
+            let whole: Value = serde_json::from_str(not_a_hash).unwrap();
+            assert_eq!(projection.parse_alone(not_a_hash).unwrap(), whole);
+        }
     }
 
     impl Projection {
