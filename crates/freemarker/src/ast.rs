@@ -25,8 +25,9 @@ impl Span {
     }
 }
 
-/// An expression with its source span.
-#[derive(Debug)]
+/// An expression with its source span. Cloned where `<#escape>` writes its expression around
+/// an interpolation's.
+#[derive(Debug, Clone)]
 pub(crate) struct Expr {
     pub kind: ExprKind,
     pub span: Span,
@@ -69,6 +70,13 @@ pub(crate) enum RangeKind {
 #[derive(Debug, Default)]
 pub(crate) struct KeyHint(std::sync::atomic::AtomicU32);
 
+impl Clone for KeyHint {
+    fn clone(&self) -> Self {
+        let hint = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        KeyHint(std::sync::atomic::AtomicU32::new(hint))
+    }
+}
+
 impl KeyHint {
     pub fn get(&self) -> usize {
         self.0.load(std::sync::atomic::Ordering::Relaxed) as usize
@@ -79,7 +87,7 @@ impl KeyHint {
 }
 
 /// One `.key` step of an [`ExprKind::Path`]; `span` covers the path up to and including this key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PathStep {
     pub key: Box<str>,
     pub hint: KeyHint,
@@ -87,13 +95,13 @@ pub(crate) struct PathStep {
 }
 
 /// A part of a string literal with `${...}` inside.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum StrPart {
     Lit(Box<str>),
     Interp(Expr),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum ExprKind {
     Str(Box<str>),
     Interpolated(Vec<StrPart>),

@@ -17,6 +17,7 @@
 mod ast;
 mod builtins;
 mod error;
+mod escape;
 mod fields;
 pub(crate) mod format;
 mod format_bridge;

@@ -7,6 +7,7 @@
 use crate::ast::*;
 use crate::builtins::BuiltinId;
 use crate::error::{syntax_err, Error};
+use crate::escape::{self, Escape};
 use crate::format_bridge::Number;
 use crate::lexer::{next_token, skip_ws, Tok, Token};
 use crate::settings::{InterpolationSyntax, Settings, TagSyntax};
@@ -56,6 +57,9 @@ pub(crate) enum AKind {
     Return(Option<Expr>),
     Call(CallHead),
     Compress,
+    /// `<#escape>`: its body's interpolations were rewritten as they were parsed.
+    Escape,
+    NoEscape,
     Stop(Option<Expr>),
     Flush,
     Taken,
@@ -124,6 +128,9 @@ pub(crate) fn parse(name: &str, src: &str, settings: &Settings) -> Result<Vec<No
         in_macro: 0,
         expr_depth: 0,
         too_deep: None,
+        escapes: Vec::new(),
+        unescaped: Vec::new(),
+        escaped_nodes: 0,
     };
     let result = p.parse_template();
     let last_pos = p.pos;
@@ -262,7 +269,17 @@ struct Parser<'s> {
     expr_depth: u32,
     /// Set when directives nest deeper than [`MAX_DIRECTIVE_DEPTH`] (offset of the offending element).
     too_deep: Option<usize>,
+    /// The open `<#escape>`s, innermost last, each with the outer ones applied.
+    escapes: Vec<Escape>,
+    /// The escapes an open `<#noescape>` set aside, innermost last.
+    unescaped: Vec<Escape>,
+    /// Expression nodes written by escapes so far, bounded by [`MAX_ESCAPED_NODES`].
+    escaped_nodes: usize,
 }
+
+/// Most expression nodes escapes may write into one template: nested escapes multiply their
+/// expressions, so a short template could otherwise grow a huge tree.
+const MAX_ESCAPED_NODES: usize = 1 << 20;
 
 /// Deepest expression nesting accepted; deeper input would only exhaust the stack of parser or renderer.
 const MAX_EXPR_DEPTH: u32 = 64;
@@ -339,7 +356,7 @@ fn header_bool(value: &Expr) -> PResult<bool> {
 /// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
 const NEEDS_PARAMETER: &[&str] = &[
     "if", "elseif", "list", "foreach", "switch", "case", "setting", "assign", "local", "global",
-    "macro", "function", "items", "visit",
+    "macro", "function", "items", "visit", "escape",
 ];
 
 /// Directives that have an end tag.
@@ -764,7 +781,32 @@ impl<'s> Parser<'s> {
             ));
         }
         self.pos = t.end;
+        let e = self.escaped(e, start)?;
         self.add(AKind::Interp(e), start, t.end - 1);
+        Ok(())
+    }
+
+    /// `e`, the expression of a `${...}` at `at`, as the innermost open `<#escape>` writes it.
+    fn escaped(&mut self, e: Expr, at: usize) -> PResult<Expr> {
+        let Some(escape) = self.escapes.last() else {
+            return Ok(e);
+        };
+        let mut escaped = escape.apply(&e);
+        // Where the output came from is the interpolation, not the `<#escape>` tag.
+        escaped.span = e.span;
+        self.count_escaped(&mut escaped, at)?;
+        Ok(escaped)
+    }
+
+    fn count_escaped(&mut self, e: &mut Expr, at: usize) -> PResult<()> {
+        self.escaped_nodes += escape::size(e);
+        if self.escaped_nodes > MAX_ESCAPED_NODES {
+            let message = format!(
+                "Nested #escape expressions would write more than {MAX_ESCAPED_NODES} expression \
+                 nodes into this template (a sandbox limit)"
+            );
+            return Err(Error::new(crate::error::ErrorKind::Limit, message).with_offset(at));
+        }
         Ok(())
     }
 
@@ -1165,7 +1207,45 @@ impl<'s> Parser<'s> {
                     format!("The #{name} directive is not supported in this sandboxed FreeMarker engine"),
                 ));
             }
-            "escape" | "noescape" | "autoesc" | "noautoesc" | "outputformat" => {
+            "escape" => {
+                // `as`, `in` and `using` are keywords to FreeMarker's lexer, never a name
+                let t = self.peek()?;
+                if matches!(&t.tok, Tok::Ident(s) if matches!(s.as_str(), "as" | "in" | "using")) {
+                    return Err(self.not_expected(&t, "a variable name"));
+                }
+                let var = self.expect_ident("variable name")?;
+                let t = self.peek()?;
+                if !matches!(&t.tok, Tok::Ident(s) if s == "as") {
+                    return Err(self.not_expected(&t, "\"as\""));
+                }
+                self.pos = t.end;
+                let expr = self.parse_expr()?;
+                let (end, _) = self.finish_open_tag()?;
+                let mut expr = match self.escapes.last() {
+                    Some(outer) => outer.apply(&expr),
+                    None => expr,
+                };
+                self.count_escaped(&mut expr, start)?;
+                let n = self.add(AKind::Escape, start, end);
+                self.stack.push(n);
+                self.escapes.push(Escape {
+                    var: var.into(),
+                    expr,
+                });
+            }
+            "noescape" => {
+                let Some(escape) = self.escapes.pop() else {
+                    return Err(err_at(
+                        start,
+                        "#noescape with no matching #escape encountered.",
+                    ));
+                };
+                self.unescaped.push(escape);
+                let (end, _) = self.finish_open_tag()?;
+                let n = self.add(AKind::NoEscape, start, end);
+                self.stack.push(n);
+            }
+            "autoesc" | "noautoesc" | "outputformat" => {
                 return Err(err_at(
                     start,
                     format!("The #{name} directive is not supported yet"),
@@ -1587,6 +1667,18 @@ impl<'s> Parser<'s> {
             | ("assign" | "local" | "global", AKind::Capture { .. }) => {
                 self.set_end(top, end);
                 self.stack.pop();
+                true
+            }
+            ("escape", AKind::Escape) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                self.escapes.pop();
+                true
+            }
+            ("noescape", AKind::NoEscape) => {
+                self.set_end(top, end);
+                self.stack.pop();
+                self.escapes.extend(self.unescaped.pop());
                 true
             }
             ("switch", AKind::Case(_)) => {
@@ -2383,6 +2475,9 @@ impl<'s> Parser<'s> {
                 in_macro: self.in_macro,
                 expr_depth: self.expr_depth,
                 too_deep: None,
+                escapes: Vec::new(),
+                unescaped: Vec::new(),
+                escaped_nodes: 0,
             };
             let mut e = sub.parse_expr().map_err(locate)?;
             let close = sub.peek().map_err(locate)?;
@@ -2530,6 +2625,8 @@ fn describe_open(kind: &AKind) -> String {
         AKind::Macro(_) => "#macro".into(),
         AKind::Call(_) => "@...".into(),
         AKind::Compress => "#compress".into(),
+        AKind::Escape => "#escape".into(),
+        AKind::NoEscape => "#noescape".into(),
         _ => "element".into(),
     }
 }
@@ -2581,6 +2678,10 @@ fn convert_children(arena: &mut Arena, idx: usize) -> Vec<Node> {
             }
             AKind::Interp(e) => Node::Interp(e),
             AKind::LegacyInterp(expr, frac) => Node::LegacyInterp { expr, frac },
+            AKind::Escape | AKind::NoEscape => {
+                out.extend(convert_children(arena, c));
+                continue;
+            }
             AKind::Trim { .. } | AKind::Comment | AKind::Flush | AKind::Taken | AKind::Root => {
                 continue
             }

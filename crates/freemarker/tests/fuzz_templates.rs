@@ -979,6 +979,32 @@ fn resource_limits_bound_what_one_builtin_builds() {
     }
 }
 
+/// Nested escapes multiply their expressions at parse time (`x + x` twenty times over is a
+/// million nodes for each interpolation): the parse fails with a limit error instead.
+#[test]
+fn nested_escapes_cannot_grow_the_template_without_bound() {
+    let deep = |n: usize| {
+        let open = "<#escape x as x + x>".repeat(n);
+        let close = "</#escape>".repeat(n);
+        format!("{open}${{input.a}}{close}")
+    };
+    let small = Template::new("t", &deep(3), Settings::default()).expect("a small expansion");
+    assert_eq!(
+        small.render(&json!({"a": "y"})).expect("renders"),
+        "yyyyyyyy"
+    );
+    let error = Template::new("t", &deep(40), Settings::default()).expect_err("a limit");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+    assert!(error.message().contains("#escape"), "{error}");
+    let many = format!(
+        "<#escape x as {}>{}</#escape>",
+        vec!["x"; 1000].join(" + "),
+        "${input.a}".repeat(2000)
+    );
+    let error = Template::new("t", &many, Settings::default()).expect_err("a limit");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error}");
+}
+
 /// The memory limit is a setting: a smaller one stops a smaller value, and its error says which
 /// limit was reached.
 #[test]

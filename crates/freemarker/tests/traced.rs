@@ -57,3 +57,11 @@ fn a_failed_attempt_leaves_no_trace() {
     assert_eq!(out, "cd");
     assert_eq!(o, at(1, 39, true));
 }
+
+#[test]
+fn an_escaped_interpolation_traces_to_itself_not_to_the_escape() {
+    let source = "<#escape x as x?upper_case>\n{\"a\": \"${input.a}\"}\n</#escape>";
+    let (out, o) = origin(source, json!({"a": "q\"z"}), "Z");
+    assert_eq!(out, "{\"a\": \"Q\"Z\"}\n");
+    assert_eq!(o, at(2, 10, false));
+}
