@@ -40,7 +40,7 @@ builtins! {
     IsNan = "is_nan", IsInfinite = "is_infinite", LowerAbc = "lower_abc", UpperAbc = "upper_abc",
     Then = "then", Switch = "switch",
     Size = "size", First = "first", Last = "last", Join = "join", SeqContains = "seq_contains",
-    SeqIndexOf = "seq_index_of", SeqLastIndexOf = "seq_last_index_of", Reverse = "reverse", Sort = "sort",
+    SeqIndexOf = "seq_index_of", SeqLastIndexOf = "seq_last_index_of", Reverse = "reverse", Sequence = "sequence", Sort = "sort",
     SortBy = "sort_by", Chunk = "chunk", Min = "min", Max = "max", Filter = "filter", Map = "map",
     TakeWhile = "take_while", DropWhile = "drop_while", Keys = "keys", Values = "values",
     IsoUtc = "iso_utc", Iso = "iso", IsoLocal = "iso_local", DateIfUnknown = "date_if_unknown",
@@ -979,6 +979,9 @@ impl<'a> Env<'a> {
             B::Size => {
                 if let Some(n) = t.seq_len() {
                     Value::Num(Number::from_i64(n as i64))
+                } else if let Value::Range { len: None, .. } = t {
+                    // FreeMarker's right-unbounded range claims Java's largest int as its size
+                    Value::Num(Number::from_i64(i32::MAX.into()))
                 } else if t.is_hash() {
                     Value::Num(Number::from_i64(t.hash_len() as i64))
                 } else {
@@ -1067,6 +1070,9 @@ impl<'a> Env<'a> {
                     Value::Num(Number::from_i64(found.map_or(-1, |i| i as i64)))
                 }
             }
+            // A sequence already (ranges too, unbounded ones included): itself.
+            B::Sequence if t.is_seq() || matches!(t, Value::Range { .. }) => t,
+            B::Sequence => return Err(self.type_err(&t, tspan, name, "sequence or collection")),
             B::Reverse => {
                 let n = self.walked_target(&t, tspan, name)?;
                 let mut v: Vec<Value<'a>> = (0..n).filter_map(|i| t.seq_get(i).flatten()).collect();

@@ -78,19 +78,23 @@ fn is_ident_part(c: char) -> bool {
     is_ident_start(c) || c.is_ascii_digit()
 }
 
-/// Skips white-space and `<#-- -->` / `<!-- -->` comments inside an expression; returns the new offset.
+/// Skips white-space and `<#-- -->` / `<!-- -->` / `[#-- --]` comments inside an expression (either
+/// form in either tag syntax, as FreeMarker's lexer does); returns the new offset.
 pub(crate) fn skip_ws(src: &str, mut pos: usize) -> usize {
     loop {
         let rest = &src[pos..];
         let trimmed = rest.trim_start();
         pos += rest.len() - trimmed.len();
-        if trimmed.starts_with("<#--") || trimmed.starts_with("<!--") {
-            match trimmed[4..].find("-->") {
-                Some(e) => pos += 4 + e + 3,
-                None => return src.len(),
-            }
+        let close = if trimmed.starts_with("<#--") || trimmed.starts_with("<!--") {
+            "-->"
+        } else if trimmed.starts_with("[#--") {
+            "--]"
         } else {
             return pos;
+        };
+        match trimmed[4..].find(close) {
+            Some(e) => pos += 4 + e + 3,
+            None => return src.len(),
         }
     }
 }
@@ -186,6 +190,11 @@ pub(crate) fn next_token(
     // FreeMarker's escaped operators for templates embedded in XML/HTML attributes
     for (text, t) in [
         ("&amp;&amp;", Tok::And),
+        ("\\and", Tok::And),
+        ("\\lte", Tok::Le),
+        ("\\lt", Tok::Lt),
+        ("\\gte", Tok::Ge),
+        ("\\gt", Tok::Gt),
         ("&lt;=", Tok::Le),
         ("&lt;", Tok::Lt),
         ("&gt;=", Tok::Ge),

@@ -362,6 +362,7 @@ const NEEDS_PARAMETER: &[&str] = &[
 /// Directives that have an end tag.
 const HAS_END_TAG: &[&str] = &[
     "if",
+    "recover",
     "list",
     "foreach",
     "items",
@@ -2096,7 +2097,17 @@ impl<'s> Parser<'s> {
                 let (items, end) = self.parse_separated(Tok::RBrace, "}", false, |p| {
                     let k = p.parse_expr()?;
                     refuse_literal(&k, NOT_STRING, "string")?;
-                    p.expect(Tok::Colon, ":")?;
+                    // FreeMarker still takes the old `{"k", v}` form
+                    match p.peek()? {
+                        Token {
+                            tok: Tok::Comma,
+                            end,
+                            ..
+                        } => p.pos = end,
+                        _ => {
+                            p.expect(Tok::Colon, ":")?;
+                        }
+                    }
                     Ok((k, p.parse_expr()?))
                 })?;
                 return Ok(Expr {
