@@ -695,9 +695,13 @@ impl<'a> Env<'a> {
                 Value::Bool(_) => t.clone(),
                 _ => {
                     let h = s!();
+                    // the `boolean_format` words parse too ("yes,no": "yes" is true)
+                    let words = self.settings.boolean_format.split_once(',');
                     match &*h {
                         "true" => Value::Bool(true),
                         "false" => Value::Bool(false),
+                        h if words.is_some_and(|(yes, _)| yes == h) => Value::Bool(true),
+                        h if words.is_some_and(|(_, no)| no == h) => Value::Bool(false),
                         _ => {
                             return Err(self.err(
                                 span,
@@ -739,7 +743,7 @@ impl<'a> Env<'a> {
             | B::TruncateM
             | B::TruncateWM
             | B::TruncateCM => {
-                need_args!(1, 2);
+                need_args!(1, 3);
                 let h = s!();
                 let n = self.arg_num(a, 0)?.int_value() as i64;
                 if n < 0 {
@@ -751,12 +755,26 @@ impl<'a> Env<'a> {
                 } else {
                     None
                 };
+                // the third argument: how long the terminator counts as (markup, say)
+                let term_len = match a.get(2) {
+                    Some(_) => {
+                        let len = self.arg_num(a, 2)?.int_value() as i64;
+                        if len < 0 {
+                            return Err(self.err(
+                                span,
+                                format!("?{bare}(...) argument #3 can't be negative."),
+                            ));
+                        }
+                        Some(len)
+                    }
+                    None => None,
+                };
                 let mode = match id {
                     B::TruncateW | B::TruncateWM => TruncMode::Word,
                     B::TruncateC | B::TruncateCM => TruncMode::Char,
                     _ => TruncMode::Auto,
                 };
-                Value::string(truncate_fm(&h, n, term.as_deref(), mode))
+                Value::string(truncate_fm(&h, n, term.as_deref(), term_len, mode))
             }
             B::Date
             | B::Time
@@ -1049,12 +1067,25 @@ impl<'a> Env<'a> {
                 need_args!(1, 2);
                 let n = self.seq_target(&t, tspan, name)?;
                 let needle = self.eval_required(&a[0])?;
+                // `?seq_index_of(x, start)` searches from `start` on, `?seq_last_index_of(x,
+                // start)` from `start` back; a start beyond either end is clamped (Java's ints).
+                let start = match a.get(1) {
+                    Some(arg) if id != B::SeqContains => {
+                        let v = self.eval_required(arg)?;
+                        let n = self.num_target(&v, arg.span, name)?;
+                        Some(n.to_f64().clamp(i32::MIN.into(), i32::MAX.into()) as i64)
+                    }
+                    _ => None,
+                };
                 self.steps_for(n)?;
                 let mut found: Option<usize> = None;
+                let len = n as i64;
                 let order: Box<dyn Iterator<Item = usize>> = if id == B::SeqLastIndexOf {
-                    Box::new((0..n).rev())
+                    let last = start.map_or(len - 1, |s| s.min(len - 1));
+                    Box::new((0..usize::try_from(last + 1).unwrap_or(0)).rev())
                 } else {
-                    Box::new(0..n)
+                    let first = start.map_or(0, |s| s.max(0));
+                    Box::new(usize::try_from(first).unwrap_or(n).min(n)..n)
                 };
                 for i in order {
                     if let Some(Some(v)) = t.seq_get(i) {
@@ -1484,6 +1515,7 @@ fn java_replacement(to: &str) -> String {
 fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => x.compare(y).is_eq(),
+        (Value::Date(x), Value::Date(y)) => x.epoch_ms == y.epoch_ms && x.kind == y.kind,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (x, y) if x.is_string() && y.is_string() => x.as_str() == y.as_str(),
         _ => false,
@@ -1559,14 +1591,20 @@ enum TruncMode {
 
 /// FreeMarker's default truncation (`DefaultTruncateBuiltinAlgorithm.ASCII_INSTANCE`): terminator `[...]`,
 /// a space at word boundaries, word-boundary cuts only when they keep at least 75% of the length.
-fn truncate_fm(s: &str, max_len: usize, term: Option<&str>, mode: TruncMode) -> String {
+fn truncate_fm(
+    s: &str,
+    max_len: usize,
+    term: Option<&str>,
+    term_len: Option<i64>,
+    mode: TruncMode,
+) -> String {
     // Java strings: lengths and cut points count UTF-16 units
     let c: Vec<u16> = s.encode_utf16().collect();
     if c.len() <= max_len {
         return s.to_string();
     }
     let term = term.unwrap_or("[...]");
-    let term_len = term.encode_utf16().count() as i64;
+    let term_len = term_len.unwrap_or(term.encode_utf16().count() as i64);
     let removes_dots = term.starts_with('.') || term.starts_with('\u{2026}');
     let unit = |i: i64| char::from_u32(c[i as usize] as u32).unwrap_or('\u{fffd}');
     let ws = |i: i64| crate::format::escape::is_java_whitespace(unit(i));
