@@ -507,7 +507,14 @@ impl<'a> Env<'a> {
                     }
                 }
             }
-            Node::MacroDef(_) => {}
+            // Running a `<#macro>` (re)binds its name: a call before it gets the template's last
+            // definition (known from parsing), a call after it this one, as in FreeMarker.
+            Node::MacroDef(def) => self.set_var(
+                Scope::Namespace,
+                &def.name,
+                Some(Value::Macro(def)),
+                Span::default(),
+            )?,
             Node::Nested { args, span } => self.run_nested(args, *span)?,
             Node::Return(v) => {
                 let value = match v {

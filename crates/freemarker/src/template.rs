@@ -229,13 +229,54 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
     (line, source[start..offset].chars().count() + 1)
 }
 
-/// Macros are defined before the template runs (as FreeMarker does), so calls may precede definitions.
+/// Macros are defined before the template runs (as FreeMarker does), so calls may precede
+/// definitions, and a definition in a branch that never runs still counts; running a
+/// `<#macro>` rebinds its name again where it stands (see the renderer).
 fn collect_macros(nodes: &[Node], out: &mut Vec<Arc<MacroDef>>) {
     for n in nodes {
-        if let Node::MacroDef(m) = n {
-            // a later definition of the same name replaces the earlier one, as in FreeMarker
-            out.retain(|d| d.name != m.name);
-            out.push(m.clone());
+        match n {
+            Node::MacroDef(m) => {
+                // a later definition of the same name replaces the earlier one, as in FreeMarker
+                out.retain(|d| d.name != m.name);
+                out.push(m.clone());
+            }
+            Node::If(branches) => {
+                for branch in branches {
+                    collect_macros(&branch.body, out);
+                }
+            }
+            Node::List {
+                body, else_body, ..
+            } => {
+                collect_macros(body, out);
+                collect_macros(else_body.as_deref().unwrap_or_default(), out);
+            }
+            Node::Items { body, .. }
+            | Node::Sep(body)
+            | Node::Compress(body)
+            | Node::Capture { body, .. } => collect_macros(body, out),
+            Node::Switch { cases, .. } => {
+                for (_, body) in cases {
+                    collect_macros(body, out);
+                }
+            }
+            Node::Attempt { body, recover } => {
+                collect_macros(body, out);
+                collect_macros(recover, out);
+            }
+            Node::Call { body, .. } => {
+                collect_macros(body.as_deref().map_or(&[], Vec::as_slice), out)
+            }
+            Node::Text(..)
+            | Node::Interp(_)
+            | Node::LegacyInterp { .. }
+            | Node::Break
+            | Node::Continue
+            | Node::Assign { .. }
+            | Node::Setting { .. }
+            | Node::Nested { .. }
+            | Node::Return(_)
+            | Node::Stop(..) => {}
         }
     }
 }
