@@ -293,6 +293,7 @@ fn err_at(pos: usize, msg: impl Into<String>) -> Error {
 }
 
 const DIRECTIVES: &[&str] = &[
+    "call",
     "if",
     "elseif",
     "else",
@@ -356,7 +357,7 @@ fn header_bool(value: &Expr) -> PResult<bool> {
 /// Directives whose start tag needs parameters (`<#if>` alone is a malformed tag).
 const NEEDS_PARAMETER: &[&str] = &[
     "if", "elseif", "list", "foreach", "switch", "case", "setting", "assign", "local", "global",
-    "macro", "function", "items", "visit", "escape",
+    "macro", "function", "items", "visit", "escape", "call",
 ];
 
 /// Directives that have an end tag.
@@ -1202,6 +1203,7 @@ impl<'s> Parser<'s> {
                     "The \"ftl\" directive can only be at the very beginning of the template",
                 ));
             }
+            "call" => self.parse_call_directive(start)?,
             "include" | "import" | "visit" | "recurse" | "fallback" => {
                 return Err(err_at(
                     start,
@@ -1581,6 +1583,64 @@ impl<'s> Parser<'s> {
             self.stack.push(n);
         }
         Ok(())
+    }
+
+    /// The deprecated `<#call name args>`: `<@name args/>` with the arguments either named,
+    /// positional (commas optional) or in parentheses; it has no body.
+    fn parse_call_directive(&mut self, start: usize) -> PResult<()> {
+        let t = self.peek()?;
+        let Tok::Ident(name) = t.tok else {
+            return Err(self.not_expected(&t, "a macro name"));
+        };
+        self.pos = t.end;
+        let callee = Expr {
+            kind: ExprKind::Var(name.into()),
+            span: Span::new(t.start, t.end),
+        };
+        let mut named = Vec::new();
+        let mut positional = Vec::new();
+        if self.peek()?.tok == Tok::LParen {
+            self.bump()?;
+            (positional, _) = self.parse_separated(Tok::RParen, ")", false, |p| p.parse_expr())?;
+        } else {
+            loop {
+                let t = self.peek()?;
+                match &t.tok {
+                    Tok::TagEnd | Tok::EmptyTagEnd => break,
+                    Tok::Comma if named.is_empty() && !positional.is_empty() => self.pos = t.end,
+                    Tok::Ident(arg)
+                        if positional.is_empty() && self.followed_by_assign(t.end)? =>
+                    {
+                        self.pos = t.end;
+                        self.pos = self.peek()?.end;
+                        named.push((arg.as_str().into(), self.parse_expr()?));
+                    }
+                    _ if !named.is_empty() => {
+                        return Err(self.not_expected(&t, "a named parameter (name=value)"))
+                    }
+                    _ => positional.push(self.parse_expr()?),
+                }
+            }
+        }
+        let (end, _) = self.finish_tag()?;
+        let head = CallHead {
+            callee,
+            named,
+            positional,
+            loop_vars: Vec::new(),
+            has_body: false,
+        };
+        self.add(AKind::Call(head), start, end);
+        Ok(())
+    }
+
+    /// Whether the token after offset `at` is `=`.
+    fn followed_by_assign(&mut self, at: usize) -> PResult<bool> {
+        let save = self.pos;
+        self.pos = at;
+        let next = self.peek()?;
+        self.pos = save;
+        Ok(next.tok == Tok::Assign)
     }
 
     fn parse_call_end(&mut self) -> PResult<()> {
