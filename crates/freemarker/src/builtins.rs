@@ -48,7 +48,7 @@ builtins! {
     IsString = "is_string", IsNumber = "is_number", IsBoolean = "is_boolean", IsDate = "is_date",
     IsDateLike = "is_date_like", IsDateOnly = "is_date_only", IsTime = "is_time", IsDatetime = "is_datetime",
     IsUnknownDateLike = "is_unknown_date_like", IsMethod = "is_method", IsTransform = "is_transform",
-    IsMacro = "is_macro", IsDirective = "is_directive", IsHash = "is_hash", IsHashEx = "is_hash_ex",
+    IsMacro = "is_macro", WithArgs = "with_args", WithArgsLast = "with_args_last", IsDirective = "is_directive", IsHash = "is_hash", IsHashEx = "is_hash_ex",
     IsSequence = "is_sequence", IsCollection = "is_collection", IsCollectionEx = "is_collection_ex",
     IsEnumerable = "is_enumerable", IsIndexable = "is_indexable", IsNode = "is_node",
     IsMarkupOutput = "is_markup_output",
@@ -1101,6 +1101,20 @@ impl<'a> Env<'a> {
                     Value::Num(Number::from_i64(found.map_or(-1, |i| i as i64)))
                 }
             }
+            B::WithArgs | B::WithArgsLast => {
+                need_args!(1, 1);
+                let Value::Macro(m, _) = t else {
+                    return Err(self.type_err(
+                        &t,
+                        tspan,
+                        name,
+                        "macro, function, directive, or method",
+                    ));
+                };
+                let args = self.eval_required(&a[0])?;
+                let with = self.with_args(m, &args, id == B::WithArgsLast, span)?;
+                Value::Macro(m, Some(Rc::new(with)))
+            }
             // A sequence already (ranges too, unbounded ones included): itself.
             B::Sequence if t.is_seq() || matches!(t, Value::Range { .. }) => t,
             B::Sequence => return Err(self.type_err(&t, tspan, name, "sequence or collection")),
@@ -1312,9 +1326,9 @@ impl<'a> Env<'a> {
                 Value::Bool(matches!(t, Value::Date(d) if d.kind == DateKind::Unknown))
             }
             B::IsNode | B::IsMarkupOutput | B::IsTransform => Value::Bool(false),
-            B::IsMethod => Value::Bool(matches!(t, Value::Macro(m) if m.is_function)),
-            B::IsMacro => Value::Bool(matches!(t, Value::Macro(_))),
-            B::IsDirective => Value::Bool(matches!(t, Value::Macro(m) if !m.is_function)),
+            B::IsMethod => Value::Bool(matches!(t, Value::Macro(m, _) if m.is_function)),
+            B::IsMacro => Value::Bool(matches!(t, Value::Macro(..))),
+            B::IsDirective => Value::Bool(matches!(t, Value::Macro(m, _) if !m.is_function)),
             B::IsHash | B::IsHashEx => Value::Bool(t.is_hash()),
             B::IsSequence | B::IsIndexable => Value::Bool(t.is_seq()),
             B::IsEnumerable => Value::Bool(t.is_seq()),
@@ -1349,7 +1363,7 @@ impl<'a> Env<'a> {
             _ => {
                 let fv = self.eval_required(f)?;
                 match fv {
-                    Value::Macro(m) if m.is_function => {
+                    Value::Macro(m, _) if m.is_function => {
                         let locals = match m.params.first() {
                             Some((p, _)) => vec![(Rc::<str>::from(p.as_ref()), item)],
                             None => Vec::new(),
@@ -1378,6 +1392,51 @@ impl<'a> Env<'a> {
                 other.describe()
             ))),
         }
+    }
+
+    /// The arguments `?with_args(args)` binds to `m`: a sequence's items as positional
+    /// arguments, a hash's entries as named ones (not for a function, as in FreeMarker).
+    fn with_args(
+        &mut self,
+        m: &crate::ast::MacroDef,
+        args: &Value<'a>,
+        last: bool,
+        span: Span,
+    ) -> R<crate::value::WithArgs<'a>> {
+        let bare = if last { "with_args_last" } else { "with_args" };
+        let mut with = crate::value::WithArgs {
+            positional: Vec::new(),
+            named: Vec::new(),
+            last,
+        };
+        if args.is_seq() {
+            let n = args.seq_len().unwrap_or(0);
+            self.steps_for(n)?;
+            self.fits(n.saturating_mul(crate::render::VALUE_BYTES))?;
+            with.positional = (0..n).map(|i| args.seq_get(i).flatten()).collect();
+        } else if args.is_hash() {
+            if m.is_function {
+                return Err(self.err(
+                    span,
+                    format!("When applied on a function, ?{bare} can't have a hash argument. Use a sequence argument."),
+                ));
+            }
+            let keys = args.hash_keys();
+            self.steps_for(keys.len())?;
+            let keys = keys
+                .iter()
+                .map(|k| Rc::from(k.as_str().unwrap_or_default()));
+            with.named = keys.zip(args.hash_values()).collect();
+        } else {
+            return Err(self.err(
+                span,
+                format!(
+                    "?{bare}(...) expects an extended hash or sequence as argument #1, but received {}.",
+                    args.describe()
+                ),
+            ));
+        }
+        Ok(with)
     }
 
     fn num_target(&self, t: &Value<'a>, span: Span, name: Shown<'_>) -> R<Number> {

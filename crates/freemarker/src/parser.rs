@@ -1515,6 +1515,11 @@ impl<'s> Parser<'s> {
                         span,
                     };
                 }
+                // `<@m?with_args([1]) .../>`
+                Tok::Question => {
+                    self.bump()?;
+                    callee = self.parse_builtin_suffix(callee)?;
+                }
                 _ => break,
             }
         }
@@ -2203,6 +2208,64 @@ impl<'s> Parser<'s> {
         Ok(Expr { kind, span })
     }
 
+    /// A `?name` built-in applied to `e`, the `?` just read, with its arguments if it has them.
+    fn parse_builtin_suffix(&mut self, e: Expr) -> PResult<Expr> {
+        let n = self.peek()?;
+        let Tok::Ident(name) = n.tok else {
+            return Err(err_at(
+                n.start,
+                format!(
+                    "Encountered {}, but was expecting a built-in name",
+                    self.describe(&n.tok, n.start, n.end)
+                ),
+            ));
+        };
+        self.bump()?;
+        self.check_naming(naming_of(&name), &name, n.start)?;
+        let id = BuiltinId::from_name(&name).map_err(|m| err_at(n.start, m))?;
+        let mut args = None;
+        let after = self.peek()?;
+        // white-space may come before the arguments (`?string ("y", "n")`)
+        if after.tok == Tok::LParen {
+            self.bump()?;
+            args = Some(self.parse_args()?);
+        } else if after.tok == Tok::Dot
+            && matches!(
+                id,
+                BuiltinId::String | BuiltinId::Date | BuiltinId::Time | BuiltinId::Datetime
+            )
+        {
+            self.bump()?;
+            let fmt = self.peek()?;
+            let Tok::Ident(fname) = fmt.tok else {
+                return Err(err_at(fmt.start, "Expecting a format name after ?string."));
+            };
+            self.bump()?;
+            args = Some(vec![Expr {
+                kind: ExprKind::Str(fname.into()),
+                span: Span::new(fmt.start, fmt.end),
+            }]);
+        } else if after.tok == Tok::LBracket && id == BuiltinId::String {
+            let saved = self.paren;
+            self.bump()?;
+            self.paren = saved + 1;
+            let a = self.parse_expr()?;
+            self.expect(Tok::RBracket, "]")?;
+            self.paren = saved;
+            args = Some(vec![a]);
+        }
+        let span = e.span.to(Span::new(n.start, self.pos));
+        Ok(Expr {
+            kind: ExprKind::Builtin {
+                target: Box::new(e),
+                id,
+                name: name.into(),
+                args,
+            },
+            span,
+        })
+    }
+
     fn parse_primary(&mut self) -> PResult<Expr> {
         let mut e = self.parse_atom()?;
         loop {
@@ -2310,66 +2373,7 @@ impl<'s> Parser<'s> {
                 }
                 Tok::Question => {
                     self.bump()?;
-                    let n = self.peek()?;
-                    let Tok::Ident(name) = n.tok else {
-                        return Err(err_at(
-                            n.start,
-                            format!(
-                                "Encountered {}, but was expecting a built-in name",
-                                self.describe(&n.tok, n.start, n.end)
-                            ),
-                        ));
-                    };
-                    self.bump()?;
-                    self.check_naming(naming_of(&name), &name, n.start)?;
-                    let id = BuiltinId::from_name(&name).map_err(|m| err_at(n.start, m))?;
-                    let mut args = None;
-                    let after = self.peek()?;
-                    // white-space may come before the arguments (`?string ("y", "n")`)
-                    if after.tok == Tok::LParen {
-                        self.bump()?;
-                        args = Some(self.parse_args()?);
-                    } else if after.tok == Tok::Dot
-                        && matches!(
-                            id,
-                            BuiltinId::String
-                                | BuiltinId::Date
-                                | BuiltinId::Time
-                                | BuiltinId::Datetime
-                        )
-                    {
-                        self.bump()?;
-                        let fmt = self.peek()?;
-                        let Tok::Ident(fname) = fmt.tok else {
-                            return Err(err_at(
-                                fmt.start,
-                                "Expecting a format name after ?string.",
-                            ));
-                        };
-                        self.bump()?;
-                        args = Some(vec![Expr {
-                            kind: ExprKind::Str(fname.into()),
-                            span: Span::new(fmt.start, fmt.end),
-                        }]);
-                    } else if after.tok == Tok::LBracket && id == BuiltinId::String {
-                        let saved = self.paren;
-                        self.bump()?;
-                        self.paren = saved + 1;
-                        let a = self.parse_expr()?;
-                        self.expect(Tok::RBracket, "]")?;
-                        self.paren = saved;
-                        args = Some(vec![a]);
-                    }
-                    let span = e.span.to(Span::new(n.start, self.pos));
-                    e = Expr {
-                        kind: ExprKind::Builtin {
-                            target: Box::new(e),
-                            id,
-                            name: name.into(),
-                            args,
-                        },
-                        span,
-                    };
+                    e = self.parse_builtin_suffix(e)?;
                 }
                 Tok::Exists => {
                     self.bump()?;

@@ -12,7 +12,7 @@ use crate::format_bridge::{
 };
 use crate::settings::Settings;
 use crate::template::Template;
-use crate::value::Value;
+use crate::value::{Value, WithArgs};
 use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -512,7 +512,7 @@ impl<'a> Env<'a> {
             Node::MacroDef(def) => self.set_var(
                 Scope::Namespace,
                 &def.name,
-                Some(Value::Macro(def)),
+                Some(Value::Macro(def, None)),
                 Span::default(),
             )?,
             Node::Nested { args, span } => self.run_nested(args, *span)?,
@@ -898,7 +898,7 @@ impl<'a> Env<'a> {
             return Var::Made(Value::from_json(self.input));
         }
         if let Some(m) = self.tpl.macros.iter().find(|m| &*m.name == name) {
-            return Var::Made(Some(Value::Macro(m)));
+            return Var::Made(Some(Value::Macro(m, None)));
         }
         Var::Made(None)
     }
@@ -921,8 +921,8 @@ impl<'a> Env<'a> {
         body: Option<&'a [Node]>,
         span: Span,
     ) -> R<()> {
-        let m = match self.eval(callee)? {
-            Some(Value::Macro(m)) => m,
+        let (m, with) = match self.eval(callee)? {
+            Some(Value::Macro(m, with)) => (m, with),
             Some(other) => {
                 return Err(self.err(
                     callee.span,
@@ -937,58 +937,117 @@ impl<'a> Env<'a> {
                 &*m.name, &*m.name, &*m.name, &*m.name
             )));
         }
-        let mut locals: Vec<(Rc<str>, Option<Value<'a>>)> = Vec::with_capacity(m.params.len());
-        if !positional.is_empty() {
-            if positional.len() > m.params.len() && m.catch_all.is_none() {
-                return Err(self.err(
-                    span,
-                    format!(
-                        "Macro {:?} only accepts {} parameters, but got {}.",
-                        &*m.name,
-                        m.params.len(),
-                        positional.len()
-                    ),
-                ));
-            }
-            let mut rest = Vec::new();
-            for (i, e) in positional.iter().enumerate() {
-                let v = self.eval(e)?;
-                if i < m.params.len() {
-                    locals.push((m.params[i].0.as_ref().into(), v));
-                } else if let Some(v) = v {
-                    rest.push(v);
-                }
-            }
-            if let Some(c) = &m.catch_all {
-                locals.push((c.as_ref().into(), Some(Value::Seq(Rc::new(rest)))));
-            }
-        } else {
-            let mut rest = Vec::new();
-            for (name, e) in named {
-                let v = self.eval(e)?;
-                if m.params.iter().any(|(p, _)| p == name) {
-                    locals.push((name.as_ref().into(), v));
-                } else if m.catch_all.is_some() {
-                    if let Some(v) = v {
-                        rest.push((Rc::<str>::from(name.as_ref()), v));
-                    }
-                } else {
-                    return Err(self.err(
-                        span,
-                        format!(
-                            "Macro {:?} has no parameter with name {:?}. Valid parameter names are: {}",
-                            &*m.name,
-                            &**name,
-                            m.params.iter().map(|(p, _)| &**p).collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
-            }
-            if let Some(c) = &m.catch_all {
-                locals.push((c.as_ref().into(), Some(Value::Hash(Rc::new(rest)))));
-            }
+        let with = with.as_deref();
+        let values = self.positional_args(m, with, positional, span)?;
+        let given = values.len();
+        let (positional, rest) = bind_positional(m, values);
+        // the call's own arguments, positional or named, win over `?with_args`' named ones
+        let mut locals = Vec::with_capacity(m.params.len() + 1);
+        let mut rest_named = Vec::new();
+        for (name, v) in with.map_or(&[][..], |w| &w.named) {
+            let (name, v) = (name.clone(), v.clone());
+            self.bind_named(m, &mut locals, &mut rest_named, name, v, span)?;
+        }
+        for (name, v) in positional {
+            self.bind_named(m, &mut locals, &mut rest_named, name, v, span)?;
+        }
+        for (name, e) in named {
+            let v = self.eval(e)?;
+            self.bind_named(
+                m,
+                &mut locals,
+                &mut rest_named,
+                name.as_ref().into(),
+                v,
+                span,
+            )?;
+        }
+        if let Some(c) = &m.catch_all {
+            // the extra arguments: a sequence after positional ones, else a hash of named ones
+            let extra = if given > 0 {
+                Value::Seq(Rc::new(rest))
+            } else {
+                Value::Hash(Rc::new(rest_named))
+            };
+            locals.push((c.as_ref().into(), Some(extra)));
         }
         self.invoke(m, locals, body, loop_vars, span)?;
+        Ok(())
+    }
+
+    /// The positional arguments of a call, `?with_args`' before (or after) the call's own,
+    /// evaluated in order once their number is known to fit.
+    fn positional_args(
+        &mut self,
+        m: &'a MacroDef,
+        with: Option<&WithArgs<'a>>,
+        positional: &'a [Expr],
+        span: Span,
+    ) -> R<Vec<Option<Value<'a>>>> {
+        let bound = with.map_or(&[][..], |w| &w.positional);
+        let given = bound.len() + positional.len();
+        if given > m.params.len() && m.catch_all.is_none() {
+            return Err(self.err(
+                span,
+                format!(
+                    "{} {:?} only accepts {} parameters, but got {}.",
+                    if m.is_function { "Function" } else { "Macro" },
+                    &*m.name,
+                    m.params.len(),
+                    given
+                ),
+            ));
+        }
+        let last = with.is_some_and(|w| w.last);
+        let mut values = Vec::with_capacity(given);
+        if !last {
+            values.extend_from_slice(bound);
+        }
+        for e in positional {
+            values.push(self.eval(e)?);
+        }
+        if last {
+            values.extend_from_slice(bound);
+        }
+        Ok(values)
+    }
+
+    /// Binds a named argument over what is bound already; an unknown name goes to the
+    /// catch-all parameter, or fails the call.
+    fn bind_named(
+        &self,
+        m: &'a MacroDef,
+        locals: &mut Vec<(Rc<str>, Option<Value<'a>>)>,
+        rest: &mut Vec<(Rc<str>, Value<'a>)>,
+        name: Rc<str>,
+        v: Option<Value<'a>>,
+        span: Span,
+    ) -> R<()> {
+        if m.params.iter().any(|(p, _)| **p == *name) {
+            match locals.iter_mut().find(|(k, _)| *k == name) {
+                Some(slot) => slot.1 = v,
+                None => locals.push((name, v)),
+            }
+        } else if m.catch_all.is_some() {
+            if let Some(v) = v {
+                rest.retain(|(k, _)| *k != name);
+                rest.push((name, v));
+            }
+        } else {
+            return Err(self.err(
+                span,
+                format!(
+                    "Macro {:?} has no parameter with name {:?}. Valid parameter names are: {}",
+                    &*m.name,
+                    &*name,
+                    m.params
+                        .iter()
+                        .map(|(p, _)| &**p)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -1828,7 +1887,7 @@ impl<'a> Env<'a> {
                 add(k, v);
             }
             for m in self.tpl.macros.iter() {
-                add(&Rc::from(&*m.name), &Value::Macro(m));
+                add(&Rc::from(&*m.name), &Value::Macro(m, None));
             }
         }
         if which != "main" && which != "namespace" {
@@ -1996,7 +2055,7 @@ impl<'a> Env<'a> {
 
     fn call_function(&mut self, f: &'a Expr, args: &'a [Expr], span: Span) -> R<Option<Value<'a>>> {
         let fv = self.eval_required(f)?;
-        let Value::Macro(m) = fv else {
+        let Value::Macro(m, with) = fv else {
             return Err(self.err(
                 f.span,
                 format!(
@@ -2011,27 +2070,8 @@ impl<'a> Env<'a> {
                 "A macro cannot be called in an expression. (Functions can be.)",
             ));
         }
-        if args.len() > m.params.len() && m.catch_all.is_none() {
-            return Err(self.err(
-                span,
-                format!(
-                    "Function {:?} only accepts {} parameters, but got {}.",
-                    &*m.name,
-                    m.params.len(),
-                    args.len()
-                ),
-            ));
-        }
-        let mut locals = Vec::with_capacity(args.len());
-        let mut rest = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            let v = self.eval(a)?;
-            if i < m.params.len() {
-                locals.push((Rc::<str>::from(m.params[i].0.as_ref()), v));
-            } else if let Some(v) = v {
-                rest.push(v);
-            }
-        }
+        let values = self.positional_args(m, with.as_deref(), args, span)?;
+        let (mut locals, rest) = bind_positional(m, values);
         if let Some(c) = &m.catch_all {
             locals.push((c.as_ref().into(), Some(Value::Seq(Rc::new(rest)))));
         }
@@ -2386,4 +2426,22 @@ mod tests {
             "hash"
         );
     }
+}
+
+/// Binds positional arguments to a routine's parameters in order; the values beyond them are
+/// returned for the catch-all parameter.
+#[allow(clippy::type_complexity)]
+fn bind_positional<'a>(
+    m: &MacroDef,
+    values: Vec<Option<Value<'a>>>,
+) -> (Vec<(Rc<str>, Option<Value<'a>>)>, Vec<Value<'a>>) {
+    let mut locals = Vec::with_capacity(m.params.len() + 1);
+    let mut rest = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        match m.params.get(i) {
+            Some((param, _)) => locals.push((Rc::from(param.as_ref()), v)),
+            None => rest.extend(v),
+        }
+    }
+    (locals, rest)
 }

@@ -23,13 +23,25 @@ pub(crate) enum Value<'a> {
         step: i64,
         len: Option<usize>,
     },
-    Macro(&'a MacroDef),
+    /// A macro or function, with the arguments `?with_args` gave it, if any.
+    Macro(&'a MacroDef, Option<Rc<WithArgs<'a>>>),
     /// `?values` of a JSON object: a sequence over the object's values (nulls are missing items).
     JsonValues(&'a serde_json::Map<String, Json>),
     /// A date, time or date-time (milliseconds since the epoch, and which parts are meaningful).
     Date(crate::format_bridge::DateValue),
     /// The result of `?matches`: a boolean (whole string matched) and a sequence of the found matches.
     Matches(Rc<Matches>),
+}
+
+/// Arguments `?with_args` (or `?with_args_last`) bound to a macro or function: added to each
+/// call's, which win over them.
+#[derive(Debug)]
+pub(crate) struct WithArgs<'a> {
+    /// From a sequence: before the call's positional arguments (after them when `last`).
+    pub positional: Vec<Option<Value<'a>>>,
+    /// From a hash: named arguments, under the call's.
+    pub named: Vec<(Rc<str>, Option<Value<'a>>)>,
+    pub last: bool,
 }
 
 /// What `?matches` found.
@@ -252,8 +264,8 @@ impl<'a> Value<'a> {
             Value::Seq(_) => "a sequence (wrapper: f.t.SimpleSequence)",
             Value::Hash(_) => "an extended_hash (wrapper: f.c.HashLiteral$SequenceHash)",
             Value::Range { .. } => "a sequence (wrapper: f.c.BoundedRangeModel)",
-            Value::Macro(m) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
-            Value::Macro(_) => "a macro+misc_template_model (wrapper: f.c.Macro)",
+            Value::Macro(m, _) if m.is_function => "a method+sequence (wrapper: f.c.Macro)",
+            Value::Macro(..) => "a macro+misc_template_model (wrapper: f.c.Macro)",
             Value::Date(_) => "a date (wrapper: f.t.SimpleDate)",
             Value::JsonValues(_) => "a sequence (wrapper: f.c.CollectionAndSequence)",
             Value::Matches(_) => "a sequence+boolean (wrapper: f.c.RegexBuiltins$RegexMatchModel)",
