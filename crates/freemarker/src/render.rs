@@ -509,12 +509,7 @@ impl<'a> Env<'a> {
             }
             // Running a `<#macro>` (re)binds its name: a call before it gets the template's last
             // definition (known from parsing), a call after it this one, as in FreeMarker.
-            Node::MacroDef(def) => self.set_var(
-                Scope::Namespace,
-                &def.name,
-                Some(Value::Macro(def, None)),
-                Span::default(),
-            )?,
+            Node::MacroDef(def) => self.define_macro(def),
             Node::Nested { args, span } => self.run_nested(args, *span)?,
             Node::Return(v) => {
                 let value = match v {
@@ -823,6 +818,21 @@ impl<'a> Env<'a> {
                 .find(|(k, _)| &**k == name)
                 .and_then(|(_, v)| v.clone()),
             _ => self.lookup(name),
+        }
+    }
+
+    /// Binds a macro's name to it in the namespace (kept out of line: the render loop's hot
+    /// arms inline better without it).
+    #[inline(never)]
+    fn define_macro(&mut self, def: &'a MacroDef) {
+        let value = Value::Macro(def, None);
+        match self
+            .namespace
+            .iter_mut()
+            .find(|(k, _)| same_name(k, &def.name))
+        {
+            Some(slot) => slot.1 = value,
+            None => self.namespace.push((def.name.as_ref().into(), value)),
         }
     }
 
