@@ -1492,13 +1492,17 @@ impl<'s> Parser<'s> {
         self.paren = 0;
         // the callee: a name with `.name` / `[expr]` steps
         let t = self.peek()?;
-        let Tok::Ident(first) = t.tok else {
-            return Err(err_at(t.start, "Expecting a macro name after <@"));
-        };
-        self.pos = t.end;
-        let mut callee = Expr {
-            kind: ExprKind::Var(first.into()),
-            span: Span::new(t.start, t.end),
+        let mut callee = match t.tok {
+            Tok::Ident(first) => {
+                self.pos = t.end;
+                Expr {
+                    kind: ExprKind::Var(first.into()),
+                    span: Span::new(t.start, t.end),
+                }
+            }
+            // `<@"m"/>` parses; that a string is no directive is a render error, as in FreeMarker
+            Tok::Str { .. } => self.parse_atom()?,
+            _ => return Err(err_at(t.start, "Expecting a macro name after <@")),
         };
         loop {
             let n = self.peek()?;
@@ -1530,6 +1534,10 @@ impl<'s> Parser<'s> {
             let t = self.peek()?;
             match &t.tok {
                 Tok::TagEnd | Tok::EmptyTagEnd => break,
+                // `<@m/ >`: FreeMarker blames what follows a `/` written against the name
+                Tok::Slash if t.start == callee.span.end as usize => {
+                    return Err(err_at(t.end, "Expecting \">\" right after the \"/\""));
+                }
                 Tok::Comma => self.pos = t.end,
                 Tok::Semicolon => {
                     self.pos = t.end;
