@@ -2314,6 +2314,24 @@ fn concat_hashes<'a>(l: &Value<'a>, r: &Value<'a>, total: usize) -> Vec<(Rc<str>
     out
 }
 
+/// Binds positional arguments to a routine's parameters in order; the values beyond them are
+/// returned for the catch-all parameter.
+#[allow(clippy::type_complexity)]
+fn bind_positional<'a>(
+    m: &MacroDef,
+    values: Vec<Option<Value<'a>>>,
+) -> (Vec<(Rc<str>, Option<Value<'a>>)>, Vec<Value<'a>>) {
+    let mut locals = Vec::with_capacity(m.params.len() + 1);
+    let mut rest = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        match m.params.get(i) {
+            Some((param, _)) => locals.push((Rc::from(param.as_ref()), v)),
+            None => rest.extend(v),
+        }
+    }
+    (locals, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Settings, Template};
@@ -2436,22 +2454,4 @@ mod tests {
             "hash"
         );
     }
-}
-
-/// Binds positional arguments to a routine's parameters in order; the values beyond them are
-/// returned for the catch-all parameter.
-#[allow(clippy::type_complexity)]
-fn bind_positional<'a>(
-    m: &MacroDef,
-    values: Vec<Option<Value<'a>>>,
-) -> (Vec<(Rc<str>, Option<Value<'a>>)>, Vec<Value<'a>>) {
-    let mut locals = Vec::with_capacity(m.params.len() + 1);
-    let mut rest = Vec::new();
-    for (i, v) in values.into_iter().enumerate() {
-        match m.params.get(i) {
-            Some((param, _)) => locals.push((Rc::from(param.as_ref()), v)),
-            None => rest.extend(v),
-        }
-    }
-    (locals, rest)
 }
