@@ -67,11 +67,20 @@ fn run(url: &str, network: &str, events: u32) -> (Vec<Value>, String) {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     };
-    assert!(
-        wait_until(Duration::from_secs(20), || list().len() == events as usize),
-        "the records did not become dead letters: {:?}",
-        list()
-    );
+    if !wait_until(Duration::from_secs(20), || list().len() == events as usize) {
+        let letters = list();
+        let listed = Command::new(bin())
+            .args(["dead-letters", "list", "--sink", "hook", "--config"])
+            .arg(workspace.config_path())
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stderr).into_owned())
+            .unwrap_or_default();
+        panic!(
+            "the records did not become dead letters: {letters:?}\n\
+             dead-letters list said: {listed}\nthe sink's log:\n{}",
+            kill(child, stderr)
+        );
+    }
     let letters = list();
     (letters, kill(child, stderr))
 }
