@@ -141,6 +141,63 @@ pub(crate) enum ExprKind {
     Lambda(Box<str>, Box<Expr>),
 }
 
+impl Expr {
+    /// Calls `f` on each expression directly inside this one (a walk's step, for rewrites).
+    pub fn children_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
+        match &mut self.kind {
+            ExprKind::Str(_)
+            | ExprKind::Num(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Special(_)
+            | ExprKind::Path { .. } => {}
+            ExprKind::Interpolated(parts) => {
+                for part in parts {
+                    if let StrPart::Interp(e) = part {
+                        f(e);
+                    }
+                }
+            }
+            ExprKind::Dot(target, _, _)
+            | ExprKind::Exists(target)
+            | ExprKind::Paren(target)
+            | ExprKind::Not(target)
+            | ExprKind::Neg(target)
+            | ExprKind::Pos(target)
+            | ExprKind::Lambda(_, target) => f(target),
+            ExprKind::Index(a, b)
+            | ExprKind::Arith(_, a, b)
+            | ExprKind::Cmp(_, a, b)
+            | ExprKind::And(a, b)
+            | ExprKind::Or(a, b) => {
+                f(a);
+                f(b);
+            }
+            ExprKind::Builtin { target, args, .. } => {
+                f(target);
+                args.iter_mut().flatten().for_each(f);
+            }
+            ExprKind::Call(callee, args) => {
+                f(callee);
+                args.iter_mut().for_each(f);
+            }
+            ExprKind::Default(target, other) | ExprKind::Range(_, target, other) => {
+                f(target);
+                if let Some(other) = other {
+                    f(other);
+                }
+            }
+            ExprKind::List(items) => items.iter_mut().for_each(f),
+            ExprKind::Hash(pairs) => {
+                for (key, item) in pairs {
+                    f(key);
+                    f(item);
+                }
+            }
+        }
+    }
+}
+
 /// How an assignment changes its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AssignOp {

@@ -3,7 +3,7 @@
 //! The rewrite is of the tree, not of the text, so `x!"d"` defaults exactly as `a!"d"` would,
 //! and an escape nested in another is the outer one's expression around the inner one's.
 
-use crate::ast::{Expr, ExprKind, StrPart};
+use crate::ast::{Expr, ExprKind};
 
 /// An open `<#escape>`: its variable and its expression (outer escapes already applied).
 #[derive(Debug)]
@@ -39,68 +39,13 @@ fn replace(e: &mut Expr, var: &str, value: &Expr) {
         }
         // A lambda's own parameter hides the escape's variable.
         ExprKind::Lambda(param, _) if &**param == var => {}
-        _ => children(e, &mut |child| replace(child, var, value)),
+        _ => e.children_mut(&mut |child| replace(child, var, value)),
     }
 }
 
 /// How many expression nodes `e` has.
 pub(crate) fn size(e: &mut Expr) -> usize {
     let mut n = 1;
-    children(e, &mut |child| n += size(child));
+    e.children_mut(&mut |child| n += size(child));
     n
-}
-
-/// Calls `f` on each expression directly inside `e`.
-fn children(e: &mut Expr, f: &mut impl FnMut(&mut Expr)) {
-    match &mut e.kind {
-        ExprKind::Str(_)
-        | ExprKind::Num(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Var(_)
-        | ExprKind::Special(_)
-        | ExprKind::Path { .. } => {}
-        ExprKind::Interpolated(parts) => {
-            for part in parts {
-                if let StrPart::Interp(e) = part {
-                    f(e);
-                }
-            }
-        }
-        ExprKind::Dot(target, _, _)
-        | ExprKind::Exists(target)
-        | ExprKind::Paren(target)
-        | ExprKind::Not(target)
-        | ExprKind::Neg(target)
-        | ExprKind::Pos(target)
-        | ExprKind::Lambda(_, target) => f(target),
-        ExprKind::Index(a, b)
-        | ExprKind::Arith(_, a, b)
-        | ExprKind::Cmp(_, a, b)
-        | ExprKind::And(a, b)
-        | ExprKind::Or(a, b) => {
-            f(a);
-            f(b);
-        }
-        ExprKind::Builtin { target, args, .. } => {
-            f(target);
-            args.iter_mut().flatten().for_each(f);
-        }
-        ExprKind::Call(callee, args) => {
-            f(callee);
-            args.iter_mut().for_each(f);
-        }
-        ExprKind::Default(target, other) | ExprKind::Range(_, target, other) => {
-            f(target);
-            if let Some(other) = other {
-                f(other);
-            }
-        }
-        ExprKind::List(items) => items.iter_mut().for_each(f),
-        ExprKind::Hash(pairs) => {
-            for (key, item) in pairs {
-                f(key);
-                f(item);
-            }
-        }
-    }
 }

@@ -2619,64 +2619,16 @@ fn reoffset(e: Error, base: usize) -> Error {
 /// Points every sub-expression of an interpolated string literal at the literal itself.
 fn respan(e: &mut Expr, span: Span) {
     e.span = span;
-    match &mut e.kind {
-        ExprKind::Dot(a, _, _)
-        | ExprKind::Exists(a)
-        | ExprKind::Paren(a)
-        | ExprKind::Not(a)
-        | ExprKind::Neg(a)
-        | ExprKind::Pos(a)
-        | ExprKind::Lambda(_, a) => respan(a, span),
-        ExprKind::Index(a, b)
-        | ExprKind::Arith(_, a, b)
-        | ExprKind::Cmp(_, a, b)
-        | ExprKind::And(a, b)
-        | ExprKind::Or(a, b) => {
-            respan(a, span);
-            respan(b, span);
+    if let ExprKind::Path {
+        root_span, steps, ..
+    } = &mut e.kind
+    {
+        *root_span = span;
+        for s in steps {
+            s.span = span;
         }
-        ExprKind::Builtin { target, args, .. } => {
-            respan(target, span);
-            for a in args.iter_mut().flatten() {
-                respan(a, span);
-            }
-        }
-        ExprKind::Call(a, args) => {
-            respan(a, span);
-            for x in args {
-                respan(x, span);
-            }
-        }
-        ExprKind::Default(a, b) | ExprKind::Range(_, a, b) => {
-            respan(a, span);
-            if let Some(b) = b {
-                respan(b, span);
-            }
-        }
-        ExprKind::List(items) => items.iter_mut().for_each(|x| respan(x, span)),
-        ExprKind::Hash(items) => items.iter_mut().for_each(|(k, v)| {
-            respan(k, span);
-            respan(v, span);
-        }),
-        ExprKind::Interpolated(parts) => parts.iter_mut().for_each(|p| {
-            if let StrPart::Interp(x) = p {
-                respan(x, span)
-            }
-        }),
-        ExprKind::Path {
-            root_span, steps, ..
-        } => {
-            *root_span = span;
-            for s in steps {
-                s.span = span;
-            }
-        }
-        ExprKind::Str(_)
-        | ExprKind::Num(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Var(_)
-        | ExprKind::Special(_) => {}
     }
+    e.children_mut(&mut |child| respan(child, span));
 }
 
 /// Finds `</#noparse>`: returns (body length, length including the end tag).
