@@ -111,7 +111,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            self.string()?;
+            self.skip_string()?;
             self.white_space();
             self.expect(b':')?;
             self.white_space();
